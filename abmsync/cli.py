@@ -1,0 +1,283 @@
+"""The ``abmsync`` command line: parse options, call one library function, render.
+
+Domain errors (:class:`abmsync.errors.AbmsyncError`) become one red line and
+a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from abmsync.errors import AbmsyncError, ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(click.ClickException):
+    """A domain error shown as one line, with its exit code."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, markup=True)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn abmsync's own errors into one-line CLI errors."""
+    try:
+        yield
+    except AbmsyncError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """Parse an ISO date or timestamp; naive values are UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO date or time: {value!r}") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def database_url(explicit: str | None) -> str:
+    """The state database URL: the option, else settings (env, .env, abmsync.toml)."""
+    if explicit:
+        return explicit
+    from abmsync.settings import Settings
+
+    return Settings().database_url.get_secret_value()
+
+
+@click.group()
+@click.version_option(package_name="abmsync")
+def main() -> None:
+    """abmsync: declarative lead and account scoring, lifecycle and CRM sync."""
+
+
+# --- rules -------------------------------------------------------------------
+
+
+@main.group()
+def rules() -> None:
+    """Validate, test and inspect a rules file."""
+
+
+@rules.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rules_validate(files: tuple[Path, ...]) -> None:
+    """Check rules FILES; print every problem as file:line:column: message."""
+    from abmsync.rules.loader import RulesError, load_rules
+
+    failed = False
+    for path in files:
+        try:
+            loaded = load_rules(path)
+        except RulesError as exc:
+            failed = True
+            for diagnostic in exc.diagnostics:
+                click.echo(str(diagnostic))
+            continue
+        counts = (
+            f"{len(loaded.ruleset.fit)} fit rules, {len(loaded.ruleset.engagement.events)} "
+            f"events, {len(loaded.ruleset.tests)} tests"
+        )
+        console.print(f"[green]ok[/] {path} ({counts}; version {loaded.version})", highlight=False)
+    if failed:
+        sys.exit(1)
+
+
+@rules.command("test")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print results as JSON")
+def rules_test(file: Path, as_json: bool) -> None:
+    """Run the tests: block of FILE and show each case passed or failed."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.rules.testing import run_rule_tests
+
+    with domain_errors():
+        loaded = load_rules(file)
+    results = run_rule_tests(loaded)
+    if not results:
+        raise CliError(f"{file}: no tests: block to run")
+    failed = [r for r in results if not r.passed]
+    if as_json:
+        payload = [
+            {"name": r.name, "passed": r.passed, "checks": [vars(c) for c in r.checks]}
+            for r in results
+        ]
+        click.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        for result in results:
+            mark = "[green]PASS[/]" if result.passed else "[red]FAIL[/]"
+            console.print(f"{mark} {result.name}", highlight=False)
+            for check in result.checks:
+                if not check.passed:
+                    console.print(
+                        f"     {check.field}: expected [bold]{check.expected}[/], "
+                        f"got [bold]{check.actual}[/]",
+                        highlight=False,
+                    )
+        console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+@rules.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of rules files (for editor validation)."""
+    from abmsync.rules.model import RuleSet
+
+    click.echo(json.dumps(RuleSet.model_json_schema(by_alias=True), indent=2))
+
+
+# --- score -------------------------------------------------------------------
+
+
+@main.command("score")
+@click.option(
+    "--rules", "rules_path", required=True, type=click.Path(path_type=Path), help="rules YAML file"
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="directory with people/touchpoints/accounts files",
+)
+@click.option("--people", type=click.Path(path_type=Path), help="people file")
+@click.option("--touchpoints", type=click.Path(path_type=Path), help="touchpoints file")
+@click.option("--accounts", type=click.Path(path_type=Path), help="accounts file")
+@click.option("--as-of", "as_of", help="score as of this ISO time (default: now)")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="write scores here (.parquet, .csv or .jsonl)"
+)
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--no-ledger", is_flag=True, help="do not record scores in the state database")
+@click.option("--explain", "explain_email", help="explain the score of the person with this email")
+@click.option("--top", default=10, show_default=True, help="rows in the top-people table")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def score_command(
+    rules_path: Path,
+    data_dir: Path | None,
+    people: Path | None,
+    touchpoints: Path | None,
+    accounts: Path | None,
+    as_of: str | None,
+    out: Path | None,
+    database: str | None,
+    no_ledger: bool,
+    explain_email: str | None,
+    top: int,
+    as_json: bool,
+) -> None:
+    """Score people and accounts with a rules file."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.sync.scoring import Inputs, score_files
+
+    with domain_errors():
+        loaded = load_rules(rules_path)
+        if data_dir is not None:
+            inputs = Inputs.from_directory(data_dir)
+            inputs = Inputs(
+                people or inputs.people,
+                touchpoints or inputs.touchpoints,
+                accounts or inputs.accounts,
+            )
+        elif people is not None:
+            inputs = Inputs(people, touchpoints, accounts)
+        else:
+            raise ConfigError("give --data DIR or --people FILE (see abmsync score --help)")
+        url = None if no_ledger or explain_email else database_url(database)
+        with _progress(quiet=as_json) as step:
+            result, summary = score_files(
+                loaded,
+                inputs,
+                as_of=parse_as_of(as_of),
+                out=None if explain_email else out,
+                database_url=url,
+                progress=step,
+            )
+    if explain_email:
+        from abmsync.render import render_explanation
+
+        found = render_explanation(console, result, explain_email, as_json=as_json)
+        if not found:
+            raise CliError(f"no person with email {explain_email!r} in {inputs.people}")
+        return
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+        return
+    from abmsync.render import render_score_summary
+
+    render_score_summary(console, result, summary, top=top)
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[Any]:
+    if quiet or not console.is_terminal:
+        yield lambda message: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+        yield lambda message: progress.update(task, description=message)
+
+
+# --- sandbox and demo -----------------------------------------------------------
+
+
+@main.group()
+def sandbox() -> None:
+    """Local emulators and generated demo data."""
+
+
+def _register_sandbox_commands() -> None:
+    from abmsync.sandbox.commands import generate
+
+    sandbox.add_command(generate)
+
+
+_register_sandbox_commands()
+
+
+@main.command("demo")
+@click.option("--people", default=20000, show_default=True, help="people to generate")
+@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    default="abmsync-demo",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    default="examples/rules.yaml",
+    show_default=True,
+    type=click.Path(path_type=Path),
+)
+def demo(people: int, seed: int, directory: Path, rules_path: Path) -> None:
+    """Generate sandbox data, validate and test the example rules, and score it."""
+    from abmsync.demo import run_demo
+
+    with domain_errors():
+        run_demo(console, people=people, seed=seed, directory=directory, rules_path=rules_path)

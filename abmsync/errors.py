@@ -1,0 +1,38 @@
+"""The three kinds of error abmsync raises, and what the engine does with each.
+
+Every exception abmsync raises on purpose derives from ``AbmsyncError``; the
+engine and the CLI decide what to do from the class alone::
+
+    AbmsyncError                  base of everything abmsync raises on purpose
+     ├── TransientError           retry with backoff (429, 5xx, timeouts, dropped connections)
+     ├── TerminalError            stop the run with one clear line (bad credentials, bad config)
+     │    └── ConfigError         a configuration, mapping or input file is wrong
+     │         ├── MappingError   (abmsync.connectors.mapping) bad YAML field mapping
+     │         └── FilesError     (abmsync.connectors.files) unreadable or malformed data file
+     └── SkippableError           dead-letter this record and go on (vendor rejected one row)
+
+Messages are one line that says what went wrong and where (file, line and
+column, or record id), so the CLI can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AbmsyncError(Exception):
+    """Base of every error abmsync raises on purpose; its message is one line."""
+
+
+class TransientError(AbmsyncError):
+    """A failure that may succeed if retried later (rate limit, 5xx, timeout)."""
+
+
+class TerminalError(AbmsyncError):
+    """A failure that retrying cannot fix; the run stops with this message."""
+
+
+class SkippableError(AbmsyncError):
+    """One record cannot be processed; it goes to the dead-letter table and the run goes on."""
+
+
+class ConfigError(TerminalError):
+    """Configuration, mapping or input data the user must fix before running again."""

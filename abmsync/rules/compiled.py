@@ -1,0 +1,118 @@
+"""A rules file compiled once into polars expressions, ready to score frames.
+
+Compiling is separate from scoring so a sync run, a backtest week or a
+benchmark pays for parsing and type-checking conditions once, not per frame.
+Column names for each rule's contribution are fixed here too, so scoring,
+explanations and tests agree on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from abmsync.rules import fields as scopes
+from abmsync.rules.expr import Compiled, compile_condition
+from abmsync.rules.loader import LoadedRules, rules_version
+from abmsync.rules.model import EventRule, FieldType, FitRule, RuleSet, Transition
+from abmsync.schema import BuyingRole, utc
+
+
+@dataclass(frozen=True)
+class FitTerm:
+    rule: FitRule
+    condition: Compiled
+    column: str  # contribution column, e.g. "__fit_0"
+
+
+@dataclass(frozen=True)
+class EventTerm:
+    rule: EventRule
+    mask: pl.Expr  # type and condition, null as false
+    points_column: str  # decayed, capped points
+    count_column: str  # matching touchpoints in the window
+    age_column: str  # age in days of the newest match
+
+
+@dataclass(frozen=True)
+class TransitionTerm:
+    transition: Transition
+    condition: Compiled
+    label: str
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """Everything scoring needs, built from one :class:`RuleSet` and an as-of time."""
+
+    ruleset: RuleSet
+    version: str
+    as_of: datetime
+    fit: tuple[FitTerm, ...]
+    events: tuple[EventTerm, ...]
+    tiers: tuple[tuple[str, Compiled], ...]
+    account_fit: tuple[FitTerm, ...]
+    roles: tuple[tuple[BuyingRole, Compiled], ...]
+    mqa: Compiled | None
+    transitions: tuple[TransitionTerm, ...]
+
+    @property
+    def custom_fields(self) -> dict[str, FieldType]:
+        return dict(self.ruleset.fields)
+
+
+def compile_rules(rules: RuleSet | LoadedRules, as_of: datetime) -> CompiledRules:
+    """Compile every condition of ``rules`` for scoring as of ``as_of``.
+
+    Raises :class:`abmsync.rules.expr.ConditionError` for a condition that does
+    not compile; files loaded with ``load_rules`` have been checked already.
+    """
+    ruleset = rules.ruleset if isinstance(rules, LoadedRules) else rules
+    version = rules.version if isinstance(rules, LoadedRules) else rules_version(ruleset)
+    as_of = utc(as_of)
+    custom = ruleset.fields
+    person = scopes.person_scope(custom)
+    account = scopes.account_scope(custom)
+
+    def condition(text: str, scope: dict[str, FieldType]) -> Compiled:
+        return compile_condition(text, scope, as_of=as_of)
+
+    fit = tuple(
+        FitTerm(rule, condition(rule.when, person), f"__fit_{i}")
+        for i, rule in enumerate(ruleset.fit)
+    )
+    account_fit = tuple(
+        FitTerm(rule, condition(rule.when, account), f"__afit_{i}")
+        for i, rule in enumerate(ruleset.accounts.fit)
+    )
+    touch = scopes.touchpoint_scope()
+    events = []
+    for i, event in enumerate(ruleset.engagement.events):
+        mask = pl.lit(True)
+        if event.type is not None:
+            mask = (pl.col("type") == event.type).fill_null(False)
+        if event.when is not None:
+            mask = mask & condition(event.when, touch).expr
+        events.append(EventTerm(event, mask, f"__evt_{i}", f"__evtn_{i}", f"__evtage_{i}"))
+    lifecycle_scope = scopes.lifecycle_scope(custom)
+    transitions = tuple(
+        TransitionTerm(t, condition(t.when, lifecycle_scope), t.name or f"to {t.to}")
+        for t in (ruleset.lifecycle.transitions if ruleset.lifecycle else [])
+    )
+    mqa = ruleset.accounts.mqa
+    return CompiledRules(
+        ruleset=ruleset,
+        version=version,
+        as_of=as_of,
+        fit=fit,
+        events=tuple(events),
+        tiers=tuple((t.tier, condition(t.when, account)) for t in ruleset.accounts.tiers),
+        account_fit=account_fit,
+        roles=tuple(
+            (role, condition(text, person)) for role, text in ruleset.accounts.buying_roles.items()
+        ),
+        mqa=condition(mqa, scopes.rollup_scope(custom)) if mqa else None,
+        transitions=transitions,
+    )

@@ -1,0 +1,244 @@
+"""The rules file as typed models.
+
+An admin writes one YAML file; :func:`abmsync.rules.loader.load_rules` parses
+it into a :class:`RuleSet`. Every model forbids unknown keys so a typo is an
+error with a location, never a silently ignored rule. The JSON Schema of
+:class:`RuleSet` (``abmsync rules schema``) lets editors check files as
+admins type.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from abmsync.schema import BuyingRole
+
+Scalar = str | int | float | bool | None
+FieldType = Literal["text", "number", "integer", "boolean", "datetime"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_DURATION_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FitRule(StrictModel):
+    """Points for who someone is; ``when`` sees person and account fields."""
+
+    name: str = Field(min_length=1, description="shown in reasons, e.g. 'target industry'")
+    when: str = Field(description="SQL boolean expression, e.g. \"industry IN ('Software')\"")
+    points: float = Field(description="may be negative")
+
+
+class EventRule(StrictModel):
+    """Points for each matching touchpoint, decayed by its age."""
+
+    name: str | None = Field(default=None, description="defaults to the type")
+    type: str | None = Field(default=None, description="touchpoint type, e.g. form_submit")
+    when: str | None = Field(default=None, description="condition on touchpoint fields")
+    points: float
+    cap: float | None = Field(default=None, gt=0, description="most points this rule can give")
+    fast_track: bool = Field(default=False, description="reserved for lifecycle fast track")
+
+    @model_validator(mode="after")
+    def _type_or_when(self) -> EventRule:
+        if self.type is None and self.when is None:
+            raise ValueError("an event rule needs a 'type', a 'when' or both")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The name used in reasons."""
+        if self.name:
+            return self.name
+        return (self.type or "event").replace("_", " ")
+
+
+class Engagement(StrictModel):
+    half_life_days: float | None = Field(default=30, gt=0, description="null = no decay")
+    window_days: float = Field(default=180, gt=0, description="older touchpoints are ignored")
+    events: list[EventRule] = Field(default_factory=list)
+    types: list[str] = Field(
+        default_factory=list, description="touchpoint types beyond the built-in ones"
+    )
+
+
+class TierRule(StrictModel):
+    tier: Literal["strategic", "lite", "programmatic", "none"]
+    when: str
+
+
+class AccountRules(StrictModel):
+    tiers: list[TierRule] = Field(default_factory=list, description="first match wins")
+    fit: list[FitRule] = Field(default_factory=list, description="rules on account fields")
+    buying_roles: dict[BuyingRole, str] = Field(
+        default_factory=dict, description="role: condition on person fields (title, seniority)"
+    )
+    expected_roles: list[BuyingRole] | None = Field(
+        default=None, description="roles a full buying centre has; default: all in buying_roles"
+    )
+    engaged_min: float | None = Field(
+        default=None, description="engagement that counts a person as engaged; default: band 3"
+    )
+    mqa: str | None = Field(default=None, description="marketing-qualified account condition")
+
+
+class Transition(StrictModel):
+    name: str | None = None
+    to: str
+    from_: list[str] | Literal["*"] = Field(default="*", alias="from")
+    when: str
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _one_stage_is_a_list(cls, value: object) -> object:
+        if isinstance(value, str) and value != "*":
+            return [value]
+        return value
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as ``48h``, ``2d``, ``30m`` or ``1w``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 48h, 2d, 30m, 1w)")
+    return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+class SlaRule(StrictModel):
+    stage: str
+    within: str = Field(description="e.g. 48h or 2d")
+    on_breach: Literal["notify", "reassign", "escalate"] = "notify"
+    escalate_to: str | None = None
+    business_hours: str | None = Field(default=None, description="e.g. '09:00-17:00'")
+    timezone: str | None = None
+    holidays: list[str] = Field(default_factory=list)
+
+    @field_validator("within")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
+class Lifecycle(StrictModel):
+    stages: list[str] = Field(min_length=1)
+    terminal: list[str] = Field(default_factory=list)
+    transitions: list[Transition] = Field(default_factory=list)
+    sla: list[SlaRule] = Field(default_factory=list)
+
+
+class RoundRobin(StrictModel):
+    round_robin: str
+
+
+class Territory(StrictModel):
+    territory: str
+
+
+Assign = Annotated[
+    Literal["account_owner"] | RoundRobin | Territory,
+    Field(description="account_owner, {round_robin: queue} or {territory: table}"),
+]
+
+
+class RoutingRule(StrictModel):
+    name: str
+    when: str | None = None
+    assign: Assign
+
+
+class QueueMember(StrictModel):
+    owner: str
+    weight: int = Field(default=1, ge=1)
+
+
+class Queue(StrictModel):
+    members: list[QueueMember] = Field(min_length=1)
+    max_open: int | None = Field(default=None, ge=1)
+
+
+class Routing(StrictModel):
+    on_enter: str | list[str]
+    rules: list[RoutingRule] = Field(default_factory=list)
+    queues: dict[str, Queue] = Field(default_factory=dict)
+    territories: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class TouchpointCase(StrictModel):
+    type: str
+    days_ago: float = 0
+    url: str | None = None
+    campaign: str | None = None
+
+
+class Expectation(StrictModel):
+    fit: float | None = None
+    engagement: float | None = None
+    total: float | None = None
+    grade: str | None = None
+    band: int | None = None
+    priority: str | None = None
+    stage: str | None = None
+    tier: str | None = None
+    roles: list[BuyingRole] | None = None
+    mqa: bool | None = None
+    fired: list[str] = Field(default_factory=list, description="rules that must fire")
+    not_fired: list[str] = Field(default_factory=list, description="rules that must not fire")
+
+
+class RuleTest(StrictModel):
+    name: str
+    person: dict[str, Scalar] = Field(default_factory=dict)
+    account: dict[str, Scalar] = Field(default_factory=dict)
+    touchpoints: list[TouchpointCase] = Field(default_factory=list)
+    expect: Expectation
+
+
+class RuleSet(StrictModel):
+    """A whole rules file."""
+
+    version: Literal[1] = 1
+    fields: dict[str, FieldType] = Field(
+        default_factory=dict,
+        description="custom fields in your data and their type, e.g. is_competitor: boolean",
+    )
+    fit: list[FitRule] = Field(default_factory=list)
+    engagement: Engagement = Field(default_factory=Engagement)
+    grades: dict[str, float] = Field(
+        default_factory=lambda: {"A": 40.0, "B": 25.0, "C": 10.0},
+        description="fit thresholds, best first; below the last is D",
+    )
+    bands: dict[int, float] = Field(
+        default_factory=lambda: {1: 60.0, 2: 30.0, 3: 10.0},
+        description="engagement thresholds; below the last is the next number",
+    )
+    accounts: AccountRules = Field(default_factory=AccountRules)
+    lifecycle: Lifecycle | None = None
+    routing: Routing | None = None
+    tests: list[RuleTest] = Field(default_factory=list)
+    writeback: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+
+    @property
+    def lowest_grade(self) -> str:
+        """The grade below every threshold (D after A, B, C)."""
+        last = list(self.grades)[-1] if self.grades else "C"
+        return chr(ord(last[0]) + 1) if len(last) == 1 and last.isalpha() else "D"
+
+    @property
+    def lowest_band(self) -> int:
+        return max(self.bands, default=3) + 1
+
+    @property
+    def engaged_min(self) -> float:
+        """Engagement at which a person counts as engaged for account coverage."""
+        if self.accounts.engaged_min is not None:
+            return self.accounts.engaged_min
+        return min(self.bands.values(), default=10.0)

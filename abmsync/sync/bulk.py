@@ -1,0 +1,119 @@
+"""Writing a polars frame into a table fast, on SQLite and on PostgreSQL.
+
+Each backend gets the bulk path that is fast for it, measured on 100,000 rows:
+
+- SQLite: ``executemany`` of one INSERT, ~0.5 s. Values repeated in every row
+  (the run's timestamp) are converted once instead of once per row.
+- PostgreSQL: one ``INSERT ... SELECT ... FROM json_to_recordset(:rows)`` per
+  chunk, the chunk sent as one JSON array that polars writes, ~0.3 s.
+  psycopg's pipelined ``executemany`` still costs one statement per row (~2.5 s).
+
+Both accept an ``ON CONFLICT`` clause, so upserts take the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.types import TypeEngine
+
+from abmsync.schema import utc
+from abmsync.sync.tables import JsonText, UtcDateTime
+
+CHUNK_ROWS = 10_000  # rows per statement or executemany: bounded memory, few round trips
+
+Insert = sqlite.Insert | postgresql.Insert
+OnConflict = Callable[[Insert], sa.Executable]
+
+
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> Insert:
+    """An INSERT for ``table`` that supports ``ON CONFLICT`` on the connection's backend."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_frame(
+    connection: sa.Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    *,
+    shared: Mapping[str, Any] | None = None,
+    on_conflict: OnConflict | None = None,
+) -> None:
+    """Insert every row of ``frame`` into ``table``, in chunks of ``CHUNK_ROWS`` rows.
+
+    ``frame``'s columns are named after ``table``'s; ``shared`` gives columns
+    whose value is the same in every row. ``on_conflict`` turns the INSERT
+    into an upsert, e.g. ``lambda insert: insert.on_conflict_do_nothing()``.
+    """
+    shared = dict(shared or {})
+    if frame.is_empty():
+        return
+    write = _insert_recordset if connection.dialect.name == "postgresql" else _insert_many
+    for chunk in frame.iter_slices(CHUNK_ROWS):
+        write(connection, table, chunk, shared, on_conflict)
+
+
+def _insert_many(
+    connection: sa.Connection,
+    table: sa.Table,
+    chunk: pl.DataFrame,
+    shared: dict[str, Any],
+    on_conflict: OnConflict | None,
+) -> None:
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in chunk.columns}
+    for name, value in shared.items():
+        values[name] = _shared_sqlite_param(f"shared_{name}", table.c[name].type, value)
+    insert = dialect_insert(connection, table).values(values)
+    statement = on_conflict(insert) if on_conflict else insert
+    connection.execute(statement, chunk.to_dicts())
+
+
+def _shared_sqlite_param(name: str, type_: TypeEngine[Any], value: Any) -> sa.BindParameter[Any]:
+    if isinstance(type_, UtcDateTime) and isinstance(value, datetime):
+        # The exact text SQLAlchemy stores for a DATETIME on SQLite, made once.
+        text = utc(value).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return sa.bindparam(name, text, type_=sa.String())
+    return sa.bindparam(name, value, type_=type_)
+
+
+def _insert_recordset(
+    connection: sa.Connection,
+    table: sa.Table,
+    chunk: pl.DataFrame,
+    shared: dict[str, Any],
+    on_conflict: OnConflict | None,
+) -> None:
+    # The chunk travels as one JSON array that the server expands into typed
+    # rows (json_to_recordset): polars encodes it in milliseconds, while
+    # psycopg's text dumping of large string arrays takes a third of a second.
+    rows_json = sa.cast(sa.bindparam("rows_json", chunk.write_json(), type_=sa.Text), JSON)
+    record_columns = [sa.column(name, _record_type(table.c[name])) for name in chunk.columns]
+    rows = (
+        sa.func.json_to_recordset(rows_json)
+        .table_valued(*record_columns)
+        .render_derived(with_types=True)
+    )
+    selected: list[sa.ColumnElement[Any]] = []
+    for name in chunk.columns:
+        column = rows.c[name]
+        is_json = isinstance(table.c[name].type, JsonText)
+        selected.append(sa.cast(column, JSON) if is_json else column)
+    selected += [sa.literal(value, table.c[name].type) for name, value in shared.items()]
+    insert = postgresql.insert(table).from_select([*chunk.columns, *shared], sa.select(*selected))
+    connection.execute(on_conflict(insert) if on_conflict else insert)
+
+
+def _record_type(column: sa.Column[Any]) -> TypeEngine[Any]:
+    if isinstance(column.type, UtcDateTime):
+        return sa.DateTime(timezone=True)  # ISO text with offset, parsed by the server
+    if isinstance(column.type, JsonText):
+        return sa.Text()
+    return column.type

@@ -1,0 +1,165 @@
+"""One scoring job over files: read, score, write the results, record the ledger.
+
+This is the service behind ``abmsync score``: the CLI parses options and
+renders; everything that touches files and the state database happens here,
+around the pure scoring core in :mod:`abmsync.rules.scoring`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from abmsync.connectors.files import read_entity, write_frame
+from abmsync.errors import ConfigError
+from abmsync.rules.compiled import compile_rules
+from abmsync.rules.loader import LoadedRules
+from abmsync.rules.scoring import ScoreResult, score
+
+FORMATS = (".parquet", ".csv", ".jsonl", ".ndjson", ".csv.gz")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where the data to score lives."""
+
+    people: Path
+    touchpoints: Path | None = None
+    accounts: Path | None = None
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> Inputs:
+        """Find ``people.*``, ``touchpoints.*`` and ``accounts.*`` in ``directory``."""
+
+        def find(stem: str, required: bool) -> Path | None:
+            for suffix in FORMATS:
+                candidate = directory / f"{stem}{suffix}"
+                if candidate.exists():
+                    return candidate
+            if required:
+                raise ConfigError(
+                    f"{directory}: no {stem}.parquet, {stem}.csv or {stem}.jsonl found "
+                    "(generate one with `abmsync sandbox generate`)"
+                )
+            return None
+
+        people = find("people", True)
+        assert people is not None
+        return cls(people, find("touchpoints", False), find("accounts", False))
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    """What a scoring job did, for the CLI's table and ``--json``."""
+
+    rules_version: str
+    as_of: datetime
+    people: int
+    touchpoints: int
+    accounts: int
+    grades: dict[str, int]
+    priorities: dict[str, int]
+    stages: dict[str, int]
+    mqa_accounts: int
+    ledger_rows: int | None
+    output: Path | None
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rules_version": self.rules_version,
+            "as_of": self.as_of.isoformat(),
+            "people": self.people,
+            "touchpoints": self.touchpoints,
+            "accounts": self.accounts,
+            "grades": self.grades,
+            "priorities": self.priorities,
+            "stages": self.stages,
+            "mqa_accounts": self.mqa_accounts,
+            "ledger_rows": self.ledger_rows,
+            "output": str(self.output) if self.output else None,
+            "seconds": round(self.seconds, 3),
+            "warnings": self.warnings,
+        }
+
+
+def score_files(
+    loaded: LoadedRules,
+    inputs: Inputs,
+    *,
+    as_of: datetime | None = None,
+    out: Path | None = None,
+    database_url: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[ScoreResult, ScoringSummary]:
+    """Score the people in ``inputs`` and write/record the results.
+
+    The output file is written to a temporary name and renamed, so a failed
+    run never leaves a half-written file behind.
+    """
+    step = progress or (lambda _: None)
+    started = time.perf_counter()
+    as_of = as_of or datetime.now(UTC)
+    step("reading data")
+    people = read_entity(inputs.people, "people")
+    touchpoints = read_entity(inputs.touchpoints, "touchpoints") if inputs.touchpoints else None
+    accounts = read_entity(inputs.accounts, "accounts") if inputs.accounts else None
+    step("scoring")
+    result = score(compile_rules(loaded, as_of), people, touchpoints, accounts)
+    public = result.public_people()
+    if out is not None:
+        step(f"writing {out.name}")
+        _write_atomically(public, out)
+    ledger_rows = None
+    if database_url is not None:
+        step("recording the score ledger")
+        ledger_rows = _record_ledger(public, database_url, result)
+    summary = ScoringSummary(
+        rules_version=result.rules.version,
+        as_of=result.as_of,
+        people=public.height,
+        touchpoints=touchpoints.height if touchpoints is not None else 0,
+        accounts=result.accounts.height,
+        grades=_counts(public, "grade"),
+        priorities=_counts(public, "priority"),
+        stages=_counts(public, "stage"),
+        mqa_accounts=int(result.accounts["mqa"].sum()) if result.accounts.height else 0,
+        ledger_rows=ledger_rows,
+        output=out,
+        seconds=time.perf_counter() - started,
+        warnings=result.warnings,
+    )
+    return result, summary
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    counted = frame.group_by(column).len().sort(column, nulls_last=True)
+    return {str(key): int(n) for key, n in counted.iter_rows()}
+
+
+def _write_atomically(frame: pl.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial{''.join(out.suffixes)}")
+    try:
+        write_frame(frame, partial)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _record_ledger(public: pl.DataFrame, database_url: str, result: ScoreResult) -> int:
+    from abmsync.sync.store import Store
+
+    ledger = public.select(
+        "person_id", "fit", "engagement", "total", "grade", "band", "priority", "reasons"
+    )
+    with Store.open(database_url) as store:
+        return store.record_scores(ledger, rules_version=result.rules.version, as_of=result.as_of)

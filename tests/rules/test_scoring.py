@@ -1,0 +1,258 @@
+"""Scoring: fit, decayed engagement, caps, grades, accounts, lifecycle and reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from abmsync.rules.compiled import compile_rules
+from abmsync.rules.explain import reasons_of
+from abmsync.rules.model import RuleSet
+from abmsync.rules.scoring import ScoreResult, score
+
+AS_OF = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def ruleset(**sections: Any) -> RuleSet:
+    base: dict[str, Any] = {
+        "fit": [{"name": "software", "when": "industry = 'Software'", "points": 20}],
+        "engagement": {
+            "half_life_days": 10,
+            "window_days": 60,
+            "events": [
+                {"name": "form", "type": "form_submit", "points": 20},
+                {
+                    "name": "pricing",
+                    "type": "page_view",
+                    "when": "url ILIKE '%/pricing%'",
+                    "points": 10,
+                },
+                {"name": "any page", "type": "page_view", "points": 1},
+                {"name": "opens", "type": "email_open", "points": 2, "cap": 5},
+                {"name": "unsubscribe", "type": "unsubscribe", "points": -30, "cap": 20},
+            ],
+        },
+        "grades": {"A": 30, "B": 15, "C": 5},
+        "bands": {1: 40, 2: 20, 3: 5},
+    }
+    base.update(sections)
+    return RuleSet.model_validate(base)
+
+
+def people(*rows: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"id": f"p{i}", **row} for i, row in enumerate(rows)], infer_schema_length=None
+    )
+
+
+def touches(*rows: tuple[str, str, float, str | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"person_id": p, "type": t, "occurred_at": AS_OF - timedelta(days=d), "url": u}
+            for p, t, d, u in rows
+        ],
+        schema={
+            "person_id": pl.String(),
+            "type": pl.String(),
+            "occurred_at": pl.Datetime("us", "UTC"),
+            "url": pl.String(),
+        },
+    )
+
+
+def run(
+    rules: RuleSet,
+    frame: pl.DataFrame,
+    tps: pl.DataFrame | None = None,
+    accounts: pl.DataFrame | None = None,
+) -> ScoreResult:
+    return score(compile_rules(rules, AS_OF), frame, tps, accounts)
+
+
+def row(result: ScoreResult, person: str = "p0") -> dict[str, Any]:
+    return result.people.filter(pl.col("person_id") == person).row(0, named=True)
+
+
+def test_engagement_halves_every_half_life() -> None:
+    result = run(ruleset(), people({}), touches(("p0", "form_submit", 10, None)))
+    assert row(result)["engagement"] == pytest.approx(10.0)
+
+
+def test_touchpoints_outside_the_window_or_in_the_future_count_for_nothing() -> None:
+    result = run(
+        ruleset(),
+        people({}),
+        touches(("p0", "form_submit", 61, None), ("p0", "form_submit", -1, None)),
+    )
+    assert row(result)["engagement"] == 0
+    assert row(result)["band"] == 4
+
+
+def test_one_touchpoint_scores_on_every_rule_it_matches() -> None:
+    result = run(ruleset(), people({}), touches(("p0", "page_view", 0, "https://x.io/pricing")))
+    assert row(result)["engagement"] == pytest.approx(11.0)
+
+
+def test_caps_bound_positive_and_negative_rules() -> None:
+    opens = [("p0", "email_open", 0, None)] * 10
+    result = run(ruleset(), people({}, {}), touches(*opens, ("p1", "unsubscribe", 0, None)))
+    assert row(result, "p0")["engagement"] == 5
+    assert row(result, "p1")["engagement"] == -20
+
+
+def test_no_half_life_means_no_decay() -> None:
+    rules = ruleset(
+        engagement={
+            "half_life_days": None,
+            "window_days": 30,
+            "events": [{"type": "webinar", "points": 7}],
+        }
+    )
+    result = run(rules, people({}), touches(("p0", "webinar", 29, None)))
+    assert row(result)["engagement"] == 7
+
+
+def test_grade_band_and_priority_follow_the_thresholds() -> None:
+    result = run(
+        ruleset(),
+        people({"industry": "Software"}, {"industry": "Retail"}),
+        touches(("p0", "form_submit", 0, None), ("p0", "form_submit", 0, None)),
+    )
+    first, second = row(result, "p0"), row(result, "p1")
+    assert (first["fit"], first["grade"], first["band"], first["priority"]) == (20, "B", 1, "B1")
+    assert (second["fit"], second["grade"], second["priority"]) == (0, "D", "D4")
+    assert first["total"] == pytest.approx(60)
+
+
+def test_people_inherit_account_attributes_but_their_own_values_win() -> None:
+    accounts = pl.DataFrame(
+        {"id": ["a1"], "industry": ["Software"], "employees": [900], "annual_revenue": [2e9]}
+    )
+    frame = people({"account_id": "a1"}, {"account_id": "a1", "industry": "Retail"})
+    rules = ruleset(accounts={"tiers": [{"tier": "strategic", "when": "annual_revenue >= 1e9"}]})
+    result = run(rules, frame, None, accounts)
+    assert row(result, "p0")["fit"] == 20
+    assert row(result, "p1")["fit"] == 0
+    assert row(result, "p0")["account_tier"] == "strategic"
+
+
+def test_a_declared_custom_field_missing_from_the_data_warns_and_never_fires() -> None:
+    rules = ruleset(
+        fields={"is_competitor": "boolean"},
+        fit=[{"name": "competitor", "when": "is_competitor", "points": -50}],
+    )
+    result = run(rules, people({}))
+    assert row(result)["fit"] == 0
+    assert any("is_competitor" in w for w in result.warnings)
+
+
+def test_buying_roles_coverage_and_mqa_roll_up_to_the_account() -> None:
+    rules = ruleset(
+        accounts={
+            "buying_roles": {
+                "decider": "HAS_WORD(title, 'vp', 'chief')",
+                "user": "HAS_WORD(title, 'engineer')",
+                "buyer": "HAS_WORD(title, 'procurement')",
+            },
+            "engaged_min": 5,
+            "mqa": "engaged_roles >= 2 AND account_engagement >= 30",
+        }
+    )
+    accounts = pl.DataFrame({"id": ["a1", "a2"], "name": ["One", "Two"]})
+    frame = people(
+        {"account_id": "a1", "title": "VP Engineering"},
+        {"account_id": "a1", "title": "Engineer"},
+        {"account_id": "a1", "title": "Procurement lead"},
+        {"account_id": "a2", "title": "Chief Engineer"},
+    )
+    tps = touches(
+        ("p0", "form_submit", 0, None), ("p1", "form_submit", 0, None), ("p3", "page_view", 0, None)
+    )
+    result = run(rules, frame, tps, accounts)
+    assert row(result, "p0")["buying_roles"] == ["decider"]  # "Engineering" is not "engineer"
+    assert sorted(row(result, "p3")["buying_roles"]) == ["decider", "user"]
+    one = result.accounts.filter(pl.col("id") == "a1").row(0, named=True)
+    two = result.accounts.filter(pl.col("id") == "a2").row(0, named=True)
+    assert (one["people"], one["engaged_people"], one["engaged_roles"]) == (3, 2, 2)
+    assert one["coverage"] == pytest.approx(2 / 3, abs=1e-4)
+    assert one["mqa"] is True and two["mqa"] is False
+    assert row(result, "p2")["mqa"] is True
+
+
+def test_the_first_matching_transition_wins_and_terminal_stages_stay() -> None:
+    rules = ruleset(
+        lifecycle={
+            "stages": ["lead", "mql", "customer", "disqualified"],
+            "terminal": ["customer"],
+            "transitions": [
+                {"to": "disqualified", "from": "*", "when": "industry = 'Competition'"},
+                {"name": "hot", "to": "mql", "from": ["lead"], "when": "engagement >= 20"},
+                {"to": "mql", "from": ["lead"], "when": "fit >= 20"},
+            ],
+        }
+    )
+    frame = people(
+        {"industry": "Competition"},
+        {"industry": "Software"},
+        {"stage": "customer", "industry": "Competition"},
+        {},
+    )
+    result = run(rules, frame, touches(("p1", "form_submit", 0, None)))
+    assert [row(result, f"p{i}")["stage"] for i in range(4)] == [
+        "disqualified",
+        "mql",
+        "customer",
+        "lead",
+    ]
+    assert row(result, "p1")["stage_rule"] == "hot"
+    assert row(result, "p3")["stage_rule"] is None
+
+
+def test_reasons_name_each_rule_with_its_points_and_age() -> None:
+    result = run(
+        ruleset(),
+        people({"industry": "Software"}),
+        touches(
+            ("p0", "form_submit", 2, None),
+            ("p0", "email_open", 1, None),
+            ("p0", "email_open", 3, None),
+        ),
+    )
+    text = result.public_people()["reasons"][0]
+    assert text.startswith("+20 software; +17.4 form (2 days ago); +3.5 opens ×2 (1 day ago)")
+    reasons = reasons_of(result.rules, row(result))
+    assert [(r.rule, r.kind, r.count) for r in reasons] == [
+        ("software", "fit", 1),
+        ("form", "engagement", 1),
+        ("opens", "engagement", 2),
+    ]
+    assert reasons[1].age_days == pytest.approx(2.0)
+
+
+def test_negative_reasons_use_a_minus_sign() -> None:
+    rules = ruleset(fit=[{"name": "student", "when": "HAS_WORD(title, 'student')", "points": -30}])
+    assert run(rules, people({"title": "Student"})).public_people()["reasons"][0] == "−30 student"
+
+
+def test_scoring_is_a_pure_function_of_rules_data_and_as_of() -> None:
+    frame = people({"industry": "Software"}, {"industry": None})
+    tps = touches(("p0", "form_submit", 3, None), ("p1", "page_view", 1, "/pricing"))
+    first, second = run(ruleset(), frame, tps), run(ruleset(), frame, tps)
+    assert first.people.equals(second.people)
+    later = score(compile_rules(ruleset(), AS_OF + timedelta(days=5)), frame, tps)
+    assert not later.people["engagement"].equals(first.people["engagement"])
+
+
+def test_touchpoint_timestamps_as_text_or_naive_are_read_as_utc() -> None:
+    text = pl.DataFrame(
+        {"person_id": ["p0"], "type": ["form_submit"], "occurred_at": ["2026-04-21T00:00:00Z"]}
+    )
+    naive = pl.DataFrame(
+        {"person_id": ["p0"], "type": ["form_submit"], "occurred_at": [datetime(2026, 4, 21)]}
+    )
+    expected = 10.0
+    assert row(run(ruleset(), people({}), text))["engagement"] == pytest.approx(expected)
+    assert row(run(ruleset(), people({}), naive))["engagement"] == pytest.approx(expected)
