@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from abmsync.errors import ConfigError
-from abmsync.render import render_explanation, render_score_summary
+from abmsync.render import best_people, render_explanation, render_score_summary
 from abmsync.rules.loader import load_rules
 from abmsync.rules.testing import run_rule_tests
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset, write_dataset
@@ -54,12 +54,8 @@ def run_demo(
     )
     render_score_summary(console, result, summary, top=8)
 
-    console.rule("[bold]4. Why is the top person scored this way?")
-    top = (
-        result.public_people()
-        .sort(["total", "person_id"], descending=[True, False])
-        .row(0, named=True)
-    )
+    console.rule("[bold]4. Why is the top lead scored this way?")
+    top = best_people(result.people, 1).row(0, named=True)
     render_explanation(console, result, str(top["email"]))
     console.rule("[bold]Next")
     console.print(

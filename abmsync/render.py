@@ -21,6 +21,13 @@ def table(title: str, columns: list[str]) -> Table:
     return result
 
 
+def best_people(people: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The ``count`` people sales should call first: best priority, then highest total."""
+    return people.sort(
+        ["grade", "band", "total", "person_id"], descending=[False, False, True, False]
+    ).head(count)
+
+
 def render_score_summary(
     console: Console, result: ScoreResult, summary: ScoringSummary, *, top: int = 10
 ) -> None:
@@ -44,9 +51,11 @@ def render_score_summary(
         overview.add_row(*row)
     console.print(overview)
     console.print(f"Marketing-qualified accounts: [bold]{summary.mqa_accounts:,}[/]")
-    best = result.public_people().sort(["total", "person_id"], descending=[True, False]).head(top)
+    leaders = best_people(result.people, top)
+    best = best_people(result.public_people(leaders["person_id"].to_list()), top)
     people = table(
-        f"Top {best.height} people", ["email", "priority", "fit", "engagement", "stage", "reasons"]
+        f"Top {best.height} people by priority",
+        ["email", "priority", "fit", "engagement", "stage", "tier"],
     )
     for person in best.iter_rows(named=True):
         people.add_row(
@@ -55,7 +64,7 @@ def render_score_summary(
             f"{person['fit']:g}",
             f"{person['engagement']:.1f}",
             str(person["stage"] or ""),
-            person["reasons"],
+            str(person["account_tier"]),
         )
     console.print(people)
     if summary.output:
@@ -69,9 +78,10 @@ def render_explanation(
 ) -> bool:
     """Explain one person's score; False when no person has that email."""
     wanted = email.strip().lower()
-    rows = result.people.filter(pl.col("email") == wanted)
-    if rows.is_empty():
+    matches = result.people.filter(pl.col("email") == wanted)["person_id"].to_list()
+    if not matches:
         return False
+    rows = result.explained(matches)
     for row in rows.iter_rows(named=True):
         reasons = reasons_of(result.rules, row)
         if as_json:

@@ -7,16 +7,19 @@ generator), then scores the same data with ``examples/rules.yaml`` three
 ways, each in its own child process so peak memory is measured per method:
 
 * ``abmsync``: the rules engine, end to end (fit, decayed engagement, grades,
-  bands, priority, buying roles, account roll-up, lifecycle, reasons text);
-* ``polars``: the same rules written by hand as a tuned polars pipeline,
-  producing fit, engagement, grade, band and priority (the practical limit);
+  bands, priority, tiers, buying roles, account roll-up, MQA, lifecycle);
+  the reasons text for every person is timed on its own;
+* ``polars``: every rule of the same file written by hand as a tuned polars
+  pipeline (the practical limit on this machine);
 * ``loop``: a plain per-record Python loop over the same rules, the way a
   typical script does it (on a sample of people when ``--loop-sample`` is
   set, since its rate per person does not depend on N).
 
-It asserts all three agree on fit, engagement, grade, band and priority, and
+It asserts all three agree on fit, engagement, grade, band, priority, tier,
+stage and MQA (MQA only when the loop scores everyone), and
 prints people/s for each, the ratios, and each method's peak RSS.
-Reading the Parquet files is excluded from the timings for every method.
+Reading the Parquet files (touchpoints: only the columns the rules read) is
+excluded from the timings for every method.
 """
 
 from __future__ import annotations
@@ -39,7 +42,19 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "examples" / "rules.yaml"
-COMPARED = ["person_id", "fit", "engagement", "grade", "band", "priority"]
+COMPARED = [
+    "person_id",
+    "fit",
+    "engagement",
+    "grade",
+    "band",
+    "priority",
+    "account_tier",
+    "stage",
+    "mqa",
+]
+PERSON_LEVEL = COMPARED[:-1]
+TOUCHPOINT_COLUMNS = ["person_id", "type", "occurred_at", "url"]
 
 
 # --- the three methods -----------------------------------------------------------
@@ -62,6 +77,23 @@ def run_engine(data: Path, as_of: datetime) -> pl.DataFrame:
     )
 
 
+ROLE_PATTERNS = {
+    "decider": (["C-Level", "VP"], ["chief", "ceo", "cto", "cfo", "vp", "president", "owner"]),
+    "buyer": ([], ["procurement", "purchasing", "buyer", "sourcing"]),
+    "influencer": (["Director", "Manager"], ["director", "manager", "head", "lead"]),
+    "user": ([], ["engineer", "operator", "analyst", "developer", "specialist", "technician"]),
+    "gatekeeper": ([], ["assistant", "office", "coordinator"]),
+}
+ROLE_NAMES = list(ROLE_PATTERNS)
+ROLES = [
+    (
+        pl.col("seniority").is_in(levels)
+        | pl.col("title").str.contains(r"(?i)\b(?:" + "|".join(words) + r")\b")
+    )
+    .fill_null(False)
+    .alias(role)
+    for role, (levels, words) in ROLE_PATTERNS.items()
+]
 FREE_MAIL = r"(?i)@(?:gmail|yahoo|hotmail|outlook)\.com$"
 LN2 = math.log(2)
 
@@ -70,9 +102,19 @@ def run_polars(data: Path, as_of: datetime) -> pl.DataFrame:
     people, touchpoints, accounts = _read(data)
     started = time.perf_counter()
     acc = accounts.select(
-        pl.col("id").alias("account_id"), "industry", "employees", "annual_revenue"
+        pl.col("id").alias("account_id"),
+        "industry",
+        "employees",
+        pl.when(pl.col("annual_revenue") >= 1e9)
+        .then(pl.lit("strategic"))
+        .when(pl.col("annual_revenue") >= 1e8)
+        .then(pl.lit("lite"))
+        .otherwise(pl.lit("programmatic"))
+        .alias("account_tier"),
     )
-    frame = people.join(acc, on="account_id", how="left")
+    frame = people.join(acc, on="account_id", how="left").with_columns(
+        pl.col("account_tier").fill_null("none")
+    )
     title, seniority = pl.col("title"), pl.col("seniority")
     fit = (
         (
@@ -175,6 +217,46 @@ def run_polars(data: Path, as_of: datetime) -> pl.DataFrame:
             .alias("band"),
         )
         .with_columns((pl.col("grade") + pl.col("band").cast(pl.String)).alias("priority"))
+        .with_columns(ROLES)
+    )
+    engaged = pl.col("engagement") >= 10
+    rollup = (
+        scored.filter(pl.col("account_id").is_not_null())
+        .group_by("account_id")
+        .agg(
+            pl.col("engagement").sum().round(2).alias("account_engagement"),
+            pl.sum_horizontal([(engaged & pl.col(r)).any() for r in ROLE_NAMES]).alias("roles"),
+        )
+        .select(
+            "account_id",
+            ((pl.col("account_engagement") >= 100) & (pl.col("roles") >= 3)).alias("mqa"),
+        )
+    )
+    current = pl.col("stage").fill_null("subscriber")
+    early = current.is_in(["subscriber", "lead", "recycled"])
+    grade, engagement, fit_ = pl.col("grade"), pl.col("engagement"), pl.col("fit")
+    moved = ~current.is_in(["customer", "disqualified"])
+    stage = (
+        pl.when(moved & pl.col("is_competitor").fill_null(False) & (current != "disqualified"))
+        .then(pl.lit("disqualified"))
+        .when(
+            moved
+            & early
+            & (current != "mql")
+            & (engagement >= 40)
+            & grade.is_in(["A", "B", "C"])
+            & (fit_ >= 10)
+        )
+        .then(pl.lit("mql"))
+        .when(moved & early & (current != "mql") & grade.is_in(["A", "B"]) & (engagement >= 30))
+        .then(pl.lit("mql"))
+        .when(moved & (current == "subscriber") & ((engagement >= 5) | (fit_ >= 25)))
+        .then(pl.lit("lead"))
+        .otherwise(current)
+    )
+    scored = (
+        scored.join(rollup, on="account_id", how="left")
+        .with_columns(pl.col("mqa").fill_null(False), stage.alias("stage"))
         .select(pl.col("id").alias("person_id"), *COMPARED[1:])
     )
     return _timed(scored, time.perf_counter() - started)
@@ -270,6 +352,28 @@ def _engagement_of(touches: list[tuple[str, datetime, str | None]], as_of: datet
     return round(sum(sums.values()), 2)
 
 
+ROLE_RES = {
+    role: (set(levels), re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE))
+    for role, (levels, words) in ROLE_PATTERNS.items()
+}
+
+
+def _stage_of(p: dict[str, Any], fit: float, engagement: float, grade: str) -> str:
+    current = p["stage"] or "subscriber"
+    if current in ("customer", "disqualified"):
+        return current
+    if p["is_competitor"] and current != "disqualified":
+        return "disqualified"
+    early = current in ("subscriber", "lead", "recycled") and current != "mql"
+    if early and engagement >= 40 and grade in ("A", "B", "C") and fit >= 10:
+        return "mql"
+    if early and grade in ("A", "B") and engagement >= 30:
+        return "mql"
+    if current == "subscriber" and (engagement >= 5 or fit >= 25):
+        return "lead"
+    return current
+
+
 def run_loop(data: Path, as_of: datetime, sample: int) -> pl.DataFrame:
     people, touchpoints, accounts = _read(data)
     if sample:
@@ -285,27 +389,71 @@ def run_loop(data: Path, as_of: datetime, sample: int) -> pl.DataFrame:
     for person_id, group in itertools.groupby(rows, key=lambda r: r[0]):
         by_person[person_id] = [(r[1], r[2], r[3]) for r in group]
     out = []
+    account_engagement: dict[str, float] = {}
+    engaged_roles: dict[str, set[str]] = {}
     for person in people.iter_rows(named=True):
-        account = account_by_id.get(person["account_id"]) or {}
-        person["industry"] = account.get("industry")
-        person["employees"] = account.get("employees")
+        account = account_by_id.get(person["account_id"])
+        person["industry"] = account["industry"] if account else None
+        person["employees"] = account["employees"] if account else None
+        revenue = account["annual_revenue"] if account else None
+        tier = (
+            "none"
+            if account is None
+            else (
+                "strategic"
+                if revenue is not None and revenue >= 1e9
+                else "lite"
+                if revenue is not None and revenue >= 1e8
+                else "programmatic"
+            )
+        )
         fit = _fit_of(person)
         engagement = _engagement_of(by_person.get(person["id"], []), as_of)
         grade = "A" if fit >= 40 else "B" if fit >= 25 else "C" if fit >= 10 else "D"
         band = 1 if engagement >= 60 else 2 if engagement >= 30 else 3 if engagement >= 10 else 4
-        out.append((person["id"], fit, engagement, grade, band, f"{grade}{band}"))
+        if account is not None:
+            account_id = account["id"]
+            account_engagement[account_id] = account_engagement.get(account_id, 0.0) + engagement
+            title = person["title"] or ""
+            if engagement >= 10:
+                for role, (levels, pattern) in ROLE_RES.items():
+                    if person["seniority"] in levels or pattern.search(title):
+                        engaged_roles.setdefault(account_id, set()).add(role)
+        stage = _stage_of(person, fit, engagement, grade)
+        out.append(
+            [
+                person["id"],
+                fit,
+                engagement,
+                grade,
+                band,
+                f"{grade}{band}",
+                tier,
+                stage,
+                person["account_id"] if account else None,
+            ]
+        )
+    for row in out:
+        account_id = row.pop()
+        mqa = (
+            account_id is not None
+            and round(account_engagement[account_id], 2) >= 100
+            and len(engaged_roles.get(account_id, ())) >= 3
+        )
+        row.append(mqa)
     elapsed = time.perf_counter() - started
-    frame = pl.DataFrame(
-        out,
-        schema=dict(
-            zip(
-                COMPARED,
-                [pl.String(), pl.Float64(), pl.Float64(), pl.String(), pl.Int64(), pl.String()],
-                strict=True,
-            )
-        ),
-        orient="row",
-    )
+    types = [
+        pl.String(),
+        pl.Float64(),
+        pl.Float64(),
+        pl.String(),
+        pl.Int64(),
+        pl.String(),
+        pl.String(),
+        pl.String(),
+        pl.Boolean(),
+    ]
+    frame = pl.DataFrame(out, schema=dict(zip(COMPARED, types, strict=True)), orient="row")
     return _timed(frame, elapsed)
 
 
@@ -313,9 +461,10 @@ def run_loop(data: Path, as_of: datetime, sample: int) -> pl.DataFrame:
 
 
 def _read(data: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The same inputs for every method: touchpoints with the columns the rules read."""
     return (
         pl.read_parquet(data / "people.parquet"),
-        pl.read_parquet(data / "touchpoints.parquet"),
+        pl.read_parquet(data / "touchpoints.parquet", columns=TOUCHPOINT_COLUMNS),
         pl.read_parquet(data / "accounts.parquet"),
     )
 
@@ -368,7 +517,11 @@ def spawn(method: str, data: Path, as_of: datetime, sample: int, out: Path) -> d
 def agree(reference: pl.DataFrame, other: pl.DataFrame, name: str) -> None:
     joined = reference.join(other, on="person_id", suffix="_other", how="inner")
     assert joined.height == other.height, f"{name}: people missing from the engine's output"
-    for column in ("grade", "band", "priority"):
+    for column in [
+        c
+        for c in ("grade", "band", "priority", "account_tier", "stage", "mqa")
+        if c in other.columns
+    ]:
         bad = joined.filter(pl.col(column) != pl.col(f"{column}_other"))
         assert bad.is_empty(), f"{name} disagrees on {column}:\n{bad.head()}"
     for column in ("fit", "engagement"):
@@ -418,8 +571,12 @@ def main() -> None:
             )
         engine = pl.read_parquet(work / "abmsync.parquet")
         agree(engine, pl.read_parquet(work / "polars.parquet"), "hand-written polars")
-        agree(engine, pl.read_parquet(work / "loop.parquet"), "per-record loop")
-        print("all three agree on fit, engagement, grade, band and priority")
+        loop = pl.read_parquet(work / "loop.parquet")
+        # A sample of people covers accounts only in part: compare MQA on full runs only.
+        agree(
+            engine, loop if args.loop_sample == 0 else loop.select(PERSON_LEVEL), "per-record loop"
+        )
+        print("all three agree on fit, engagement, grade, band, priority, tier, stage and MQA")
         rates = {m: s["people"] / s["seconds"] for m, s in stats.items()}
         print(f"{'method':<22}{'people':>12}{'seconds':>10}{'people/s':>14}{'peak RSS':>12}")
         labels = {

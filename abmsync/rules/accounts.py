@@ -45,8 +45,8 @@ def expected_roles(rules: CompiledRules) -> list[str]:
 
 
 def roll_up_accounts(
-    rules: CompiledRules, people: pl.DataFrame, accounts: pl.DataFrame
-) -> pl.DataFrame:
+    rules: CompiledRules, people: pl.LazyFrame, accounts: pl.LazyFrame
+) -> pl.LazyFrame:
     """Roll scored people up onto their accounts and evaluate the MQA condition.
 
     ``engaged_roles`` counts the expected roles held by at least one engaged
@@ -54,10 +54,11 @@ def roll_up_accounts(
     """
     engaged = pl.col("engagement") >= rules.ruleset.engaged_min
     roles = expected_roles(rules)
-    held = set(people.columns)
+    held = set(people.collect_schema().names())
     per_role = [
         (engaged & pl.col(f"__role_{role}")).any().alias(f"__engaged_{role}")
-        if f"__role_{role}" in held else pl.lit(False).alias(f"__engaged_{role}")
+        if f"__role_{role}" in held
+        else pl.lit(False).alias(f"__engaged_{role}")
         for role in roles
     ]
     rollup = (

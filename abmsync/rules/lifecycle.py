@@ -22,13 +22,14 @@ _LIFECYCLE_DTYPES: dict[str, pl.DataType] = {
 }
 
 
-def next_stages(rules: CompiledRules, frame: pl.DataFrame) -> pl.DataFrame:
+def next_stages(rules: CompiledRules, frame: pl.LazyFrame) -> pl.LazyFrame:
     """Replace ``stage`` with each person's stage after this run; ``stage_rule`` names the
     transition that moved them (null when they stayed)."""
+    present = set(frame.collect_schema().names())
     missing = [
         pl.lit(None, dtype=_LIFECYCLE_DTYPES[name]).alias(name)
         for name in LIFECYCLE_FIELDS
-        if name not in frame.columns
+        if name not in present
     ]
     frame = frame.with_columns(missing) if missing else frame
     lifecycle = rules.ruleset.lifecycle

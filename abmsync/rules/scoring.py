@@ -6,20 +6,12 @@ and bands a ``when`` chain. No row is visited in Python, so a million people
 with twenty million touchpoints score in seconds, and the same inputs always
 give the same outputs (backtests and what-if comparisons depend on it).
 
-Engagement semantics, as admins read them in the rules file:
-
-* a touchpoint earns ``points × 0.5^(age / half_life_days)`` for every event
-  rule it matches (rules are independent: a pricing-page view can match both
-  a generic ``page_view`` rule and a ``/pricing`` rule);
-* touchpoints older than ``window_days`` or later than the as-of time count
-  for nothing;
-* ``cap`` bounds the decayed total one rule can give one person (for negative
-  rules, the magnitude).
+Engagement semantics are described in :mod:`abmsync.rules.engagement`.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from abmsync.rules.accounts import roll_up_accounts, score_accounts
-from abmsync.rules.compiled import CompiledRules, EventTerm
+from abmsync.rules.compiled import CompiledRules
+from abmsync.rules.engagement import engagement_details, engagement_points, in_window
 from abmsync.rules.explain import reasons_text
 from abmsync.rules.fields import INHERITED_FROM_ACCOUNT, field_type
 from abmsync.rules.lifecycle import next_stages
@@ -72,23 +65,39 @@ class ScoreResult:
     accounts: pl.DataFrame
     rules: CompiledRules
     warnings: list[str] = field(default_factory=list)
+    window: pl.LazyFrame | None = None  # touchpoints in the window, for explanations
 
     @property
     def as_of(self) -> datetime:
         return self.rules.as_of
 
-    def public_people(self) -> pl.DataFrame:
-        """Scores with their reasons text, rules version and time, without internal columns.
+    def explained(self, person_ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """People (all, or ``person_ids``) with per-rule match counts and newest ages.
 
-        Reasons are built here rather than in :func:`score`: turning every
-        contribution into text costs about as much as scoring itself, and a
-        caller that only needs grades (a backtest week, a diff) skips it.
+        Explanations are built on demand rather than in :func:`score`: they
+        cost about as much as scoring itself, and most callers (a backtest
+        week, a no-change sync) need them for few people or none.
         """
-        return self.people.with_columns(
-            reasons_text(self.rules).alias("reasons"),
-            pl.lit(self.rules.as_of, dtype=TIMESTAMP).alias("scored_at"),
-            pl.lit(self.rules.version).alias("rules_version"),
-        ).select([*SCORE_COLUMNS, "scored_at", "rules_version"])
+        people = self.people
+        if person_ids is not None:
+            people = people.filter(pl.col("person_id").is_in(pl.Series(person_ids).implode()))
+        details = engagement_details(self.rules, self.window, person_ids)
+        counts = [term.count_column for term in self.rules.events]
+        return people.join(details, on="person_id", how="left").with_columns(
+            pl.col(counts).fill_null(0)
+        )
+
+    def public_people(self, person_ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """Scores with their reasons text, rules version and time, without internal columns."""
+        return (
+            self.explained(person_ids)
+            .with_columns(
+                reasons_text(self.rules).alias("reasons"),
+                pl.lit(self.rules.as_of, dtype=TIMESTAMP).alias("scored_at"),
+                pl.lit(self.rules.version).alias("rules_version"),
+            )
+            .select([*SCORE_COLUMNS, "scored_at", "rules_version"])
+        )
 
 
 def score(
@@ -101,84 +110,26 @@ def score(
     warnings: list[str] = []
     people = _with_custom(conform(people, "people"), rules, "people", warnings)
     account_frame = score_accounts(rules, _prepare_accounts(accounts, rules, warnings))
-    frame = _join_accounts(people, account_frame)
+    # One lazy plan for people and accounts, collected once, so polars can
+    # prune unused columns, fuse the column steps and run branches in parallel.
+    frame = _join_accounts(people.lazy(), account_frame.lazy())
     frame = frame.with_columns(_fit_columns(rules)).with_columns(_fit_total(rules))
-    frame = _join_engagement(frame, engagement_by_person(rules, touchpoints))
+    window = in_window(rules, touchpoints)
+    frame = _join_engagement(frame, engagement_points(rules, window).lazy(), rules)
     frame = frame.with_columns(_grade(rules), _band(rules), *_role_flags(rules))
-    frame = frame.with_columns(_roles(rules))
     frame = frame.with_columns(
+        _roles(rules),
         (pl.col("fit") + pl.col("engagement")).round(2).alias("total"),
+    ).with_columns(
         pl.concat_str([pl.col("grade"), pl.col("band").cast(pl.String)]).alias("priority"),
     )
-    account_frame = roll_up_accounts(rules, frame, account_frame)
+    rolled = roll_up_accounts(rules, frame, account_frame.lazy())
     frame = frame.join(
-        account_frame.select(pl.col("id").alias("account_id"), "mqa"), on="account_id", how="left"
+        rolled.select(pl.col("id").alias("account_id"), "mqa"), on="account_id", how="left"
     ).with_columns(pl.col("mqa").fill_null(False))
     frame = next_stages(rules, frame).rename({"id": "person_id"})
-    return ScoreResult(frame, account_frame, rules, warnings)
-
-
-def engagement_by_person(
-    rules: CompiledRules, touchpoints: pl.DataFrame | pl.LazyFrame | None
-) -> pl.DataFrame:
-    """Per person: each event rule's decayed, capped points, match count and newest age."""
-    events = rules.events
-    if touchpoints is None or not events:
-        return pl.DataFrame(schema=_engagement_schema(rules))
-    lazy = touchpoints.lazy() if isinstance(touchpoints, pl.DataFrame) else touchpoints
-    lazy = _conform_touchpoints(lazy)
-    engagement = rules.ruleset.engagement
-    as_of = pl.lit(rules.as_of, dtype=TIMESTAMP)
-    age = (as_of - pl.col("occurred_at")).dt.total_microseconds() / (SECONDS_PER_DAY * 1e6)
-    in_window = lazy.with_columns(age.alias("age_days")).filter(
-        pl.col("person_id").is_not_null()
-        & (pl.col("age_days") >= 0)
-        & (pl.col("age_days") < engagement.window_days)
-    )
-    if engagement.half_life_days is None:
-        decay = pl.lit(1.0)
-    else:
-        decay = (pl.col("age_days") * (-math.log(2) / engagement.half_life_days)).exp()
-    aggregations: list[pl.Expr] = []
-    for term in events:
-        aggregations += [
-            _capped(term, decay.filter(term.mask).sum() * term.rule.points),
-            term.mask.sum().cast(pl.Int64).alias(term.count_column),
-            pl.col("age_days").filter(term.mask).min().alias(term.age_column),
-        ]
-    return in_window.group_by("person_id").agg(aggregations).collect()
-
-
-def _engagement_schema(rules: CompiledRules) -> dict[str, pl.DataType]:
-    schema: dict[str, pl.DataType] = {"person_id": pl.String()}
-    for term in rules.events:
-        schema[term.points_column] = pl.Float64()
-        schema[term.count_column] = pl.Int64()
-        schema[term.age_column] = pl.Float64()
-    return schema
-
-
-def _capped(term: EventTerm, points: pl.Expr) -> pl.Expr:
-    cap = term.rule.cap
-    if cap is not None:
-        points = points.clip(-cap, cap)
-    return points.alias(term.points_column)
-
-
-def _conform_touchpoints(lazy: pl.LazyFrame) -> pl.LazyFrame:
-    schema = lazy.collect_schema()
-    casts = []
-    for name in ("person_id", "type", "url", "campaign", "source_system", "account_id", "id"):
-        if name not in schema:
-            casts.append(pl.lit(None, dtype=pl.String()).alias(name))
-    occurred = schema.get("occurred_at")
-    if occurred == pl.String():
-        casts.append(pl.col("occurred_at").str.to_datetime(time_zone="UTC", time_unit="us"))
-    elif isinstance(occurred, pl.Datetime) and occurred.time_zone is None:
-        casts.append(pl.col("occurred_at").dt.replace_time_zone("UTC").cast(TIMESTAMP))
-    elif isinstance(occurred, pl.Datetime) and occurred != TIMESTAMP:
-        casts.append(pl.col("occurred_at").dt.convert_time_zone("UTC").cast(TIMESTAMP))
-    return lazy.with_columns(casts) if casts else lazy
+    scored, account_frame = pl.collect_all([frame, rolled])
+    return ScoreResult(scored, account_frame, rules, warnings, window)
 
 
 def _with_custom(
@@ -211,8 +162,9 @@ def _prepare_accounts(
     return _with_custom(conform(accounts, "accounts"), rules, "accounts", warnings)
 
 
-def _join_accounts(people: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+def _join_accounts(people: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame:
     """Bring account attributes onto each person; a person's own value wins."""
+    people_columns = people.collect_schema().names()
     inherited = accounts.select(
         pl.col("id").alias("account_id"),
         pl.col("industry").alias("__account_industry"),
@@ -233,14 +185,14 @@ def _join_accounts(people: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame
             "account_owner_id",
             "account_tier",
         )
-        if c in people.columns
+        if c in people_columns
     ]
     frame = people.drop(own).join(inherited, on="account_id", how="left")
     merged = []
     for name in ("industry", "employees", "annual_revenue"):
         dtype = _POLARS_TYPES[INHERITED_FROM_ACCOUNT[name]]
         account_value = pl.col(f"__account_{name}").cast(dtype)
-        if name in frame.columns:
+        if name in people_columns:
             merged.append(
                 pl.coalesce(pl.col(name).cast(dtype, strict=False), account_value).alias(name)
             )
@@ -269,11 +221,12 @@ def _fit_total(rules: CompiledRules) -> pl.Expr:
     return pl.sum_horizontal([term.column for term in rules.fit]).alias("fit")
 
 
-def _join_engagement(frame: pl.DataFrame, engagement: pl.DataFrame) -> pl.DataFrame:
+def _join_engagement(
+    frame: pl.LazyFrame, engagement: pl.LazyFrame, rules: CompiledRules
+) -> pl.LazyFrame:
+    points = [term.points_column for term in rules.events]
     frame = frame.join(engagement, left_on="id", right_on="person_id", how="left")
-    points = [c for c in engagement.columns if c.startswith("__evt_")]
-    counts = [c for c in engagement.columns if c.startswith("__evtn_")]
-    frame = frame.with_columns(pl.col(points).fill_null(0.0), pl.col(counts).fill_null(0))
+    frame = frame.with_columns(pl.col(points).fill_null(0.0)) if points else frame
     total = pl.sum_horizontal(points).round(2) if points else pl.lit(0.0)
     return frame.with_columns(total.alias("engagement"))
 
@@ -315,7 +268,8 @@ def _roles(rules: CompiledRules) -> pl.Expr:
     empty = pl.lit([], dtype=pl.List(pl.String()))
     if not rules.roles:
         return empty.alias("buying_roles")
-    held = [pl.when(pl.col(role_column(role.value))).then(pl.lit(role.value))
-            for role, _ in rules.roles]
+    held = [
+        pl.when(pl.col(role_column(role.value))).then(pl.lit(role.value)) for role, _ in rules.roles
+    ]
     joined = pl.concat_str(held, separator=",", ignore_nulls=True)
     return pl.when(joined == "").then(empty).otherwise(joined.str.split(",")).alias("buying_roles")

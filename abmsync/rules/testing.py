@@ -52,7 +52,7 @@ def run_rule_tests(loaded: LoadedRules) -> list[CaseResult]:
     rules = compile_rules(loaded, TEST_AS_OF)
     people, accounts, touchpoints = _frames(cases)
     result = score(rules, people, touchpoints, accounts)
-    scored = {row["person_id"]: row for row in result.people.iter_rows(named=True)}
+    scored = {row["person_id"]: row for row in result.explained().iter_rows(named=True)}
     results = []
     for index, case in enumerate(cases):
         row = scored[f"case-{index}"]

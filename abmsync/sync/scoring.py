@@ -15,11 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from abmsync.connectors.files import read_entity, write_frame
+from abmsync.connectors.files import FilesError, file_format, read_entity, scan_file, write_frame
 from abmsync.errors import ConfigError
 from abmsync.rules.compiled import compile_rules
 from abmsync.rules.loader import LoadedRules
 from abmsync.rules.scoring import ScoreResult, score
+from abmsync.schema import REQUIRED_COLUMNS
 
 FORMATS = (".parquet", ".csv", ".jsonl", ".ndjson", ".csv.gz")
 
@@ -110,10 +111,15 @@ def score_files(
     as_of = as_of or datetime.now(UTC)
     step("reading data")
     people = read_entity(inputs.people, "people")
-    touchpoints = read_entity(inputs.touchpoints, "touchpoints") if inputs.touchpoints else None
+    touchpoints = _touchpoints(inputs.touchpoints) if inputs.touchpoints else None
     accounts = read_entity(inputs.accounts, "accounts") if inputs.accounts else None
     step("scoring")
-    result = score(compile_rules(loaded, as_of), people, touchpoints, accounts)
+    try:
+        result = score(compile_rules(loaded, as_of), people, touchpoints, accounts)
+    except pl.exceptions.PolarsError as exc:
+        # Lazily scanned files are read only now; name them rather than show a traceback.
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FilesError(f"cannot score {inputs.people.parent}: {detail}") from exc
     public = result.public_people()
     if out is not None:
         step(f"writing {out.name}")
@@ -126,7 +132,7 @@ def score_files(
         rules_version=result.rules.version,
         as_of=result.as_of,
         people=public.height,
-        touchpoints=touchpoints.height if touchpoints is not None else 0,
+        touchpoints=_count(touchpoints),
         accounts=result.accounts.height,
         grades=_counts(public, "grade"),
         priorities=_counts(public, "priority"),
@@ -138,6 +144,31 @@ def score_files(
         warnings=result.warnings,
     )
     return result, summary
+
+
+def _touchpoints(path: Path) -> pl.DataFrame | pl.LazyFrame:
+    """Touchpoints to score: Parquet is scanned lazily, so only the columns the
+    rules read are loaded (a fraction of the file's memory); text formats are
+    read and type-checked up front, where a bad value can be named by row."""
+    if file_format(path) != "parquet":
+        return read_entity(path, "touchpoints")
+    lazy = scan_file(path)
+    schema = lazy.collect_schema()
+    missing = [c for c in REQUIRED_COLUMNS["touchpoints"] if c not in schema]
+    if missing:
+        raise FilesError(f"{path}: missing required column(s) {', '.join(missing)}")
+    occurred = schema["occurred_at"]
+    if not isinstance(occurred, pl.Datetime) and occurred != pl.String():
+        raise FilesError(f"{path}: column 'occurred_at' is {occurred}, not a timestamp")
+    return lazy
+
+
+def _count(frame: pl.DataFrame | pl.LazyFrame | None) -> int:
+    if frame is None:
+        return 0
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return int(frame.select(pl.len()).collect().item())
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

@@ -73,7 +73,7 @@ def run(
 
 
 def row(result: ScoreResult, person: str = "p0") -> dict[str, Any]:
-    return result.people.filter(pl.col("person_id") == person).row(0, named=True)
+    return result.explained([person]).row(0, named=True)
 
 
 def test_engagement_halves_every_half_life() -> None:

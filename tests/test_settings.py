@@ -1,0 +1,63 @@
+"""Settings precedence: options > ABMSYNC_* env > .env > abmsync.toml > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abmsync.settings import DEFAULT_DATABASE_URL, Settings
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("ABMSYNC_DATABASE_URL", "ABMSYNC_RULES", "ABMSYNC_SALESFORCE__CLIENT_ID",
+                 "ABMSYNC_SALESFORCE__CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_defaults_apply_when_nothing_is_configured(workdir: Path) -> None:
+    settings = Settings()
+    assert settings.database_url.get_secret_value() == DEFAULT_DATABASE_URL
+    assert settings.rules == Path("rules.yaml")
+
+
+def test_each_source_overrides_the_ones_below_it(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / "abmsync.toml").write_text(
+        'rules = "toml.yaml"\ndata_dir = "toml-data"\n[salesforce]\nclient_id = "from-toml"\n'
+    )
+    assert Settings().rules == Path("toml.yaml")
+    (workdir / ".env").write_text("ABMSYNC_RULES=dotenv.yaml\n")
+    assert Settings().rules == Path("dotenv.yaml")
+    monkeypatch.setenv("ABMSYNC_RULES", "env.yaml")
+    assert Settings().rules == Path("env.yaml")
+    assert Settings(rules=Path("option.yaml")).rules == Path("option.yaml")
+    settings = Settings()
+    assert settings.data_dir == Path("toml-data")
+    assert settings.salesforce.client_id == "from-toml"
+
+
+def test_nested_connector_settings_come_from_double_underscore_variables(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABMSYNC_SALESFORCE__CLIENT_ID", "3MVG9")
+    monkeypatch.setenv("ABMSYNC_SALESFORCE__CLIENT_SECRET", "s3cr3t-value")
+    settings = Settings()
+    assert settings.salesforce.client_id == "3MVG9"
+    assert settings.salesforce.client_secret is not None
+    assert settings.salesforce.client_secret.get_secret_value() == "s3cr3t-value"
+
+
+def test_secrets_never_appear_when_settings_are_printed(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABMSYNC_SALESFORCE__CLIENT_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("ABMSYNC_DATABASE_URL", "postgresql+psycopg://u:pa55word@db/abm")
+    settings = Settings()
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert "s3cr3t-value" not in shown
+    assert "pa55word" not in shown
