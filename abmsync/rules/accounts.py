@@ -78,7 +78,9 @@ def roll_up_accounts(
         else pl.lit(0, dtype=pl.Int64)
     )
     rollup = rollup.with_columns(engaged_roles.alias("engaged_roles")).drop(role_columns)
-    frame = accounts.join(rollup, left_on="id", right_on="account_id", how="left").with_columns(
+    frame = accounts.join(
+        rollup, left_on="id", right_on="account_id", how="left", maintain_order="left"
+    ).with_columns(
         pl.col("people").fill_null(0),
         pl.col("account_engagement").fill_null(0.0),
         pl.col("engaged_people").fill_null(0),

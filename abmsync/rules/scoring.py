@@ -83,7 +83,7 @@ class ScoreResult:
             people = people.filter(pl.col("person_id").is_in(pl.Series(person_ids).implode()))
         details = engagement_details(self.rules, self.window, person_ids)
         counts = [term.count_column for term in self.rules.events]
-        return people.join(details, on="person_id", how="left").with_columns(
+        return people.join(details, on="person_id", how="left", maintain_order="left").with_columns(
             pl.col(counts).fill_null(0)
         )
 
@@ -125,7 +125,10 @@ def score(
     )
     rolled = roll_up_accounts(rules, frame, account_frame.lazy())
     frame = frame.join(
-        rolled.select(pl.col("id").alias("account_id"), "mqa"), on="account_id", how="left"
+        rolled.select(pl.col("id").alias("account_id"), "mqa"),
+        on="account_id",
+        how="left",
+        maintain_order="left",
     ).with_columns(pl.col("mqa").fill_null(False))
     frame = next_stages(rules, frame).rename({"id": "person_id"})
     scored, account_frame = pl.collect_all([frame, rolled])
@@ -187,7 +190,7 @@ def _join_accounts(people: pl.LazyFrame, accounts: pl.LazyFrame) -> pl.LazyFrame
         )
         if c in people_columns
     ]
-    frame = people.drop(own).join(inherited, on="account_id", how="left")
+    frame = people.drop(own).join(inherited, on="account_id", how="left", maintain_order="left")
     merged = []
     for name in ("industry", "employees", "annual_revenue"):
         dtype = _POLARS_TYPES[INHERITED_FROM_ACCOUNT[name]]
@@ -225,7 +228,9 @@ def _join_engagement(
     frame: pl.LazyFrame, engagement: pl.LazyFrame, rules: CompiledRules
 ) -> pl.LazyFrame:
     points = [term.points_column for term in rules.events]
-    frame = frame.join(engagement, left_on="id", right_on="person_id", how="left")
+    frame = frame.join(
+        engagement, left_on="id", right_on="person_id", how="left", maintain_order="left"
+    )
     frame = frame.with_columns(pl.col(points).fill_null(0.0)) if points else frame
     total = pl.sum_horizontal(points).round(2) if points else pl.lit(0.0)
     return frame.with_columns(total.alias("engagement"))

@@ -256,3 +256,19 @@ def test_touchpoint_timestamps_as_text_or_naive_are_read_as_utc() -> None:
     expected = 10.0
     assert row(run(ruleset(), people({}), text))["engagement"] == pytest.approx(expected)
     assert row(run(ruleset(), people({}), naive))["engagement"] == pytest.approx(expected)
+
+
+def test_scored_people_keep_the_input_order() -> None:
+    ids = [f"p{i:05d}" for i in range(20_000)][::-1]
+    frame = pl.DataFrame(
+        {
+            "id": ids,
+            "industry": ["Software", None] * 10_000,
+            "account_id": [f"a{i % 50}" for i in range(20_000)],
+        }
+    )
+    accounts = pl.DataFrame({"id": [f"a{i}" for i in range(50)], "annual_revenue": [1e9] * 50})
+    tps = touches(*[(ids[i], "form_submit", i % 40, None) for i in range(0, 20_000, 3)])
+    result = run(ruleset(), frame, tps, accounts)
+    assert result.people["person_id"].to_list() == ids
+    assert result.accounts["id"].to_list() == accounts["id"].to_list()
