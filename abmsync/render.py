@@ -59,7 +59,7 @@ def render_score_summary(
     )
     for person in best.iter_rows(named=True):
         people.add_row(
-            str(person["email"]),
+            person["email"] or f"({person['person_id']}, no email)",
             person["priority"],
             f"{person['fit']:g}",
             f"{person['engagement']:.1f}",

@@ -135,7 +135,8 @@ def parse_rules(text: str, file: str) -> tuple[RuleSet | None, SourceMap, list[D
     try:
         return RuleSet.model_validate(data), source, []
     except ValidationError as exc:
-        return None, source, [_diagnostic(error, source) for error in exc.errors()]
+        found = [_diagnostic(error, source) for error in exc.errors()]
+        return None, source, sorted(found, key=lambda d: (d.line, d.column))
 
 
 def load_rules(path: str | Path) -> LoadedRules:
