@@ -16,7 +16,13 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from abmsync.errors import AbmsyncError, ConfigError
 
@@ -160,6 +166,13 @@ def rules_schema() -> None:
 @click.option("--people", type=click.Path(path_type=Path), help="people file")
 @click.option("--touchpoints", type=click.Path(path_type=Path), help="touchpoints file")
 @click.option("--accounts", type=click.Path(path_type=Path), help="accounts file")
+@click.option(
+    "--mapping",
+    "mappings",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML field mapping for an input file in vendor columns (repeatable)",
+)
 @click.option("--as-of", "as_of", help="score as of this ISO time (default: now)")
 @click.option(
     "--out", type=click.Path(path_type=Path), help="write scores here (.parquet, .csv or .jsonl)"
@@ -175,6 +188,7 @@ def score_command(
     people: Path | None,
     touchpoints: Path | None,
     accounts: Path | None,
+    mappings: tuple[Path, ...],
     as_of: str | None,
     out: Path | None,
     database: str | None,
@@ -195,13 +209,15 @@ def score_command(
                 people or inputs.people,
                 touchpoints or inputs.touchpoints,
                 accounts or inputs.accounts,
+                mappings,
             )
         elif people is not None:
-            inputs = Inputs(people, touchpoints, accounts)
+            inputs = Inputs(people, touchpoints, accounts, mappings)
         else:
             raise ConfigError("give --data DIR or --people FILE (see abmsync score --help)")
         url = None if no_ledger or explain_email else database_url(database)
-        with _progress(quiet=as_json) as step:
+        steps = 2 + (out is not None and not explain_email) + (url is not None)
+        with _progress(steps, quiet=as_json) as step:
             result, summary = score_files(
                 loaded,
                 inputs,
@@ -226,19 +242,30 @@ def score_command(
 
 
 @contextmanager
-def _progress(*, quiet: bool) -> Iterator[Any]:
-    if quiet or not console.is_terminal:
+def _progress(steps: int, *, quiet: bool) -> Iterator[Any]:
+    """A progress bar over ``steps`` named steps; each call starts the next one."""
+    if quiet or not err_console.is_terminal:
         yield lambda message: None
         return
     with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("starting", total=None)
-        yield lambda message: progress.update(task, description=message)
+        task = progress.add_task("starting", total=steps)
+        started = [False]
+
+        def step(message: str) -> None:
+            if started[0]:
+                progress.advance(task)
+            started[0] = True
+            progress.update(task, description=message)
+
+        yield step
+        progress.update(task, completed=steps)
 
 
 # --- sandbox and demo -----------------------------------------------------------

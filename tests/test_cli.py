@@ -210,3 +210,20 @@ def test_score_without_data_says_what_to_give(runner: CliRunner) -> None:
     result = runner.invoke(main, ["score", "--rules", str(EXAMPLE_RULES)])
     assert result.exit_code == 1
     assert "--data" in result.output
+
+
+def test_score_reads_a_vendor_export_through_a_mapping(runner: CliRunner, tmp_path: Path) -> None:
+    report = ROOT / "tests" / "connectors" / "fixtures" / "salesforce-leads-report.csv"
+    mapping = ROOT / "examples" / "mappings" / "files-salesforce-report.yaml"
+    out = tmp_path / "scores.jsonl"
+    result = runner.invoke(main, ["score", "--rules", str(EXAMPLE_RULES), "--people", str(report),
+                                  "--mapping", str(mapping), "--out", str(out), "--no-ledger",
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    scores = pl.read_ndjson(out)
+    assert scores.height == json.loads(result.output)["people"] > 0
+    assert scores["person_id"].str.starts_with("00Q").all()
+    anna = scores.filter(pl.col("email") == "anna.schmidt@example.de").row(0, named=True)
+    # Industry and employee count come from the lead itself, not an account.
+    assert "+15 target industry" in anna["reasons"]
+    assert "+10 mid-market+" in anna["reasons"]

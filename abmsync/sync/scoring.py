@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from abmsync.connectors.files import FilesError, file_format, read_entity, scan_file, write_frame
+from abmsync.connectors.mapping import Mapping, load_mapping
 from abmsync.errors import ConfigError
 from abmsync.rules.compiled import compile_rules
 from abmsync.rules.loader import LoadedRules
@@ -34,6 +35,17 @@ class Inputs:
     people: Path
     touchpoints: Path | None = None
     accounts: Path | None = None
+    mappings: tuple[Path, ...] = ()  # YAML field mappings, each naming its entity
+
+    def read(self, entity: str, path: Path) -> pl.DataFrame:
+        """Read one input file, through its mapping when one was given for ``entity``."""
+        return read_entity(path, entity, self.mapping_for(entity))
+
+    def mapping_for(self, entity: str) -> Mapping | None:
+        found = [m for m in (load_mapping(p) for p in self.mappings) if m.entity == entity]
+        if len(found) > 1:
+            raise ConfigError(f"more than one --mapping is for {entity}")
+        return found[0] if found else None
 
     @classmethod
     def from_directory(cls, directory: Path) -> Inputs:
@@ -110,9 +122,9 @@ def score_files(
     started = time.perf_counter()
     as_of = as_of or datetime.now(UTC)
     step("reading data")
-    people = read_entity(inputs.people, "people")
-    touchpoints = _touchpoints(inputs.touchpoints) if inputs.touchpoints else None
-    accounts = read_entity(inputs.accounts, "accounts") if inputs.accounts else None
+    people = inputs.read("people", inputs.people)
+    touchpoints = _touchpoints(inputs) if inputs.touchpoints else None
+    accounts = inputs.read("accounts", inputs.accounts) if inputs.accounts else None
     step("scoring")
     try:
         result = score(compile_rules(loaded, as_of), people, touchpoints, accounts)
@@ -146,12 +158,15 @@ def score_files(
     return result, summary
 
 
-def _touchpoints(path: Path) -> pl.DataFrame | pl.LazyFrame:
-    """Touchpoints to score: Parquet is scanned lazily, so only the columns the
-    rules read are loaded (a fraction of the file's memory); text formats are
-    read and type-checked up front, where a bad value can be named by row."""
-    if file_format(path) != "parquet":
-        return read_entity(path, "touchpoints")
+def _touchpoints(inputs: Inputs) -> pl.DataFrame | pl.LazyFrame:
+    """Touchpoints to score: Parquet in schema columns is scanned lazily, so only
+    the columns the rules read are loaded (a fraction of the file's memory);
+    other files are read, mapped and type-checked up front, where a bad value
+    can be named by row."""
+    path = inputs.touchpoints
+    assert path is not None
+    if file_format(path) != "parquet" or inputs.mapping_for("touchpoints") is not None:
+        return inputs.read("touchpoints", path)
     lazy = scan_file(path)
     schema = lazy.collect_schema()
     missing = [c for c in REQUIRED_COLUMNS["touchpoints"] if c not in schema]
