@@ -126,6 +126,8 @@ class Person(Record):
     account_id: str | None = None
     owner_id: str | None = None
     country: str | None = None
+    state: str | None = Field(default=None, description="state or region, e.g. CA")
+    postal_code: str | None = None
     lead_source: str | None = None
     consent: bool | None = Field(default=None, description="explicit marketing opt-in")
     unsubscribed: bool = False
@@ -247,6 +249,8 @@ PEOPLE_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
     "owner_id": pl.String(),
     "country": pl.String(),
+    "state": pl.String(),
+    "postal_code": pl.String(),
     "lead_source": pl.String(),
     "consent": pl.Boolean(),
     "unsubscribed": pl.Boolean(),

@@ -10,7 +10,9 @@ admins type.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -43,7 +45,6 @@ class EventRule(StrictModel):
     when: str | None = Field(default=None, description="condition on touchpoint fields")
     points: float
     cap: float | None = Field(default=None, gt=0, description="most points this rule can give")
-    fast_track: bool = Field(default=False, description="reserved for lifecycle fast track")
 
     @model_validator(mode="after")
     def _type_or_when(self) -> EventRule:
@@ -112,14 +113,49 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class Calendar(StrictModel):
+    """Working time for SLA timers: hours on working days in one time zone."""
+
+    timezone: str = Field(default="UTC", description="IANA name, e.g. Europe/Berlin")
+    hours: str | None = Field(default=None, description="e.g. '09:00-17:00'; none = all day")
+    days: list[Weekday] = Field(default_factory=lambda: list(WORKDAYS))
+    holidays: list[date] = Field(default_factory=list, description="dates off, e.g. 2026-12-25")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            ) from exc
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _HOURS.match(value.strip())
+        if not match or value.strip()[:5] >= value.strip()[6:]:
+            raise ValueError(f"hours must look like 09:00-17:00, not {value!r}")
+        return value.strip()
+
+
 class SlaRule(StrictModel):
     stage: str
     within: str = Field(description="e.g. 48h or 2d")
     on_breach: Literal["notify", "reassign", "escalate"] = "notify"
-    escalate_to: str | None = None
-    business_hours: str | None = Field(default=None, description="e.g. '09:00-17:00'")
-    timezone: str | None = None
-    holidays: list[str] = Field(default_factory=list)
+    escalate_to: str | None = Field(default=None, description="owner id for on_breach: escalate")
+    calendar: str | None = Field(
+        default=None, description="calendar name; default: the routing queue's, else all day"
+    )
 
     @field_validator("within")
     @classmethod
@@ -127,12 +163,64 @@ class SlaRule(StrictModel):
         parse_duration(value)
         return value
 
+    @model_validator(mode="after")
+    def _escalation_target(self) -> SlaRule:
+        if self.on_breach == "escalate" and not self.escalate_to:
+            raise ValueError("on_breach: escalate needs escalate_to: <owner id>")
+        return self
+
+    @property
+    def seconds(self) -> float:
+        return parse_duration(self.within)
+
+
+class FastTrack(StrictModel):
+    """A touchpoint that sends a person straight to a stage, skipping nurture."""
+
+    name: str
+    type: str | None = None
+    when: str | None = Field(default=None, description="condition on touchpoint fields")
+    to: str
+    from_: list[str] | Literal["*"] = Field(default="*", alias="from")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _one_stage_is_a_list(cls, value: object) -> object:
+        if isinstance(value, str) and value != "*":
+            return [value]
+        return value
+
+    @model_validator(mode="after")
+    def _type_or_when(self) -> FastTrack:
+        if self.type is None and self.when is None:
+            raise ValueError("a fast track needs a 'type', a 'when' or both")
+        return self
+
+
+class Feedback(StrictModel):
+    """How sales' verdict in the CRM reads: status values and the rejection reason."""
+
+    accepted: list[str] = Field(default_factory=list, description="crm_status values = accepted")
+    rejected: list[str] = Field(default_factory=list, description="crm_status values = rejected")
+    reason_required: bool = Field(
+        default=True, description="flag rejections that give no rejection_reason"
+    )
+
 
 class Lifecycle(StrictModel):
     stages: list[str] = Field(min_length=1)
+    initial: str | None = Field(default=None, description="stage of new people; default: first")
     terminal: list[str] = Field(default_factory=list)
+    fast_track: list[FastTrack] = Field(default_factory=list)
     transitions: list[Transition] = Field(default_factory=list)
+    feedback: Feedback = Field(default_factory=Feedback)
     sla: list[SlaRule] = Field(default_factory=list)
+
+    @property
+    def initial_stage(self) -> str:
+        return self.initial or self.stages[0]
 
 
 class RoundRobin(StrictModel):
@@ -153,6 +241,9 @@ class RoutingRule(StrictModel):
     name: str
     when: str | None = None
     assign: Assign
+    reassign: bool = Field(
+        default=False, description="route people who already have an owner again"
+    )
 
 
 class QueueMember(StrictModel):
@@ -162,14 +253,48 @@ class QueueMember(StrictModel):
 
 class Queue(StrictModel):
     members: list[QueueMember] = Field(min_length=1)
-    max_open: int | None = Field(default=None, ge=1)
+    max_open: int | None = Field(default=None, ge=1, description="open people per member")
+    calendar: str | None = Field(default=None, description="working time for SLA timers")
+
+
+class TerritoryRow(StrictModel):
+    """One row of a territory table; the first row that matches wins."""
+
+    country: list[str] | None = None
+    state: list[str] | None = None
+    postal: list[str] | None = Field(default=None, description="prefixes; '8*' or '80331'")
+    queue: str | None = None
+    owner: str | None = None
+
+    @field_validator("country", "state", "postal", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str | int) else value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TerritoryRow:
+        if (self.queue is None) == (self.owner is None):
+            raise ValueError("a territory row names either a queue or an owner")
+        return self
 
 
 class Routing(StrictModel):
     on_enter: str | list[str]
     rules: list[RoutingRule] = Field(default_factory=list)
     queues: dict[str, Queue] = Field(default_factory=dict)
-    territories: dict[str, dict[str, str]] = Field(default_factory=dict)
+    territories: dict[str, list[TerritoryRow]] = Field(default_factory=dict)
+    fallback: str | None = Field(default=None, description="queue when no rule can assign")
+    open_stages: list[str] | None = Field(
+        default=None, description="stages that count against capacity; default: on_enter"
+    )
+
+    @property
+    def entry_stages(self) -> list[str]:
+        return [self.on_enter] if isinstance(self.on_enter, str) else list(self.on_enter)
+
+    @property
+    def capacity_stages(self) -> list[str]:
+        return self.open_stages if self.open_stages is not None else self.entry_stages
 
 
 class TouchpointCase(StrictModel):
@@ -221,6 +346,7 @@ class RuleSet(StrictModel):
         description="engagement thresholds; below the last is the next number",
     )
     accounts: AccountRules = Field(default_factory=AccountRules)
+    calendars: dict[str, Calendar] = Field(default_factory=dict)
     lifecycle: Lifecycle | None = None
     routing: Routing | None = None
     tests: list[RuleTest] = Field(default_factory=list)

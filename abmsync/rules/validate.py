@@ -148,6 +148,36 @@ class _Checker:
             self._condition((*path, "when"), transition.when, scope)
         for index, sla in enumerate(lifecycle.sla):
             self._stage(("lifecycle", "sla", index, "stage"), sla.stage)
+            if sla.calendar is not None:
+                self._calendar(("lifecycle", "sla", index, "calendar"), sla.calendar)
+        if lifecycle.initial is not None:
+            self._stage(("lifecycle", "initial"), lifecycle.initial)
+        touch = scopes.touchpoint_scope()
+        types = known_touchpoint_types(self.rules)
+        for index, fast in enumerate(lifecycle.fast_track):
+            path = ("lifecycle", "fast_track", index)
+            self._stage((*path, "to"), fast.to)
+            if fast.from_ != "*":
+                for position, stage in enumerate(fast.from_):
+                    self._stage((*path, "from", position), stage)
+            if fast.type is not None and fast.type not in types:
+                self._problem(
+                    (*path, "type"),
+                    f"unknown touchpoint type '{fast.type}'{suggest(fast.type, types)}",
+                )
+            if fast.when is not None:
+                self._condition((*path, "when"), fast.when, touch)
+
+    def _calendar(self, path: PathKey, name: str) -> None:
+        if name not in self.rules.calendars:
+            known = self.rules.calendars
+            hint = suggest(name, known) if known else " (no calendars: are defined)"
+            self._problem(path, f"unknown calendar '{name}'{hint}")
+
+    def _queue(self, path: PathKey, name: str) -> None:
+        queues = self.rules.routing.queues if self.rules.routing else {}
+        if name not in queues:
+            self._problem(path, f"unknown queue '{name}'{suggest(name, queues)}")
 
     def _routing(self) -> None:
         routing = self.rules.routing
@@ -162,17 +192,26 @@ class _Checker:
             if rule.when is not None:
                 self._condition((*path, "when"), rule.when, scope)
             queue = getattr(rule.assign, "round_robin", None)
-            if queue is not None and queue not in routing.queues:
-                self._problem(
-                    (*path, "assign", "round_robin"),
-                    f"unknown queue '{queue}'{suggest(queue, routing.queues)}",
-                )
+            if queue is not None:
+                self._queue((*path, "assign", "round_robin"), queue)
             table = getattr(rule.assign, "territory", None)
             if table is not None and table not in routing.territories:
                 self._problem(
                     (*path, "assign", "territory"),
                     f"unknown territory table '{table}'{suggest(table, routing.territories)}",
                 )
+
+        if routing.fallback is not None:
+            self._queue(("routing", "fallback"), routing.fallback)
+        for index, stage in enumerate(routing.open_stages or []):
+            self._stage(("routing", "open_stages", index), stage)
+        for name, queue in routing.queues.items():
+            if queue.calendar is not None:
+                self._calendar(("routing", "queues", name, "calendar"), queue.calendar)
+        for table, rows in routing.territories.items():
+            for index, row in enumerate(rows):
+                if row.queue is not None:
+                    self._queue(("routing", "territories", table, index, "queue"), row.queue)
 
     def _tests(self) -> None:
         grades = [*self.rules.grades, self.rules.lowest_grade]
