@@ -57,6 +57,7 @@ ASSIGNMENT_COLUMNS: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "rules_version": pl.String(),
     "assigned_at": TIMESTAMP,
+    "queue": pl.String(),
 }
 SLA_EVENT_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.String(),
@@ -66,13 +67,14 @@ SLA_EVENT_COLUMNS: dict[str, pl.DataType] = {
     "occurred_at": TIMESTAMP,
     "action": pl.String(),
     "owner_id": pl.String(),
+    "escalate_to": pl.String(),
 }
 # Columns that may be absent or null in a frame passed to the record_* methods.
 _NULLABLE: dict[str, frozenset[str]] = {
     "scores": frozenset(),
     "stage_changes": frozenset({"from_stage", "reason"}),
-    "assignments": frozenset(),
-    "sla_events": frozenset({"action", "owner_id"}),
+    "assignments": frozenset({"queue"}),
+    "sla_events": frozenset({"action", "owner_id", "escalate_to"}),
 }
 _CHANGE_KEY = ["person_id", "_total_2dp", "grade", "priority", "reasons", "rules_version"]
 # Above this many ids, reading every person's row and filtering in polars beats

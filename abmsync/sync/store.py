@@ -7,7 +7,8 @@ when workers share it) and holds:
 - cross-references between local records and vendor records;
 - the normalized snapshot (``abmsync.sync.snapshot``);
 - the append-only score, stage, assignment and SLA ledgers (``abmsync.sync.ledger``);
-- runs, dead letters and locks (``abmsync.sync.runlog``).
+- runs, dead letters and locks (``abmsync.sync.runlog``);
+- current lifecycle state, SLA timers and routing pointers (``abmsync.sync.state``).
 
 The schema is created and upgraded only by the Alembic migrations, which
 ``Store.open`` applies. A cursor must move only once the data it covers is
@@ -35,12 +36,13 @@ from abmsync.sync.database import StoreError, Transaction, open_engine
 from abmsync.sync.ledger import LedgerStore
 from abmsync.sync.runlog import RunLogStore
 from abmsync.sync.snapshot import SnapshotStore
+from abmsync.sync.state import StateStore
 from abmsync.sync.tables import cursors, xrefs
 
 XREF_COLUMNS = ("entity", "local_id", "system", "obj", "vendor_id")
 
 
-class Store(SnapshotStore, LedgerStore, RunLogStore):
+class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore):
     """The state database of one abmsync deployment. Open it with ``Store.open(url)``."""
 
     @classmethod

@@ -164,6 +164,7 @@ assignments = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("rules_version", sa.String(100), nullable=False),
     sa.Column("assigned_at", UtcDateTime, nullable=False),
+    sa.Column("queue", sa.String(100)),
     sa.Index("ix_assignments_person_id_assigned_at", "person_id", "assigned_at"),
 )
 
@@ -178,7 +179,40 @@ sla_events = sa.Table(
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("action", sa.String(100)),
     sa.Column("owner_id", sa.String(255)),
+    sa.Column("escalate_to", sa.String(255)),
     sa.Index("ix_sla_events_person_id_occurred_at", "person_id", "occurred_at"),
+)
+
+lifecycle_state = sa.Table(
+    "lifecycle_state",
+    metadata,
+    sa.Column("person_id", sa.String(255), primary_key=True),
+    sa.Column("stage", sa.String(100), nullable=False),
+    sa.Column("stage_entered_at", UtcDateTime, nullable=False),
+    sa.Column("previous_stage", sa.String(100)),
+    sa.Column("owner_id", sa.String(255)),
+    sa.Column("queue", sa.String(100)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+sla_timers = sa.Table(
+    "sla_timers",
+    metadata,
+    sa.Column("person_id", sa.String(255), primary_key=True),
+    sa.Column("stage", sa.String(100), primary_key=True),
+    sa.Column("owner_id", sa.String(255)),
+    sa.Column("queue", sa.String(100)),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+)
+
+routing_pointers = sa.Table(
+    "routing_pointers",
+    metadata,
+    sa.Column("queue", sa.String(100), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 dead_letters = sa.Table(

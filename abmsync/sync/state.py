@@ -1,0 +1,121 @@
+"""Current lifecycle state: where each person stands, open SLA timers, routing pointers.
+
+A lifecycle pass starts from this state and ends by writing it back in the
+same transaction as the ledger rows it appended, so state and ledgers never
+disagree. Frames use the column sets declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import polars as pl
+import sqlalchemy as sa
+
+from abmsync.schema import TIMESTAMP, utc
+from abmsync.sync.bulk import Insert, insert_frame
+from abmsync.sync.database import StoreBase, Transaction
+from abmsync.sync.tables import lifecycle_state, routing_pointers, sla_timers
+
+STATE_COLUMNS: dict[str, pl.DataType] = {
+    "person_id": pl.String(),
+    "stage": pl.String(),
+    "stage_entered_at": TIMESTAMP,
+    "previous_stage": pl.String(),
+    "owner_id": pl.String(),
+    "queue": pl.String(),
+}
+TIMER_COLUMNS: dict[str, pl.DataType] = {
+    "person_id": pl.String(),
+    "stage": pl.String(),
+    "owner_id": pl.String(),
+    "queue": pl.String(),
+    "started_at": TIMESTAMP,
+    "due_at": TIMESTAMP,
+    "status": pl.String(),
+}
+
+
+class StateStore(StoreBase):
+    """Load and save lifecycle state (mixed into ``Store``)."""
+
+    def load_lifecycle_state(self, *, tx: Transaction | None = None) -> pl.DataFrame:
+        """Every person's current stage, when they entered it, and their owner."""
+        return self._load(lifecycle_state, STATE_COLUMNS, tx)
+
+    def save_lifecycle_state(
+        self, frame: pl.DataFrame, *, now: datetime | None = None, tx: Transaction | None = None
+    ) -> int:
+        """Upsert the state rows in ``frame`` (people not in it are left as they are)."""
+        rows = frame.select(list(STATE_COLUMNS)).cast(STATE_COLUMNS)  # type: ignore[arg-type]
+        at = utc(now) if now is not None else datetime.now(UTC)
+
+        def upsert(insert: Insert) -> sa.Executable:
+            changed = {name: insert.excluded[name] for name in (*STATE_COLUMNS, "updated_at")}
+            changed.pop("person_id")
+            return insert.on_conflict_do_update(
+                index_elements=[lifecycle_state.c.person_id], set_=changed
+            )
+
+        with self._connect(tx, write=True) as connection:
+            insert_frame(
+                connection, lifecycle_state, rows, shared={"updated_at": at}, on_conflict=upsert
+            )
+        return rows.height
+
+    def load_sla_timers(self, *, tx: Transaction | None = None) -> pl.DataFrame:
+        """Open and breached SLA timers of people still in a timed stage."""
+        return self._load(sla_timers, TIMER_COLUMNS, tx)
+
+    def replace_sla_timers(self, frame: pl.DataFrame, *, tx: Transaction | None = None) -> int:
+        """Replace every SLA timer with those in ``frame``."""
+        rows = frame.select(list(TIMER_COLUMNS)).cast(TIMER_COLUMNS)  # type: ignore[arg-type]
+        with self._connect(tx, write=True) as connection:
+            connection.execute(sa.delete(sla_timers))
+            insert_frame(connection, sla_timers, rows)
+        return rows.height
+
+    def load_routing_pointers(self, *, tx: Transaction | None = None) -> dict[str, int]:
+        """Each round-robin queue's position in its weighted cycle."""
+        query = sa.select(routing_pointers.c.queue, routing_pointers.c.position)
+        with self._connect(tx, write=False) as connection:
+            return {queue: int(position) for queue, position in connection.execute(query)}
+
+    def save_routing_pointers(
+        self,
+        pointers: Mapping[str, int],
+        *,
+        now: datetime | None = None,
+        tx: Transaction | None = None,
+    ) -> None:
+        """Store queue positions so round robin stays fair across runs and restarts."""
+        frame = pl.DataFrame(
+            {"queue": list(pointers), "position": list(pointers.values())},
+            schema={"queue": pl.String(), "position": pl.Int64()},
+        )
+        at = utc(now) if now is not None else datetime.now(UTC)
+
+        def upsert(insert: Insert) -> sa.Executable:
+            return insert.on_conflict_do_update(
+                index_elements=[routing_pointers.c.queue],
+                set_={
+                    "position": insert.excluded.position,
+                    "updated_at": insert.excluded.updated_at,
+                },
+            )
+
+        with self._connect(tx, write=True) as connection:
+            insert_frame(
+                connection, routing_pointers, frame, shared={"updated_at": at}, on_conflict=upsert
+            )
+
+    def _load(
+        self, table: sa.Table, columns: Mapping[str, pl.DataType], tx: Transaction | None
+    ) -> pl.DataFrame:
+        query = sa.select(*(table.c[name] for name in columns)).order_by(
+            *(column for column in table.primary_key.columns)
+        )
+        with self._connect(tx, write=False) as connection:
+            rows = connection.execute(query).all()
+        return pl.DataFrame(rows, schema=dict(columns), orient="row")

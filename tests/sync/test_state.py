@@ -1,0 +1,60 @@
+"""Lifecycle state, SLA timers and routing pointers survive between runs, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from abmsync.sync.state import STATE_COLUMNS, TIMER_COLUMNS
+from abmsync.sync.store import Store
+
+T0 = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
+
+
+def state(*rows: tuple[str, str, str | None]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"person_id": p, "stage": s, "stage_entered_at": T0, "previous_stage": None,
+          "owner_id": o, "queue": None} for p, s, o in rows],
+        schema=STATE_COLUMNS,
+    )
+
+
+def test_lifecycle_state_upserts_by_person(store: Store) -> None:
+    store.save_lifecycle_state(state(("p1", "lead", None), ("p2", "mql", "u1")))
+    store.save_lifecycle_state(state(("p2", "sal", "u2")))
+    loaded = store.load_lifecycle_state()
+    assert loaded.select("person_id", "stage", "owner_id").rows() == [
+        ("p1", "lead", None), ("p2", "sal", "u2")]
+    assert loaded["stage_entered_at"].to_list() == [T0, T0]
+
+
+def test_state_written_in_a_failed_transaction_is_not_kept(store: Store) -> None:
+    store.save_lifecycle_state(state(("p1", "lead", None)))
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        store.save_lifecycle_state(state(("p1", "mql", "u1")), tx=tx)
+        store.save_routing_pointers({"dach": 3}, tx=tx)
+        raise RuntimeError("crash before commit")
+    assert store.load_lifecycle_state()["stage"].to_list() == ["lead"]
+    assert store.load_routing_pointers() == {}
+
+
+def test_sla_timers_are_replaced_whole(store: Store) -> None:
+    timers = pl.DataFrame(
+        [{"person_id": "p1", "stage": "mql", "owner_id": "u1", "queue": "dach",
+          "started_at": T0, "due_at": T0 + timedelta(hours=48), "status": "open"},
+         {"person_id": "p2", "stage": "mql", "owner_id": None, "queue": None,
+          "started_at": T0, "due_at": T0 + timedelta(hours=2), "status": "breached"}],
+        schema=TIMER_COLUMNS,
+    )
+    store.replace_sla_timers(timers)
+    assert store.load_sla_timers().equals(timers)
+    store.replace_sla_timers(timers.head(1))
+    assert store.load_sla_timers()["person_id"].to_list() == ["p1"]
+
+
+def test_routing_pointers_persist_and_update(store: Store) -> None:
+    store.save_routing_pointers({"dach": 2, "default": 7})
+    store.save_routing_pointers({"dach": 5})
+    assert store.load_routing_pointers() == {"dach": 5, "default": 7}
