@@ -8,6 +8,7 @@ explanations and tests agree on them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ import polars as pl
 from abmsync.rules import fields as scopes
 from abmsync.rules.expr import Compiled, compile_condition
 from abmsync.rules.loader import LoadedRules, rules_version
-from abmsync.rules.model import EventRule, FieldType, FitRule, RuleSet, Transition
+from abmsync.rules.model import EventRule, FastTrack, FieldType, FitRule, RuleSet, Transition
 from abmsync.schema import BuyingRole, utc
 
 
@@ -44,6 +45,13 @@ class TransitionTerm:
 
 
 @dataclass(frozen=True)
+class FastTrackTerm:
+    rule: FastTrack
+    mask: pl.Expr  # over touchpoints: type and condition, null as false
+    column: str  # newest matching touchpoint time per person
+
+
+@dataclass(frozen=True)
 class CompiledRules:
     """Everything scoring needs, built from one :class:`RuleSet` and an as-of time."""
 
@@ -57,6 +65,7 @@ class CompiledRules:
     roles: tuple[tuple[BuyingRole, Compiled], ...]
     mqa: Compiled | None
     transitions: tuple[TransitionTerm, ...]
+    fast_tracks: tuple[FastTrackTerm, ...] = ()
 
     @property
     def custom_fields(self) -> dict[str, FieldType]:
@@ -87,19 +96,24 @@ def compile_rules(rules: RuleSet | LoadedRules, as_of: datetime) -> CompiledRule
         FitTerm(rule, condition(rule.when, account), f"__afit_{i}")
         for i, rule in enumerate(ruleset.accounts.fit)
     )
-    touch = scopes.touchpoint_scope()
-    events = []
-    for i, event in enumerate(ruleset.engagement.events):
-        mask = pl.lit(True)
-        if event.type is not None:
-            mask = (pl.col("type") == event.type).fill_null(False)
-        if event.when is not None:
-            mask = mask & condition(event.when, touch).expr
-        events.append(EventTerm(event, mask, f"__evt_{i}", f"__evtn_{i}", f"__evtage_{i}"))
+    events = [
+        EventTerm(
+            event,
+            _touchpoint_mask(event.type, event.when, condition),
+            f"__evt_{i}",
+            f"__evtn_{i}",
+            f"__evtage_{i}",
+        )
+        for i, event in enumerate(ruleset.engagement.events)
+    ]
     lifecycle_scope = scopes.lifecycle_scope(custom)
     transitions = tuple(
         TransitionTerm(t, condition(t.when, lifecycle_scope), t.name or f"to {t.to}")
         for t in (ruleset.lifecycle.transitions if ruleset.lifecycle else [])
+    )
+    fast_tracks = tuple(
+        FastTrackTerm(rule, _touchpoint_mask(rule.type, rule.when, condition), f"__ft_{i}")
+        for i, rule in enumerate(ruleset.lifecycle.fast_track if ruleset.lifecycle else [])
     )
     mqa = ruleset.accounts.mqa
     return CompiledRules(
@@ -115,4 +129,17 @@ def compile_rules(rules: RuleSet | LoadedRules, as_of: datetime) -> CompiledRule
         ),
         mqa=condition(mqa, scopes.rollup_scope(custom)) if mqa else None,
         transitions=transitions,
+        fast_tracks=fast_tracks,
     )
+
+
+def _touchpoint_mask(
+    kind: str | None, when: str | None, condition: Callable[[str, dict[str, FieldType]], Compiled]
+) -> pl.Expr:
+    """A touchpoint's type and condition as one mask; null counts as false."""
+    mask = pl.lit(True)
+    if kind is not None:
+        mask = (pl.col("type") == kind).fill_null(False)
+    if when is not None:
+        mask = mask & condition(when, scopes.touchpoint_scope()).expr
+    return mask

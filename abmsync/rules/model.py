@@ -182,6 +182,9 @@ class FastTrack(StrictModel):
     when: str | None = Field(default=None, description="condition on touchpoint fields")
     to: str
     from_: list[str] | Literal["*"] = Field(default="*", alias="from")
+    within_days: float = Field(
+        default=14, gt=0, description="only this recent touchpoints count (and after stage entry)"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -257,6 +260,12 @@ class Queue(StrictModel):
     calendar: str | None = Field(default=None, description="working time for SLA timers")
 
 
+def _norway(value: object) -> object:
+    if value is False:
+        return "NO"
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class TerritoryRow(StrictModel):
     """One row of a territory table; the first row that matches wins."""
 
@@ -269,7 +278,9 @@ class TerritoryRow(StrictModel):
     @field_validator("country", "state", "postal", mode="before")
     @classmethod
     def _one_is_a_list(cls, value: object) -> object:
-        return [value] if isinstance(value, str | int) else value
+        values = value if isinstance(value, list) else [value]
+        # YAML 1.1 reads an unquoted NO (Norway) as false: take it back.
+        return [_norway(v) for v in values] if value is not None else None
 
     @model_validator(mode="after")
     def _one_target(self) -> TerritoryRow:
@@ -312,6 +323,9 @@ class Expectation(StrictModel):
     band: int | None = None
     priority: str | None = None
     stage: str | None = None
+    moved_by: str | None = Field(
+        default=None, description="transition or fast track that moved them"
+    )
     tier: str | None = None
     roles: list[BuyingRole] | None = None
     mqa: bool | None = None

@@ -130,6 +130,8 @@ def score(
         how="left",
         maintain_order="left",
     ).with_columns(pl.col("mqa").fill_null(False))
+    # The stage the source system reports, kept for placing people seen for the first time.
+    frame = frame.with_columns(pl.col("stage").alias("source_stage"))
     frame = next_stages(rules, frame).rename({"id": "person_id"})
     scored, account_frame = pl.collect_all([frame, rolled])
     return ScoreResult(scored, account_frame, rules, warnings, window)

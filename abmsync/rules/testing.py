@@ -17,6 +17,7 @@ from abmsync.rules.compiled import compile_rules
 from abmsync.rules.explain import reasons_of
 from abmsync.rules.loader import LoadedRules
 from abmsync.rules.model import RuleTest
+from abmsync.rules.progress import advance, empty_state
 from abmsync.rules.scoring import score
 
 # Tests are relative to "now" through days_ago; a fixed clock keeps them reproducible.
@@ -52,7 +53,15 @@ def run_rule_tests(loaded: LoadedRules) -> list[CaseResult]:
     rules = compile_rules(loaded, TEST_AS_OF)
     people, accounts, touchpoints = _frames(cases)
     result = score(rules, people, touchpoints, accounts)
-    scored = {row["person_id"]: row for row in result.explained().iter_rows(named=True)}
+    progressed = advance(rules, result.people, empty_state(), result.window)
+    stages = progressed.state.select("person_id", pl.col("stage").alias("__stage"))
+    moves = progressed.moved.select("person_id", pl.col("rule").alias("__moved_by"))
+    explained = (
+        result.explained()
+        .join(stages, on="person_id", how="left")
+        .join(moves, on="person_id", how="left")
+    )
+    scored = {row["person_id"]: row for row in explained.iter_rows(named=True)}
     results = []
     for index, case in enumerate(cases):
         row = scored[f"case-{index}"]
@@ -121,7 +130,8 @@ def _checks(case: RuleTest, row: dict[str, object], fired: set[str]) -> list[Che
         "grade": "grade",
         "band": "band",
         "priority": "priority",
-        "stage": "stage",
+        "stage": "__stage",
+        "moved_by": "__moved_by",
         "tier": "account_tier",
         "mqa": "mqa",
     }

@@ -219,7 +219,7 @@ class _Checker:
         rule_names = [r.name for r in self.rules.fit] + [
             e.label for e in self.rules.engagement.events
         ]
-        person_fields = scopes.person_scope(self.custom)
+        person_fields = {**scopes.person_scope(self.custom), **scopes.LIFECYCLE_FIELDS}
         account_fields = scopes.account_scope(self.custom)
         types = known_touchpoint_types(self.rules)
         for index, case in enumerate(self.rules.tests):

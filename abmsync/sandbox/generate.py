@@ -61,7 +61,13 @@ OWNER_COLUMNS: dict[str, pl.DataType] = {
 }
 DATASET_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "accounts": {**ACCOUNT_COLUMNS, "website": pl.String()},
-    "people": {**PEOPLE_COLUMNS, "true_buying_role": pl.String(), "is_competitor": pl.Boolean()},
+    "people": {
+        **PEOPLE_COLUMNS,
+        "true_buying_role": pl.String(),
+        "is_competitor": pl.Boolean(),
+        "crm_status": pl.String(),
+        "rejection_reason": pl.String(),
+    },
     "touchpoints": dict(TOUCHPOINT_COLUMNS),
     "opportunities": dict(OPPORTUNITY_COLUMNS),
     "owners": OWNER_COLUMNS,
@@ -597,6 +603,8 @@ def _distinct_people(
             "account_id": accounts.frame["id"].gather(account),
             "owner_id": _ids("own-", len(owner_queue), 3).gather(np.maximum(owner, 0)),
             "country": _gather([c.code for c in countries], country),
+            "state": _states(rng, [c.code for c in countries], country),
+            "postal_code": _postal_codes(rng, [c.code for c in countries], country),
             "lead_source": _gather(
                 [s for s, _ in vocab.LEAD_SOURCES] + [None],
                 _choice(rng, [w for _, w in vocab.LEAD_SOURCES] + [8.0], count),
@@ -647,10 +655,51 @@ def _distinct_people(
         .then("country")
         .when(pl.col("_country_dirt") == 1)
         .then("_country_typed"),
+        **_sales_feedback(rng, pl.col("stage"), count),
     ).drop(
         "_owned", "_rival", "_no_company", "_consent", "_title_dirt", "_seniority_dirt",
         "_country_dirt", "_country_typed",
     )  # fmt: skip
+
+
+REJECTION_REASONS = ["bad timing", "no budget", "wrong person", "competitor", "no need"]
+
+
+def _sales_feedback(rng: np.random.Generator, stage: pl.Expr, count: int) -> dict[str, pl.Expr]:
+    """The CRM status sales set, by stage; a fifth of rejections give no reason."""
+    reason = _gather(REJECTION_REASONS, _choice(rng, [30, 25, 20, 10, 15], count))
+    reason_given = pl.Series(rng.random(count) >= 0.2)
+    rejected = stage.is_in(["recycled", "disqualified"])
+    status = (
+        pl.when(stage.is_in(["sal", "sql", "opportunity"])).then(pl.lit("Accepted"))
+        .when(rejected).then(pl.lit("Rejected"))
+        .when(stage == "mql").then(pl.lit("Open"))
+    )  # fmt: skip
+    return {
+        "crm_status": status,
+        "rejection_reason": pl.when(rejected & pl.lit(reason_given)).then(pl.lit(reason)),
+    }
+
+
+US_STATES = ["CA", "NY", "TX", "WA", "MA", "IL", "FL", "GA", "CO", "NC", "NJ", "PA", "OH", "MI"]
+US_STATE_WEIGHTS = [18, 12, 11, 7, 7, 6, 6, 5, 5, 5, 5, 5, 4, 4]
+FOUR_DIGIT_POSTAL = {"AT", "CH", "NL", "BE", "DK", "NO", "AU"}
+
+
+def _states(rng: np.random.Generator, codes: list[str], country: IntArray) -> pl.Series:
+    """A state for people in the US (territory tables route by it); null elsewhere."""
+    us = np.asarray([code == "US" for code in codes])[country]
+    state = _gather(US_STATES, _choice(rng, US_STATE_WEIGHTS, len(country)))
+    return pl.select(pl.when(pl.Series(us)).then(state)).to_series().alias("state")
+
+
+def _postal_codes(rng: np.random.Generator, codes: list[str], country: IntArray) -> pl.Series:
+    """Numeric postal codes of the country's length (4 or 5 digits); about 10 % unknown."""
+    digits = np.asarray([4 if code in FOUR_DIGIT_POSTAL else 5 for code in codes])[country]
+    number = rng.integers(1000, 99999, len(country)) % (10**digits)
+    known = rng.random(len(country)) >= 0.1
+    text = pl.Series(number).cast(pl.String).str.zfill(pl.Series(digits).cast(pl.Int64))
+    return pl.select(pl.when(pl.Series(known)).then(text)).to_series().alias("postal_code")
 
 
 def _dirty_title(title: pl.Expr, dirt: pl.Expr) -> pl.Expr:

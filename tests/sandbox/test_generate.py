@@ -74,7 +74,16 @@ def test_as_of_defaults_to_a_fixed_date_not_now(data: Dataset) -> None:
     ("entity", "schema_columns", "extras"),
     [
         ("accounts", ACCOUNT_COLUMNS, {"website": pl.String()}),
-        ("people", PEOPLE_COLUMNS, {"true_buying_role": pl.String(), "is_competitor": pl.Boolean}),
+        (
+            "people",
+            PEOPLE_COLUMNS,
+            {
+                "true_buying_role": pl.String(),
+                "is_competitor": pl.Boolean,
+                "crm_status": pl.String(),
+                "rejection_reason": pl.String(),
+            },
+        ),
         ("touchpoints", TOUCHPOINT_COLUMNS, {}),
         ("opportunities", OPPORTUNITY_COLUMNS, {}),
     ],
@@ -382,3 +391,13 @@ def test_the_generate_command_says_when_it_cannot_write(tmp_path: Path) -> None:
     result = CliRunner().invoke(generate, ["--people", "10", "--out", str(blocker / "data")])
     assert result.exit_code == 1
     assert f"cannot write to {blocker / 'data'}" in result.output
+
+
+def test_sales_feedback_follows_the_stage_and_some_rejections_lack_a_reason() -> None:
+    people = generate_dataset(3000, seed=5).people
+    accepted = people.filter(pl.col("stage").is_in(["sal", "sql"]))
+    assert (accepted["crm_status"] == "Accepted").all()
+    rejected = people.filter(pl.col("stage") == "recycled")
+    assert (rejected["crm_status"] == "Rejected").all()
+    missing = rejected["rejection_reason"].null_count() / rejected.height
+    assert 0.05 < missing < 0.4
