@@ -32,10 +32,15 @@ def test_lifecycle_state_upserts_by_person(store: Store) -> None:
 
 def test_state_written_in_a_failed_transaction_is_not_kept(store: Store) -> None:
     store.save_lifecycle_state(state(("p1", "lead", None)))
-    with pytest.raises(RuntimeError), store.transaction() as tx:
-        store.save_lifecycle_state(state(("p1", "mql", "u1")), tx=tx)
-        store.save_routing_pointers({"dach": 3}, tx=tx)
-        raise RuntimeError("crash before commit")
+
+    def crash_after_writing() -> None:
+        with store.transaction() as tx:
+            store.save_lifecycle_state(state(("p1", "mql", "u1")), tx=tx)
+            store.save_routing_pointers({"dach": 3}, tx=tx)
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        crash_after_writing()
     assert store.load_lifecycle_state()["stage"].to_list() == ["lead"]
     assert store.load_routing_pointers() == {}
 
