@@ -142,6 +142,53 @@ def rules_test(file: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
+def _data_inputs(data_dir: Path | None, mappings: tuple[Path, ...] = ()) -> Any:
+    """Inputs from ``--data`` or, without it, the configured data directory."""
+    from abmsync.settings import Settings
+    from abmsync.sync.scoring import Inputs
+
+    found = Inputs.from_directory(data_dir or Settings().data_dir)
+    return Inputs(found.people, found.touchpoints, found.accounts, mappings)
+
+
+@rules.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="data directory (default: settings data_dir, ./abmsync-data)",
+)
+@click.option("--as-of", "as_of", help="compare as of this ISO time (default: now)")
+@click.option("--weeks", default=8, show_default=True, help="weeks of MQL volume to replay")
+@click.option("--sample", default=10, show_default=True, help="changed people to show")
+@click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
+def rules_diff(
+    old: Path,
+    new: Path,
+    data_dir: Path | None,
+    as_of: str | None,
+    weeks: int,
+    sample: int,
+    as_json: bool,
+) -> None:
+    """What changes for whom if NEW replaces OLD: grades, priorities, stages, owners, MQLs."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.sync.whatif import run_diff
+
+    with domain_errors():
+        before, after = load_rules(old), load_rules(new)
+        moment = parse_as_of(as_of) or datetime.now(UTC)
+        result = run_diff(before, after, _data_inputs(data_dir), as_of=moment, weeks=weeks)
+    from abmsync.render import diff_as_dict, render_diff
+
+    if as_json:
+        click.echo(json.dumps(diff_as_dict(result, sample), indent=2, default=str))
+    else:
+        render_diff(console, result, sample)
+
+
 @rules.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of rules files (for editor validation)."""
@@ -266,6 +313,110 @@ def _progress(steps: int, *, quiet: bool) -> Iterator[Any]:
 
         yield step
         progress.update(task, completed=steps)
+
+
+# --- lifecycle pass ----------------------------------------------------------------
+
+
+@main.command("run")
+@click.option(
+    "--rules", "rules_path", required=True, type=click.Path(path_type=Path), help="rules YAML file"
+)
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="directory with people/touchpoints/accounts (and owners) files",
+)
+@click.option(
+    "--owners",
+    type=click.Path(path_type=Path),
+    help="owners file (id, name, queue, max_open, available); default DATA/owners.*",
+)
+@click.option(
+    "--mapping",
+    "mappings",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML field mapping for an input file in vendor columns (repeatable)",
+)
+@click.option("--as-of", "as_of", help="run as of this ISO time (default: now)")
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def run_command(
+    rules_path: Path,
+    data_dir: Path,
+    owners: Path | None,
+    mappings: tuple[Path, ...],
+    as_of: str | None,
+    database: str | None,
+    as_json: bool,
+) -> None:
+    """One scoring and lifecycle pass: score, move stages, route, check SLAs, record."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.sync.lifecycle_job import run_pass
+    from abmsync.sync.scoring import Inputs
+
+    with domain_errors():
+        loaded = load_rules(rules_path)
+        found = Inputs.from_directory(data_dir)
+        inputs = Inputs(found.people, found.touchpoints, found.accounts, mappings)
+        with _progress(7, quiet=as_json) as step:
+            summary = run_pass(
+                loaded,
+                inputs,
+                database_url=database_url(database),
+                owners=owners,
+                as_of=parse_as_of(as_of),
+                progress=step,
+            )
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+        return
+    from abmsync.render import render_pass
+
+    render_pass(console, summary)
+
+
+@main.command("backtest")
+@click.option(
+    "--rules",
+    "rules_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="rules file (repeat to compare versions)",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="data directory (default: settings data_dir, ./abmsync-data)",
+)
+@click.option("--from", "start", required=True, help="replay from this ISO date")
+@click.option("--to", "end", required=True, help="replay up to this ISO date")
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+def backtest_command(
+    rules_paths: tuple[Path, ...], data_dir: Path | None, start: str, end: str, as_json: bool
+) -> None:
+    """Replay history week by week: MQLs, MQL→opportunity and MQL→won per rule set."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.sync.whatif import run_backtest
+
+    begin, finish = parse_as_of(start), parse_as_of(end)
+    assert begin is not None and finish is not None
+    if finish <= begin:
+        raise CliError(f"--to ({end}) must come after --from ({start})")
+    with domain_errors():
+        loaded = [load_rules(path) for path in rules_paths]
+        result = run_backtest(loaded, _data_inputs(data_dir), start=begin, end=finish)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2, default=str))
+        return
+    from abmsync.render import render_backtest
+
+    render_backtest(console, result, [str(p) for p in rules_paths])
 
 
 # --- sandbox and demo -----------------------------------------------------------

@@ -8,9 +8,14 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from abmsync.rules.diff import RulesDiff
 from abmsync.rules.explain import reasons_of
 from abmsync.rules.scoring import ScoreResult
+from abmsync.sync.lifecycle_job import PassSummary
 from abmsync.sync.scoring import ScoringSummary
+from abmsync.sync.whatif import Backtest
+
+SAMPLE_ROWS = 10
 
 
 def table(title: str, columns: list[str]) -> Table:
@@ -126,3 +131,142 @@ def render_explanation(
             highlight=False,
         )
     return True
+
+
+def render_pass(console: Console, summary: PassSummary) -> None:
+    """Stage changes, assignments, SLA events and feedback flags of one pass."""
+    console.print(
+        f"Pass as of {summary.as_of:%Y-%m-%d %H:%M} UTC (rules {summary.rules_version}): "
+        f"{summary.people:,} people, {summary.score_rows:,} changed scores recorded, "
+        f"{summary.matched_accounts:,} leads matched to accounts by email domain",
+        highlight=False,
+    )
+    changes = table("Stage changes", ["from", "to", "rule", "people"])
+    for row in summary.stage_changes.iter_rows(named=True):
+        changes.add_row(row["from_stage"], row["to_stage"], row["rule"], f"{row['people']:,}")
+    if summary.stage_changes.is_empty():
+        changes.add_row("", "", "(nobody moved)", "0")
+    console.print(changes)
+    assigned = table(
+        f"Assignments ({summary.assignments.height:,})", ["person", "owner", "rule", "reason"]
+    )
+    for row in summary.assignments.head(SAMPLE_ROWS).iter_rows(named=True):
+        assigned.add_row(row["person_id"], row["owner_id"], row["rule"], row["reason"])
+    console.print(assigned)
+    if summary.unassigned.height:
+        console.print(
+            f"[yellow]{summary.unassigned.height:,} people could not be assigned[/]: "
+            f"{summary.unassigned['reason'][0]}",
+            highlight=False,
+        )
+    events = summary.sla_events
+    kinds = dict(events.group_by("kind").len().iter_rows()) if events.height else {}
+    console.print(
+        f"SLA timers: {kinds.get('started', 0):,} started, {kinds.get('met', 0):,} met, "
+        f"[bold]{kinds.get('breached', 0):,} breached[/]",
+        highlight=False,
+    )
+    breaches = events.filter(pl.col("kind") == "breached")
+    if breaches.height:
+        shown = table("SLA breaches", ["person", "stage", "owner", "due", "action"])
+        for row in breaches.head(SAMPLE_ROWS).iter_rows(named=True):
+            shown.add_row(
+                row["person_id"],
+                row["stage"],
+                str(row["owner_id"] or "unowned"),
+                f"{row['due_at']:%Y-%m-%d %H:%M}",
+                str(row["action"] or ""),
+            )
+        console.print(shown)
+    if summary.flags.height:
+        console.print(
+            f"[yellow]{summary.flags.height:,} rejections by sales give no reason[/] "
+            f"(e.g. {', '.join(summary.flags['person_id'].head(3).to_list())}): "
+            "marketing cannot learn from them",
+            highlight=False,
+        )
+    stages = ", ".join(f"{stage} {count:,}" for stage, count in summary.stages.items())
+    console.print(f"People by stage: {stages}", highlight=False)
+
+
+def _percent(value: float | int | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def render_backtest(console: Console, result: Backtest, names: list[str]) -> None:
+    """One weekly table per rule set, then the totals side by side."""
+    for name, version, weekly in zip(names, result.versions, result.weekly, strict=True):
+        shown = table(
+            f"{name} (rules {version})", ["week ending", "MQLs", "→ opportunity", "→ won"]
+        )
+        for row in weekly.iter_rows(named=True):
+            shown.add_row(
+                f"{row['week']:%Y-%m-%d}",
+                f"{row['qualified']:,}",
+                f"{row['to_opportunity']:,} ({_percent(row['opportunity_rate'])})",
+                f"{row['to_won']:,} ({_percent(row['win_rate'])})",
+            )
+        console.print(shown)
+    summary = table(
+        f"Backtest {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}",
+        ["rules", "MQLs", "MQL→opportunity", "MQL→won"],
+    )
+    for name, total in zip(names, result.totals, strict=True):
+        summary.add_row(
+            name,
+            f"{total['qualified']:,}",
+            _percent(total["opportunity_rate"]),
+            _percent(total["win_rate"]),
+        )
+    console.print(summary)
+
+
+def diff_as_dict(result: RulesDiff, sample: int) -> dict[str, object]:
+    """A rules diff as JSON-friendly data."""
+    return {
+        "old_version": result.old_version,
+        "new_version": result.new_version,
+        "as_of": result.as_of.isoformat(),
+        "people": result.people,
+        "changed": result.changed,
+        "transitions": result.transitions.to_dicts(),
+        "sample": result.sample.head(sample).to_dicts(),
+        "weekly_mqls": [
+            {**row, "week": row["week"].isoformat()} for row in result.weekly.iter_rows(named=True)
+        ],
+    }
+
+
+def render_diff(console: Console, result: RulesDiff, sample: int) -> None:
+    """Counts of changed people, the biggest moves, a sample with reasons, MQLs per week."""
+    console.print(
+        f"Rules {result.old_version} → {result.new_version} on {result.people:,} people "
+        f"as of {result.as_of:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    counts = table("People whose result changes", ["field", "people", "share"])
+    for name, count in result.changed.items():
+        share = count / result.people if result.people else 0
+        counts.add_row(name.replace("_id", ""), f"{count:,}", _percent(share))
+    console.print(counts)
+    moves = table("Biggest moves", ["field", "old", "new", "people"])
+    for row in result.transitions.sort("people", descending=True).head(12).iter_rows(named=True):
+        moves.add_row(row["field"], str(row["old"]), str(row["new"]), f"{row['people']:,}")
+    console.print(moves)
+    for row in result.sample.head(sample).iter_rows(named=True):
+        before = f"{row['priority']} {row['stage']} {row['owner_id'] or ''}".strip()
+        after = f"{row['priority_new']} {row['stage_new']} {row['owner_id_new'] or ''}".strip()
+        console.print(
+            f"[bold]{row['email'] or row['person_id']}[/]: {before} → {after}", highlight=False
+        )
+        console.print(f"   old: {row['reasons'] or '(no rule fired)'}", highlight=False)
+        console.print(f"   new: {row['reasons_new'] or '(no rule fired)'}", highlight=False)
+    weekly = table("MQLs per week (replayed)", ["week ending", "old", "new", "change"])
+    for row in result.weekly.iter_rows(named=True):
+        weekly.add_row(
+            f"{row['week']:%Y-%m-%d}",
+            f"{row['old_mqls']:,}",
+            f"{row['new_mqls']:,}",
+            f"{row['new_mqls'] - row['old_mqls']:+,}",
+        )
+    console.print(weekly)

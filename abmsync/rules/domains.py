@@ -212,7 +212,7 @@ def candidate_domains(email_domain: pl.Expr) -> pl.Expr:
     return pl.int_ranges(0, levels, dtype=pl.Int64)
 
 
-def _second_level() -> pl.Expr:
+def _second_level() -> pl.Series:
     return pl.Series(sorted(SECOND_LEVEL_SUFFIXES), dtype=pl.String()).implode()
 
 
@@ -273,10 +273,13 @@ def _best_account_per_domain(
         email_domains.with_columns(candidate_domains(pl.col("email_domain")).alias("level"))
         .explode("level")
         .with_columns(
-            pl.col("email_domain").str.split(".").list.slice(pl.col("level")).list.join(".")
+            pl.col("email_domain")
+            .str.split(".")
+            .list.slice(pl.col("level"))
+            .list.join(".")
             .alias("matched_domain")
         )
-    )  # fmt: skip
+    )
     matches = (
         candidates.join(
             sources.lazy().rename({"domain": "matched_domain"}), on="matched_domain", how="inner"
@@ -298,16 +301,27 @@ def _reason() -> pl.Expr:
     account = pl.coalesce(pl.col("account_name"), pl.col("account_id"))
     source = pl.col("source").replace_strict(_SOURCE_LABEL, return_dtype=pl.String)
     exact = pl.concat_str(
-        pl.lit("email domain "), pl.col("email_domain"), pl.lit(" matches "), account,
-        pl.lit("'s "), source,
-    )  # fmt: skip
+        pl.lit("email domain "),
+        pl.col("email_domain"),
+        pl.lit(" matches "),
+        account,
+        pl.lit("'s "),
+        source,
+    )
     parent = pl.concat_str(
-        pl.lit("email domain "), pl.col("email_domain"), pl.lit(" is under "),
-        pl.col("matched_domain"), pl.lit(", "), account, pl.lit("'s "), source,
-    )  # fmt: skip
+        pl.lit("email domain "),
+        pl.col("email_domain"),
+        pl.lit(" is under "),
+        pl.col("matched_domain"),
+        pl.lit(", "),
+        account,
+        pl.lit("'s "),
+        source,
+    )
     tie = pl.concat_str(
-        pl.lit(" (chosen from "), pl.col("sharing").cast(pl.String),
+        pl.lit(" (chosen from "),
+        pl.col("sharing").cast(pl.String),
         pl.lit(" accounts with this domain: most employees, then lowest id)"),
-    )  # fmt: skip
+    )
     base = pl.when(pl.col("level") == 0).then(exact).otherwise(parent)
     return pl.when(pl.col("sharing") > 1).then(pl.concat_str(base, tie)).otherwise(base)

@@ -50,22 +50,22 @@ class Inputs:
     @classmethod
     def from_directory(cls, directory: Path) -> Inputs:
         """Find ``people.*``, ``touchpoints.*`` and ``accounts.*`` in ``directory``."""
+        people = find_input(directory, "people")
+        if people is None:
+            raise ConfigError(
+                f"{directory}: no people.parquet, people.csv or people.jsonl found "
+                "(generate one with `abmsync sandbox generate`)"
+            )
+        return cls(people, find_input(directory, "touchpoints"), find_input(directory, "accounts"))
 
-        def find(stem: str, required: bool) -> Path | None:
-            for suffix in FORMATS:
-                candidate = directory / f"{stem}{suffix}"
-                if candidate.exists():
-                    return candidate
-            if required:
-                raise ConfigError(
-                    f"{directory}: no {stem}.parquet, {stem}.csv or {stem}.jsonl found "
-                    "(generate one with `abmsync sandbox generate`)"
-                )
-            return None
 
-        people = find("people", True)
-        assert people is not None
-        return cls(people, find("touchpoints", False), find("accounts", False))
+def find_input(directory: Path, stem: str) -> Path | None:
+    """``directory/stem`` with the first supported extension that exists."""
+    for suffix in FORMATS:
+        candidate = directory / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def score_files(
     as_of = as_of or datetime.now(UTC)
     step("reading data")
     people = inputs.read("people", inputs.people)
-    touchpoints = _touchpoints(inputs) if inputs.touchpoints else None
+    touchpoints = load_touchpoints(inputs) if inputs.touchpoints else None
     accounts = inputs.read("accounts", inputs.accounts) if inputs.accounts else None
     step("scoring")
     try:
@@ -158,7 +158,7 @@ def score_files(
     return result, summary
 
 
-def _touchpoints(inputs: Inputs) -> pl.DataFrame | pl.LazyFrame:
+def load_touchpoints(inputs: Inputs) -> pl.DataFrame | pl.LazyFrame:
     """Touchpoints to score: Parquet in schema columns is scanned lazily, so only
     the columns the rules read are loaded (a fraction of the file's memory);
     other files are read, mapped and type-checked up front, where a bad value

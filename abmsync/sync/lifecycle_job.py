@@ -1,0 +1,356 @@
+"""One scoring and lifecycle pass over files: score, move, route, time, record.
+
+The service behind ``abmsync run``. It reads the data, matches leads without
+an account to one by email domain, scores everyone, loads where each person
+stood from the state database, moves them through the lifecycle, routes the
+people who entered a routing stage, evaluates SLA timers (reassigning or
+escalating breaches as the rules say), and stores ledgers and state in one
+transaction: a crash leaves the previous pass intact, never half of this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from abmsync.connectors.files import read_records
+from abmsync.rules.compiled import CompiledRules, compile_rules
+from abmsync.rules.domains import match_people_to_accounts
+from abmsync.rules.loader import LoadedRules
+from abmsync.rules.progress import STATE_COLUMNS, LifecycleOutcome, advance
+from abmsync.rules.routing import RoutingState, next_in_queue, route
+from abmsync.rules.scoring import ScoreResult, score
+from abmsync.rules.sla import SlaOutcome, evaluate_sla, restart_timers
+from abmsync.schema import TIMESTAMP
+from abmsync.sync.scoring import Inputs, find_input, load_touchpoints
+from abmsync.sync.store import Store
+
+Progress = Callable[[str], None]
+SAMPLE = 10
+OWNER_COLUMNS: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "name": pl.String(),
+    "queue": pl.String(),
+    "max_open": pl.Int64(),
+    "available": pl.Boolean(),
+}
+
+
+@dataclass(frozen=True)
+class PassSummary:
+    """What one pass did, for the CLI's tables and ``--json``."""
+
+    as_of: datetime
+    rules_version: str
+    people: int
+    matched_accounts: int
+    score_rows: int
+    stage_changes: pl.DataFrame  # from_stage, to_stage, rule, people
+    moves: pl.DataFrame  # a sample of this pass's moves
+    assignments: pl.DataFrame  # every assignment of this pass
+    unassigned: pl.DataFrame
+    sla_events: pl.DataFrame  # every SLA event of this pass
+    flags: pl.DataFrame
+    stages: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        def rows(frame: pl.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
+            shown = frame if limit is None else frame.head(limit)
+            return [
+                {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+                for row in shown.iter_rows(named=True)
+            ]
+
+        kinds = self.sla_events.group_by("kind").len().iter_rows() if self.sla_events.height else []
+        return {
+            "as_of": self.as_of.isoformat(),
+            "rules_version": self.rules_version,
+            "people": self.people,
+            "matched_accounts": self.matched_accounts,
+            "score_rows": self.score_rows,
+            "stages": self.stages,
+            "stage_changes": rows(self.stage_changes),
+            "moves_sample": rows(self.moves),
+            "assignments": rows(self.assignments),
+            "unassigned": rows(self.unassigned),
+            "sla": {str(kind): int(n) for kind, n in kinds},
+            "sla_events": rows(self.sla_events.filter(pl.col("kind") == "breached")),
+            "flags": {"count": self.flags.height, "sample": rows(self.flags, SAMPLE)},
+        }
+
+
+def run_pass(
+    loaded: LoadedRules,
+    inputs: Inputs,
+    *,
+    database_url: str,
+    owners: Path | None = None,
+    as_of: datetime | None = None,
+    progress: Progress | None = None,
+) -> PassSummary:
+    """Run one scoring and lifecycle pass as of ``as_of`` and record it."""
+    step = progress or (lambda _: None)
+    as_of = as_of or datetime.now(UTC)
+    rules = compile_rules(loaded, as_of)
+    step("reading data")
+    people = inputs.read("people", inputs.people)
+    accounts = inputs.read("accounts", inputs.accounts) if inputs.accounts else None
+    touchpoints = load_touchpoints(inputs) if inputs.touchpoints else None
+    owner_frame = read_owners(owners or find_input(inputs.people.parent, "owners"))
+    people, matched = _match_accounts(people, accounts)
+    step("scoring")
+    result = score(rules, people, touchpoints, accounts)
+    with Store.open(database_url) as store:
+        step("moving people through the lifecycle")
+        state = store.load_lifecycle_state()
+        outcome = advance(rules, result.people, state, result.window)
+        step("routing")
+        routed_state, assignments, unassigned, pointers = _route(
+            rules, result, outcome, owner_frame, store.load_routing_pointers()
+        )
+        step("checking SLA timers")
+        sla, routed_state, sla_assignments, pointers = _sla(
+            rules, store.load_sla_timers(), routed_state, owner_frame, pointers
+        )
+        assignments = pl.concat([assignments, sla_assignments], how="vertical")
+        step("recording")
+        changed_state = routed_state.join(
+            state, on=list(STATE_COLUMNS), how="anti", nulls_equal=True
+        )
+        with store.transaction() as tx:
+            ledger = result.public_people()
+            score_rows = store.record_scores(
+                ledger.select(
+                    "person_id",
+                    "fit",
+                    "engagement",
+                    "total",
+                    "grade",
+                    "band",
+                    "priority",
+                    "reasons",
+                ),
+                rules_version=rules.version,
+                as_of=as_of,
+                tx=tx,
+            )
+            store.record_stage_changes(outcome.changes, tx=tx)
+            store.record_assignments(
+                assignments.with_columns(
+                    pl.lit(rules.version).alias("rules_version"),
+                    pl.lit(as_of, dtype=TIMESTAMP).alias("assigned_at"),
+                ),
+                tx=tx,
+            )
+            store.record_sla_events(sla.events, tx=tx)
+            store.save_lifecycle_state(changed_state, now=as_of, tx=tx)
+            store.replace_sla_timers(sla.timers, tx=tx)
+            store.save_routing_pointers(pointers, now=as_of, tx=tx)
+    moves = outcome.moved
+    return PassSummary(
+        as_of=as_of,
+        rules_version=rules.version,
+        people=result.people.height,
+        matched_accounts=matched,
+        score_rows=score_rows,
+        stage_changes=moves.group_by("from_stage", "to_stage", "rule")
+        .len("people")
+        .sort(["people", "to_stage"], descending=[True, False]),
+        moves=moves.sort("person_id").head(SAMPLE),
+        assignments=assignments,
+        unassigned=unassigned,
+        sla_events=sla.events,
+        flags=outcome.flags,
+        stages={
+            str(k): int(v)
+            for k, v in routed_state.group_by("stage").len().sort("stage").iter_rows()
+        },
+    )
+
+
+def read_owners(path: Path | None) -> pl.DataFrame:
+    """Owners (id, name, queue, max_open, available) from any supported file; none = empty."""
+    if path is None:
+        return pl.DataFrame(schema=OWNER_COLUMNS)
+    frame = read_records(path)
+    missing = [
+        pl.lit(None, dtype=t).alias(n) for n, t in OWNER_COLUMNS.items() if n not in frame.columns
+    ]
+    frame = frame.with_columns(missing) if missing else frame
+    return frame.select(
+        pl.col(name).cast(dtype, strict=False) for name, dtype in OWNER_COLUMNS.items()
+    ).with_columns(pl.col("available").fill_null(True))
+
+
+def _match_accounts(
+    people: pl.DataFrame, accounts: pl.DataFrame | None
+) -> tuple[pl.DataFrame, int]:
+    """Give leads without an account the account their email domain belongs to."""
+    if accounts is None or "email" not in people.columns:
+        return people, 0
+    if "account_id" not in people.columns:
+        people = people.with_columns(pl.lit(None, dtype=pl.String()).alias("account_id"))
+    matches = match_people_to_accounts(people, accounts).select(
+        pl.col("person_id").alias("id"), pl.col("account_id").alias("__matched")
+    )
+    people = (
+        people.join(matches, on="id", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("account_id", "__matched").alias("account_id"))
+        .drop("__matched")
+    )
+    return people, matches.height
+
+
+def _route(
+    rules: CompiledRules,
+    result: ScoreResult,
+    outcome: LifecycleOutcome,
+    owners: pl.DataFrame,
+    pointers: dict[str, int],
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Route people who entered a routing stage in this pass; returns state with owners."""
+    ruleset = rules.ruleset
+    empty = pl.DataFrame(
+        schema={
+            "person_id": pl.String(),
+            "owner_id": pl.String(),
+            "queue": pl.String(),
+            "rule": pl.String(),
+            "reason": pl.String(),
+        }
+    )
+    state = outcome.state
+    if ruleset.routing is None:
+        return (
+            state,
+            empty,
+            pl.DataFrame(schema={"person_id": pl.String(), "reason": pl.String()}),
+            pointers,
+        )
+    entered = outcome.moved.filter(pl.col("to_stage").is_in(ruleset.routing.entry_stages))
+    candidates = (
+        result.people.drop("stage", "owner_id", strict=False)
+        .join(entered.select("person_id"), on="person_id", how="semi")
+        .join(state.select("person_id", "stage", "owner_id"), on="person_id", how="left")
+    )
+    open_counts = _open_counts(state, ruleset.routing.capacity_stages)
+    routed = route(
+        ruleset, candidates, owners, RoutingState(dict(pointers), open_counts), as_of=rules.as_of
+    )
+    assigned = routed.assignments
+    state = (
+        state.join(
+            assigned.select(
+                "person_id", pl.col("owner_id").alias("__owner"), pl.col("queue").alias("__queue")
+            ),
+            on="person_id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            pl.coalesce("__owner", "owner_id").alias("owner_id"),
+            pl.when(pl.col("__owner").is_not_null())
+            .then(pl.col("__queue"))
+            .otherwise(pl.col("queue"))
+            .alias("queue"),
+        )
+        .drop("__owner", "__queue")
+    )
+    return state, assigned.select(list(empty.columns)), routed.unassigned, routed.state.pointers
+
+
+def _open_counts(state: pl.DataFrame, stages: list[str]) -> dict[str, int]:
+    counted = (
+        state.filter(pl.col("stage").is_in(stages) & pl.col("owner_id").is_not_null())
+        .group_by("owner_id")
+        .len()
+    )
+    return {str(owner): int(n) for owner, n in counted.iter_rows()}
+
+
+def _sla(
+    rules: CompiledRules,
+    timers: pl.DataFrame,
+    state: pl.DataFrame,
+    owners: pl.DataFrame,
+    pointers: dict[str, int],
+) -> tuple[SlaOutcome, pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Evaluate timers; reassign or escalate breaches as their rule says."""
+    ruleset = rules.ruleset
+    outcome = evaluate_sla(ruleset, timers, state, rules.as_of)
+    breaches = outcome.events.filter(
+        (pl.col("kind") == "breached") & pl.col("action").is_in(["reassign", "escalate"])
+    ).join(state.select("person_id", "stage", "queue"), on=["person_id", "stage"], how="semi")
+    rows: list[dict[str, Any]] = []
+    routing_state = RoutingState(dict(pointers), _open_counts(state, _capacity_stages(ruleset)))
+    fallback = ruleset.routing.fallback if ruleset.routing else None
+    queues = dict(state.select("person_id", "queue").iter_rows())
+    for breach in breaches.iter_rows(named=True):
+        person, current = breach["person_id"], breach["owner_id"]
+        if breach["action"] == "escalate":
+            owner, queue, reason = breach["escalate_to"], queues.get(person), "escalated"
+        else:
+            queue = queues.get(person) or fallback
+            owner = None
+            if queue is not None:
+                owner, routing_state = next_in_queue(
+                    ruleset, queue, owners, routing_state, exclude=current
+                )
+            reason = f"next in {queue}" if owner else f"no other eligible owner in {queue}"
+        if owner is None or owner == current:
+            continue
+        rows.append(
+            {
+                "person_id": person,
+                "owner_id": owner,
+                "queue": queue,
+                "rule": f"SLA breach in {breach['stage']}: {breach['action']}",
+                "reason": f"{reason} (was {current or 'unowned'}, "
+                f"due {breach['due_at']:%Y-%m-%d %H:%M} UTC)",
+            }
+        )
+    reassigned = pl.DataFrame(
+        rows,
+        schema={
+            "person_id": pl.String(),
+            "owner_id": pl.String(),
+            "queue": pl.String(),
+            "rule": pl.String(),
+            "reason": pl.String(),
+        },
+    )
+    if reassigned.height:
+        state = (
+            state.join(
+                reassigned.select(
+                    "person_id",
+                    pl.col("owner_id").alias("__owner"),
+                    pl.col("queue").alias("__queue"),
+                ),
+                on="person_id",
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(
+                pl.coalesce("__owner", "owner_id").alias("owner_id"),
+                pl.coalesce("__queue", "queue").alias("queue"),
+            )
+            .drop("__owner", "__queue")
+        )
+        restarted = restart_timers(
+            ruleset,
+            outcome.timers,
+            reassigned.select("person_id", "owner_id", "queue"),
+            rules.as_of,
+        )
+        outcome = SlaOutcome(restarted.timers, pl.concat([outcome.events, restarted.events]))
+    return outcome, state, reassigned, routing_state.pointers
+
+
+def _capacity_stages(ruleset: Any) -> list[str]:
+    return ruleset.routing.capacity_stages if ruleset.routing else []
