@@ -101,14 +101,15 @@ def advance(
         "queue",
     )
     source = pl.col("source_stage") if "source_stage" in people.columns else pl.col("stage")
+    source_owner = (
+        pl.col("owner_id") if "owner_id" in people.columns else pl.lit(None, dtype=pl.String())
+    )
+    dropped = [
+        c for c in ("owner_id", "queue", "previous_stage", "days_in_stage") if c in people.columns
+    ]
     frame = (
-        people.drop(
-            [
-                c
-                for c in ("owner_id", "queue", "previous_stage", "days_in_stage")
-                if c in people.columns
-            ]
-        )
+        people.with_columns(source_owner.alias("__source_owner"))
+        .drop(dropped)
         .join(prior, on="person_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("__prior_stage").is_null().alias("__new"),
@@ -158,7 +159,11 @@ def advance(
         .then(pl.col("__placed"))
         .otherwise(pl.col("previous_stage"))
         .alias("previous_stage"),
-        "owner_id",
+        # A person seen for the first time keeps the owner their source system gives.
+        pl.when(pl.col("__new"))
+        .then(pl.col("__source_owner"))
+        .otherwise(pl.col("owner_id"))
+        .alias("owner_id"),
         "queue",
     )
     placements = moved.filter(pl.col("__new")).select(

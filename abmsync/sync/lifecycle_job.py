@@ -232,10 +232,15 @@ def _route(
             pl.DataFrame(schema={"person_id": pl.String(), "reason": pl.String()}),
             pointers,
         )
+    # Everyone who entered a routing stage now, and anyone waiting in one without an owner.
     entered = outcome.moved.filter(pl.col("to_stage").is_in(ruleset.routing.entry_stages))
+    waiting = state.filter(
+        pl.col("stage").is_in(ruleset.routing.entry_stages) & pl.col("owner_id").is_null()
+    )
+    wanted = pl.concat([entered.select("person_id"), waiting.select("person_id")]).unique()
     candidates = (
         result.people.drop("stage", "owner_id", strict=False)
-        .join(entered.select("person_id"), on="person_id", how="semi")
+        .join(wanted, on="person_id", how="semi")
         .join(state.select("person_id", "stage", "owner_id"), on="person_id", how="left")
     )
     open_counts = _open_counts(state, ruleset.routing.capacity_stages)
