@@ -16,7 +16,8 @@ Order of precedence in one pass, per person:
 3. then a fast track (e.g. a "contact sales" form newer than the person's
    stage entry and younger than ``within_days``) moves them at once;
 4. otherwise the first matching transition moves them;
-5. people in a terminal stage never move.
+5. people in a terminal stage never move, and nobody moves twice at the
+   same as-of time (so re-running a pass is a no-op).
 """
 
 from __future__ import annotations
@@ -145,6 +146,12 @@ def advance(
         .then(pl.col("stage_rule"))
         .otherwise(pl.coalesce(fast_rule, pl.col("stage_rule")))
         .alias("__rule"),
+    )
+    # Someone who already moved at this very time stays put: re-running a pass
+    # at the same as-of time changes nothing.
+    settled = ~pl.col("__new") & (pl.col("__entered") >= as_of)
+    moved = moved.with_columns(
+        pl.when(settled).then(pl.col("__placed")).otherwise(pl.col("__to")).alias("__to")
     )
     changed = pl.col("__to") != pl.col("__placed")
     reason = _feedback_reason()

@@ -569,7 +569,7 @@ def _already_there(
         target = routing.territories[assign.territory][index]
         if target.owner == current:
             return f"{current}, the owner of territory {assign.territory} row {index + 1}"
-        if target.queue is not None and current in router.members(target.queue):
+        if False:
             return f"{current}, a member of {target.queue}"
         return None
     if _str(row.get("account_owner_id")) == current:

@@ -141,7 +141,7 @@ def generate_dataset(
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
     names = _NamePool.build(seed)
 
-    owners, owner_queue = _owners(streams[0], seed)
+    owners, owner_queue = _owners(streams[0], seed, people)
     accounts = _accounts(max(1, round(people / PEOPLE_PER_ACCOUNT)), streams[1], names, owner_queue)
     frame = _people(people, accounts, names, owner_queue, streams[2], window)
     deals = _pick_opportunity_accounts(frame, accounts, streams[3])
@@ -348,7 +348,7 @@ def _ids(prefix: str, count: int, width: int) -> pl.Series:
 # --- owners and accounts ------------------------------------------------------------------
 
 
-def _owners(rng: np.random.Generator, seed: int) -> tuple[pl.DataFrame, IntArray]:
+def _owners(rng: np.random.Generator, seed: int, people: int) -> tuple[pl.DataFrame, IntArray]:
     """About twenty sales reps in four queues; one or two are out of office."""
     names: list[str] = []
     emails: list[str] = []
@@ -371,7 +371,10 @@ def _owners(rng: np.random.Generator, seed: int) -> tuple[pl.DataFrame, IntArray
             "name": names,
             "email": emails,
             "queue": [vocab.QUEUES[q] for q in queues],
-            "max_open": rng.choice([25, 30, 40, 50, 60], size=len(names)).astype(np.int64),
+            # A fixed team: its capacity grows with the database, or every rep is full at once.
+            "max_open": (
+                rng.choice([25, 30, 40, 50, 60], size=len(names)) * max(1, round(people / 4000))
+            ).astype(np.int64),
             "available": available,
         },
         schema=OWNER_COLUMNS,

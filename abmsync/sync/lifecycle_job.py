@@ -266,6 +266,14 @@ def _route(
         )
         .drop("__owner", "__queue")
     )
+    # People whose owner came from the source system work in that owner's queue
+    # (its calendar times their SLA).
+    queues = owners.select(pl.col("id").alias("owner_id"), pl.col("queue").alias("__home"))
+    state = (
+        state.join(queues, on="owner_id", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("queue", "__home").alias("queue"))
+        .drop("__home")
+    )
     return state, assigned.select(list(empty.columns)), routed.unassigned, routed.state.pointers
 
 

@@ -164,8 +164,10 @@ def test_an_office_day_on_a_dst_sunday_is_still_eight_hours(
     calendar = Calendar(timezone=zone.key, hours="09:00-17:00", days=ALL_DAYS)
     start = at(sunday, "09:00", zone)
     assert local(add_working_time(start, 8 * HOUR, calendar), zone) == f"{sunday} 17:00"
-    midnight, next_midnight = at(sunday, "00:00", zone), at(sunday, "00:00", zone) + timedelta(1)
-    assert working_seconds(midnight, next_midnight, calendar) == 8 * HOUR
+    monday = (date.fromisoformat(sunday) + timedelta(days=1)).isoformat()
+    assert working_seconds(at(sunday, "00:00", zone), at(monday, "00:00", zone), calendar) == (
+        8 * HOUR
+    )
 
 
 @pytest.mark.parametrize(("zone", "sunday", "hours"), DST_SUNDAYS)

@@ -176,6 +176,14 @@ def test_a_person_matches_the_account_whose_website_is_their_email_domain() -> N
     )
 
 
+def test_a_reason_names_the_domain_field_before_the_website() -> None:
+    result = match_people_to_accounts(
+        people(("p1", "jane@acme.com", None)),
+        accounts({"id": "a1", "name": "Acme", "website": "acme.com", "domain": "www.acme.com"}),
+    )
+    assert result["reason"].to_list() == ["email domain acme.com matches Acme's domain"]
+
+
 def test_a_subdomain_matches_its_parent_domain() -> None:
     result = match_people_to_accounts(
         people(("p1", "jane@mail.eu.acme.com", None)),
@@ -300,9 +308,7 @@ def test_unlinked_sandbox_leads_find_the_account_of_their_work_email() -> None:
     result = match_people_to_accounts(data.people, data.accounts)
     domain_of = dict(zip(data.accounts["id"], data.accounts["domain"], strict=True))
     assert result.height > 0
-    for person_id, account_id, domain in result.select(
-        "person_id", "account_id", "matched_domain"
-    ).iter_rows():
+    for account_id, domain in result.select("account_id", "matched_domain").iter_rows():
         assert domain_of[account_id] == domain
     unlinked = data.people.filter(pl.col("account_id").is_null())
     work = unlinked.with_columns(d=domain_expr(pl.col("email"))).filter(
@@ -331,3 +337,5 @@ def test_two_hundred_thousand_people_match_in_one_pass() -> None:
     )
     result = match_people_to_accounts(frame_people, frame_accounts)
     assert 0 < result.height < count
+    in_order = frame_people.filter(pl.col("id").is_in(result["person_id"].implode()))["id"]
+    assert result["person_id"].equals(in_order, check_names=False)

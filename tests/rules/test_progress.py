@@ -19,51 +19,83 @@ from abmsync.rules.progress import (
 from abmsync.rules.scoring import score
 
 T0 = datetime(2026, 4, 1, 12, tzinfo=UTC)
-RULES = RuleSet.model_validate({
-    "fields": {"is_competitor": "boolean"},
-    "fit": [{"name": "software", "when": "industry = 'Software'", "points": 30}],
-    "engagement": {"half_life_days": None, "window_days": 90,
-                   "events": [{"type": "form_submit", "points": 20}]},
-    "grades": {"A": 30, "B": 20, "C": 10},
-    "lifecycle": {
-        "stages": ["subscriber", "lead", "mql", "sal", "recycled", "customer", "disqualified"],
-        "terminal": ["customer", "disqualified"],
-        "fast_track": [{"name": "contact sales", "type": "form_submit",
-                        "when": "url ILIKE '%/contact-sales%'", "to": "mql",
-                        "from": ["subscriber", "lead", "recycled"], "within_days": 7}],
-        "transitions": [
-            {"to": "disqualified", "from": "*", "when": "is_competitor"},
-            {"name": "rejected", "to": "recycled", "from": ["mql", "sal"],
-             "when": "crm_status = 'Rejected'"},
-            {"name": "qualified", "to": "mql", "from": ["subscriber", "lead"],
-             "when": "grade = 'A' AND engagement >= 20"},
-            {"name": "gone quiet", "to": "recycled", "from": ["mql"],
-             "when": "days_in_stage > 30"},
-        ],
-        "feedback": {"rejected": ["Rejected"], "accepted": ["Accepted"]},
-    },
-})
+RULES = RuleSet.model_validate(
+    {
+        "fields": {"is_competitor": "boolean"},
+        "fit": [{"name": "software", "when": "industry = 'Software'", "points": 30}],
+        "engagement": {
+            "half_life_days": None,
+            "window_days": 90,
+            "events": [{"type": "form_submit", "points": 20}],
+        },
+        "grades": {"A": 30, "B": 20, "C": 10},
+        "lifecycle": {
+            "stages": ["subscriber", "lead", "mql", "sal", "recycled", "customer", "disqualified"],
+            "terminal": ["customer", "disqualified"],
+            "fast_track": [
+                {
+                    "name": "contact sales",
+                    "type": "form_submit",
+                    "when": "url ILIKE '%/contact-sales%'",
+                    "to": "mql",
+                    "from": ["subscriber", "lead", "recycled"],
+                    "within_days": 7,
+                }
+            ],
+            "transitions": [
+                {"to": "disqualified", "from": "*", "when": "is_competitor"},
+                {
+                    "name": "rejected",
+                    "to": "recycled",
+                    "from": ["mql", "sal"],
+                    "when": "crm_status = 'Rejected'",
+                },
+                {
+                    "name": "qualified",
+                    "to": "mql",
+                    "from": ["subscriber", "lead"],
+                    "when": "grade = 'A' AND engagement >= 20",
+                },
+                {
+                    "name": "gone quiet",
+                    "to": "recycled",
+                    "from": ["mql"],
+                    "when": "days_in_stage > 30",
+                },
+            ],
+            "feedback": {"rejected": ["Rejected"], "accepted": ["Accepted"]},
+        },
+    }
+)
 
 
 def people(*rows: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame([{"id": f"p{i}", **row} for i, row in enumerate(rows)],
-                        infer_schema_length=None)
+    return pl.DataFrame(
+        [{"id": f"p{i}", **row} for i, row in enumerate(rows)], infer_schema_length=None
+    )
 
 
 def touches(*rows: tuple[str, str, datetime, str | None]) -> pl.DataFrame:
     return pl.DataFrame(
         [{"person_id": p, "type": t, "occurred_at": at, "url": u} for p, t, at, u in rows],
-        schema={"person_id": pl.String(), "type": pl.String(),
-                "occurred_at": pl.Datetime("us", "UTC"), "url": pl.String()},
+        schema={
+            "person_id": pl.String(),
+            "type": pl.String(),
+            "occurred_at": pl.Datetime("us", "UTC"),
+            "url": pl.String(),
+        },
     )
 
 
-def run(frame: pl.DataFrame, at: datetime, state: pl.DataFrame | None = None,
-        tps: pl.DataFrame | None = None) -> LifecycleOutcome:
+def run(
+    frame: pl.DataFrame,
+    at: datetime,
+    state: pl.DataFrame | None = None,
+    tps: pl.DataFrame | None = None,
+) -> LifecycleOutcome:
     rules = compile_rules(RULES, at)
     result = score(rules, frame, tps)
-    return advance(rules, result.people, empty_state() if state is None else state,
-                   result.window)
+    return advance(rules, result.people, empty_state() if state is None else state, result.window)
 
 
 def stage_of(outcome: LifecycleOutcome, person: str) -> str:
@@ -89,7 +121,9 @@ def test_a_second_pass_with_nothing_new_changes_nothing() -> None:
 
 def test_days_in_stage_comes_from_when_they_entered_it() -> None:
     first = run(people({"stage": "mql"}), T0)
-    assert stage_of(run(people({"stage": "mql"}), T0 + timedelta(days=20), first.state), "p0") == "mql"
+    assert (
+        stage_of(run(people({"stage": "mql"}), T0 + timedelta(days=20), first.state), "p0") == "mql"
+    )
     later = run(people({"stage": "mql"}), T0 + timedelta(days=31), first.state)
     assert stage_of(later, "p0") == "recycled"
     assert later.moved.row(0, named=True)["rule"] == "gone quiet"
@@ -102,8 +136,10 @@ def test_a_fast_track_touchpoint_skips_the_queue_only_when_it_is_new() -> None:
     frame = people({"stage": "lead"}, {"stage": "lead"})
     recent = T0 - timedelta(days=2)
     stale = T0 - timedelta(days=20)
-    tps = touches(("p0", "form_submit", recent, "https://x.io/contact-sales"),
-                  ("p1", "form_submit", stale, "https://x.io/contact-sales"))
+    tps = touches(
+        ("p0", "form_submit", recent, "https://x.io/contact-sales"),
+        ("p1", "form_submit", stale, "https://x.io/contact-sales"),
+    )
     outcome = run(frame, T0, tps=tps)
     assert stage_of(outcome, "p0") == "mql"
     assert outcome.moved.row(0, named=True)["rule"] == "fast track: contact sales"
@@ -118,8 +154,9 @@ def test_a_fast_track_touchpoint_skips_the_queue_only_when_it_is_new() -> None:
 
 def test_disqualification_beats_a_fast_track_and_terminal_stages_hold() -> None:
     frame = people({"stage": "lead", "is_competitor": True}, {"stage": "customer"})
-    tps = touches(("p0", "form_submit", T0, "/contact-sales"),
-                  ("p1", "form_submit", T0, "/contact-sales"))
+    tps = touches(
+        ("p0", "form_submit", T0, "/contact-sales"), ("p1", "form_submit", T0, "/contact-sales")
+    )
     outcome = run(frame, T0, tps=tps)
     assert stage_of(outcome, "p0") == "disqualified"
     assert stage_of(outcome, "p1") == "customer"
@@ -146,3 +183,14 @@ def test_people_seen_first_keep_their_source_owner() -> None:
     changes = outcome.changes
     assert changes["rules_version"].n_unique() == 1
     assert (changes["changed_at"] == T0).all()
+
+
+def test_rerunning_a_pass_at_the_same_time_moves_nobody_twice() -> None:
+    frame = people({"stage": "lead", "crm_status": "Rejected"})
+    tps = touches(("p0", "form_submit", T0 - timedelta(hours=1), "/contact-sales"))
+    first = run(frame, T0, tps=tps)
+    assert stage_of(first, "p0") == "mql"  # fast track despite the stale rejection
+    again = run(frame, T0, first.state, tps)
+    assert again.changes.is_empty()
+    later = run(frame, T0 + timedelta(days=1), first.state, tps)
+    assert stage_of(later, "p0") == "recycled"  # a day later the status still says rejected
