@@ -49,6 +49,7 @@ def diff_rules(
     *,
     as_of: datetime,
     weeks: list[datetime],
+    start: datetime | None = None,
     sample_size: int = 10,
 ) -> RulesDiff:
     """Compare ``old`` and ``new`` on the same data as of ``as_of``."""
@@ -89,8 +90,8 @@ def diff_rules(
         )
     )
     weekly = _weekly(
-        replay(old, people, touchpoints, accounts, weeks),
-        replay(new, people, touchpoints, accounts, weeks),
+        replay(old, people, touchpoints, accounts, weeks, start=start),
+        replay(new, people, touchpoints, accounts, weeks, start=start),
     )
     return RulesDiff(
         old.version, new.version, as_of, joined.height, changed, transitions, sample, weekly

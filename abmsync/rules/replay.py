@@ -42,7 +42,8 @@ class Replay:
 
 
 def week_ends(start: datetime, end: datetime) -> list[datetime]:
-    """Week boundaries after ``start`` up to and including ``end``."""
+    """Week boundaries after ``start`` up to and including ``end`` (``start`` itself is
+    the warm-up pass of :func:`replay`)."""
     start, end = utc(start), utc(end)
     if end <= start:
         raise ValueError("the end of a backtest must come after its start")
@@ -61,9 +62,14 @@ def replay(
     accounts: pl.DataFrame | None,
     weeks: list[datetime],
     *,
+    start: datetime | None = None,
     stage: str = "mql",
 ) -> Replay:
-    """Run the lifecycle week after week and record when each person first reached ``stage``."""
+    """Run the lifecycle week after week and record when each person first reached ``stage``.
+
+    With ``start``, a warm-up pass as of ``start`` places everyone first; people
+    already qualified then are not counted as new in the first week.
+    """
     people = conform(people, "people").drop([c for c in FUTURE_COLUMNS if c in people.columns])
     if touchpoints is not None:
         # Scan once, not once per week.
@@ -73,7 +79,7 @@ def replay(
     state = empty_state()
     found: list[pl.DataFrame] = []
     reached: set[str] = set()
-    for week_end in weeks:
+    for index, week_end in enumerate([start, *weeks] if start is not None else weeks):
         rules = compile_rules(loaded, week_end)
         known = people.filter(pl.col("created_at").is_null() | (pl.col("created_at") <= week_end))
         result = score(rules, known, touchpoints, accounts)
@@ -83,6 +89,8 @@ def replay(
             (pl.col("to_stage") == stage) & ~pl.col("person_id").is_in(list(reached))
         ).unique("person_id")
         reached.update(arrived["person_id"].to_list())
+        if start is not None and index == 0:
+            continue  # the warm-up: qualified before the replay began
         found.append(
             arrived.join(result.people.select("person_id", "account_id"), on="person_id").select(
                 "person_id",

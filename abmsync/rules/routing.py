@@ -230,7 +230,7 @@ class _Router:
         self.exhausted: dict[str, str] = {}
 
     def state(self) -> RoutingState:
-        return RoutingState(pointers=dict(self.pointers), open_counts=dict(self.counts))
+        return RoutingState(pointers=dict(self.pointers), open_counts={k: v for k, v in self.counts.items() if v > 1})
 
     def queue(self, name: str) -> list[str]:
         if name not in self.cycles:
@@ -493,9 +493,11 @@ def _route_one(router: _Router, routing: Routing, row: Row, result: _Results) ->
         result.assignments.append((person, owner_id, queue, rule.name, reason))
         return
     if current is not None:
-        why = f"already owned by {current}; no reassigning rule could route them"
-        if skipped:
-            why += ": " + "; ".join(skipped)
+        why = f"already owned by {current}; " + (
+            "no reassigning rule could route them: " + "; ".join(skipped)
+            if skipped
+            else "no routing rule matches"
+        )
         result.kept.append((person, current, None, why))
         return
     if routing.fallback is not None:
@@ -569,7 +571,7 @@ def _already_there(
         target = routing.territories[assign.territory][index]
         if target.owner == current:
             return f"{current}, the owner of territory {assign.territory} row {index + 1}"
-        if False:
+        if target.queue is not None and current in router.members(target.queue):
             return f"{current}, a member of {target.queue}"
         return None
     if _str(row.get("account_owner_id")) == current:

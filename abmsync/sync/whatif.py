@@ -62,7 +62,7 @@ def run_backtest(
     opportunities = inputs.read("opportunities", opportunities_path) if opportunities_path else None
     weeks = week_ends(start, end)
     tables = [
-        conversion(replay(loaded, people, touchpoints, accounts, weeks), opportunities)
+        conversion(replay(loaded, people, touchpoints, accounts, weeks, start=start), opportunities)
         for loaded in rule_sets
     ]
     return Backtest(start, end, [r.version for r in rule_sets], tables, [totals(t) for t in tables])
@@ -75,5 +75,8 @@ def run_diff(
     people, touchpoints, accounts = _read(inputs)
     owners_path = find_input(inputs.people.parent, "owners")
     owners = read_owners(owners_path) if owners_path else None
-    ends = week_ends(as_of - WEEK * weeks, as_of) if weeks > 0 else []
-    return diff_rules(old, new, people, touchpoints, accounts, owners, as_of=as_of, weeks=ends)
+    first = as_of - WEEK * weeks
+    ends = week_ends(first, as_of) if weeks > 0 else []
+    return diff_rules(
+        old, new, people, touchpoints, accounts, owners, as_of=as_of, weeks=ends, start=first
+    )
