@@ -1,0 +1,87 @@
+"""Run an emulator (an ASGI app) on loopback in a background thread.
+
+Tests, the benchmarks and ``abmsync sandbox serve`` all start emulators this
+way: uvicorn on 127.0.0.1 and a free port, optionally over HTTPS with a
+certificate from a locally generated CA (trustme), since simple-salesforce
+only speaks https. Clients trust the CA through :attr:`SandboxServer.ca_file`.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import trustme
+import uvicorn
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SandboxServer:
+    """One emulator served on ``127.0.0.1``; use as a context manager."""
+
+    def __init__(self, app: Any, *, tls: bool = False, port: int | None = None) -> None:
+        self.app = app
+        self.tls = tls
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="abmsync-sandbox-")
+        self.ca_file: Path | None = None
+        options: dict[str, Any] = {}
+        if tls:
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1", "localhost")
+            self.ca_file = Path(self._dir.name) / "ca.pem"
+            ca.cert_pem.write_to_path(str(self.ca_file))
+            key_file = Path(self._dir.name) / "server.pem"
+            cert.private_key_and_cert_chain_pem.write_to_path(str(key_file))
+            options = {"ssl_certfile": str(key_file), "ssl_keyfile": str(key_file)}
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", **options
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, daemon=True, name=f"sandbox-{self.port}"
+        )
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> SandboxServer:
+        """Start serving and wait until the port accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"sandbox server on port {self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the temporary certificate files."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._dir.cleanup()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
