@@ -213,7 +213,7 @@ def _next_change(zone: ZoneInfo, low: int, high: int, offset: timedelta) -> int:
             low = middle
         else:
             high = middle
-    return low
+    return high
 
 
 def _offset_at(zone: ZoneInfo, seconds: int) -> timedelta:

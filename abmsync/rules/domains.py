@@ -171,10 +171,11 @@ def match_people_to_accounts(people: pl.DataFrame, accounts: pl.DataFrame) -> pl
     ``matched_domain`` (the account's domain that matched) and a readable
     ``reason``. See the module docstring for the rules.
     """
-    unlinked = people.lazy().filter(
-        (pl.col("account_id").is_null() | (pl.col("account_id").str.strip_chars() == ""))
-        & pl.col("email").str.contains("@", literal=True)
-    )
+    has_email = pl.col("email").str.contains("@", literal=True)
+    if "account_id" in people.columns:
+        account = pl.col("account_id").cast(pl.String).str.strip_chars()
+        has_email = has_email & (account.is_null() | (account == ""))
+    unlinked = people.lazy().filter(has_email)
     # Normalize each distinct raw domain once, not once per person.
     people_raw = unlinked.select(
         pl.col("id").cast(pl.String).alias("person_id"),
@@ -194,15 +195,15 @@ def match_people_to_accounts(people: pl.DataFrame, accounts: pl.DataFrame) -> pl
         people_raw.join(matched_raw, on="_raw", how="inner", maintain_order="left")
         .select(list(MATCH_COLUMNS))
         .collect()
-        .cast(MATCH_COLUMNS)  # type: ignore[arg-type]
     )
 
 
-def candidate_domains(email_domain: pl.Expr) -> pl.Expr:
-    """The list of domains an email domain may match, most specific first.
+def parent_levels(email_domain: pl.Expr) -> pl.Expr:
+    """How many leading labels of an email domain may be dropped, most specific first.
 
-    ``mail.eu.acme.co.uk`` gives ``[mail.eu.acme.co.uk, eu.acme.co.uk, acme.co.uk]``:
-    parents down to two labels, or three under a second-level suffix.
+    ``mail.eu.acme.co.uk`` gives ``[0, 1, 2]`` (``mail.eu.acme.co.uk``,
+    ``eu.acme.co.uk``, ``acme.co.uk``): parents down to two labels, or three
+    under a second-level suffix such as ``co.uk``.
     """
     labels = email_domain.str.split(".")
     count = labels.list.len().cast(pl.Int64)
@@ -270,7 +271,7 @@ def _best_account_per_domain(
     )
     facts = facts.unique("account_id", keep="first", maintain_order=True)
     candidates = (
-        email_domains.with_columns(candidate_domains(pl.col("email_domain")).alias("level"))
+        email_domains.with_columns(parent_levels(pl.col("email_domain")).alias("level"))
         .explode("level")
         .with_columns(
             pl.col("email_domain")

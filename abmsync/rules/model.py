@@ -115,7 +115,7 @@ def parse_duration(text: str) -> float:
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WORKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
 class Calendar(StrictModel):

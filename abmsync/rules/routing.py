@@ -58,6 +58,7 @@ from abmsync.rules.model import (
     Territory,
     TerritoryRow,
 )
+from abmsync.schema import cast_column
 
 ASSIGNMENT_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.String(),
@@ -195,7 +196,6 @@ def next_in_queue(
 
 @dataclass(frozen=True)
 class _Owner:
-    name: str | None
     queue: str | None
     max_open: int | None
     available: bool
@@ -230,7 +230,7 @@ class _Router:
         self.exhausted: dict[str, str] = {}
 
     def state(self) -> RoutingState:
-        return RoutingState(pointers=dict(self.pointers), open_counts={k: v for k, v in self.counts.items() if v > 1})
+        return RoutingState(pointers=dict(self.pointers), open_counts=dict(self.counts))
 
     def queue(self, name: str) -> list[str]:
         if name not in self.cycles:
@@ -327,27 +327,25 @@ def _queue_problem(name: str, problems: Mapping[str, _Problem]) -> str:
 
 
 def _owner_table(owners: pl.DataFrame) -> dict[str, _Owner]:
-    columns = owners.columns
+    """Owners by id (the first row of an id counts); unknown availability counts as available."""
+    dtypes: dict[str, pl.DataType] = {
+        "queue": pl.String(),
+        "max_open": pl.Int64(),
+        "available": pl.Boolean(),
+    }
     frame = owners.select(
-        pl.col("id").cast(pl.String),
-        (pl.col("name").cast(pl.String) if "name" in columns else pl.lit(None, pl.String)).alias(
-            "name"
+        _text(pl.col("id")),
+        *(
+            cast_column(owners.schema[name], name, dtype)
+            if name in owners.columns
+            else pl.lit(None, dtype).alias(name)
+            for name, dtype in dtypes.items()
         ),
-        (pl.col("queue").cast(pl.String) if "queue" in columns else pl.lit(None, pl.String)).alias(
-            "queue"
-        ),
-        (
-            pl.col("max_open").cast(pl.Int64) if "max_open" in columns else pl.lit(None, pl.Int64)
-        ).alias("max_open"),
-        (
-            pl.col("available").cast(pl.Boolean).fill_null(True)
-            if "available" in columns
-            else pl.lit(True)
-        ).alias("available"),
-    ).filter(pl.col("id").is_not_null())
+    )
     table: dict[str, _Owner] = {}
-    for owner_id, name, queue, max_open, available in frame.iter_rows():
-        table.setdefault(owner_id, _Owner(name, queue, max_open, bool(available)))
+    for owner_id, queue, max_open, available in frame.iter_rows():
+        if owner_id is not None:
+            table.setdefault(owner_id, _Owner(queue, max_open, available is not False))
     return table
 
 
@@ -396,9 +394,18 @@ def _prepare(
                 f"routing names territory table '{table}', which is not defined (tables: {known})"
             )
         territories.append(_first_row(routing.territories[table]).alias(f"_territory_{table}"))
-    frame = frame.with_columns(*flags, *territories, _text(pl.col("id")).alias("id"))
+    frame = frame.with_columns(
+        *flags,
+        *territories,
+        *(_text(pl.col(name)).alias(name) for name in ("id", "owner_id", "account_owner_id")),
+        _country().alias("_country"),
+        _text(pl.col("state")).alias("_state"),
+        _text(pl.col("postal_code")).alias("_postal"),
+    )
     keys, descending = _order(frame.columns)
-    return frame.sort(keys, descending=descending, nulls_last=True, maintain_order=True)
+    frame = frame.sort(keys, descending=descending, nulls_last=True, maintain_order=True)
+    read = ["id", "owner_id", "account_owner_id", "account_name", "account_id"]
+    return frame.select(*read, pl.col("^_(rule|territory|country|state|postal).*$"))
 
 
 def _text(column: pl.Expr) -> pl.Expr:
@@ -543,7 +550,7 @@ def _try_territory(
     if not isinstance(index, int):
         return f"no row of territory {table} matches ({_location(row)})"
     territory_row = routing.territories[table][index]
-    where = f"territory {table} row {index + 1} ({_criteria(territory_row, row)})"
+    where = f"territory {table} row {index + 1} ({_location(row, territory_row)})"
     if territory_row.owner is not None:
         problem = router.direct(territory_row.owner)
         if problem is not None:
@@ -587,27 +594,21 @@ def _account(row: Row) -> str:
     return _str(row.get("account_name")) or _str(row.get("account_id")) or "their account"
 
 
-def _location(row: Row) -> str:
+def _location(row: Row, territory_row: TerritoryRow | None = None) -> str:
+    """The person's country, state and postal code, or those a territory row tests:
+    'country DE, postal 80331'."""
+    tested = (
+        (territory_row.country, territory_row.state, territory_row.postal)
+        if territory_row is not None
+        else (row["_country"], row["_state"], row["_postal"])
+    )
     parts = [
-        f"{label} {value}"
-        for label, value in (
-            ("country", _str(row.get("country")) or _str(row.get("account_country"))),
-            ("state", _str(row.get("state"))),
-            ("postal", _str(row.get("postal_code"))),
+        f"{label} {row[column]}"
+        for label, column, test in zip(
+            ("country", "state", "postal"), ("_country", "_state", "_postal"), tested, strict=True
         )
-        if value
+        if test is not None
     ]
-    return ", ".join(parts) or "no country, state or postal code"
-
-
-def _criteria(territory_row: TerritoryRow, row: Row) -> str:
-    """The person's values for the criteria this row tests: 'country DE, postal 80331'."""
-    parts: list[str] = []
-    if territory_row.country is not None:
-        country = _str(row.get("country")) or _str(row.get("account_country")) or ""
-        parts.append(f"country {country.strip().upper()}")
-    if territory_row.state is not None:
-        parts.append(f"state {_str(row.get('state'))}")
-    if territory_row.postal is not None:
-        parts.append(f"postal {_str(row.get('postal_code'))}")
-    return ", ".join(parts) or "catch-all"
+    if parts:
+        return ", ".join(parts)
+    return "any location" if territory_row is not None else "no country, state or postal code"

@@ -146,8 +146,15 @@ class _Checker:
                 for position, stage in enumerate(transition.from_):
                     self._stage((*path, "from", position), stage)
             self._condition((*path, "when"), transition.when, scope)
+        timed: set[str] = set()
         for index, sla in enumerate(lifecycle.sla):
             self._stage(("lifecycle", "sla", index, "stage"), sla.stage)
+            if sla.stage in timed:
+                self._problem(
+                    ("lifecycle", "sla", index, "stage"),
+                    f"stage '{sla.stage}' already has an SLA rule",
+                )
+            timed.add(sla.stage)
             if sla.calendar is not None:
                 self._calendar(("lifecycle", "sla", index, "calendar"), sla.calendar)
         if lifecycle.initial is not None:

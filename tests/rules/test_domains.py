@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from abmsync.rules.domains import (
     FREE_MAIL_DOMAINS,
     account_domains,
-    candidate_domains,
     domain_expr,
     match_people_to_accounts,
     normalize_domain,
+    parent_levels,
 )
 from abmsync.sandbox.generate import generate_dataset
 
@@ -96,7 +96,7 @@ def test_parent_domains_stop_before_the_public_suffix(
 ) -> None:
     frame = pl.DataFrame({"d": [email_domain]})
     found = (
-        frame.with_columns(candidate_domains(pl.col("d")).alias("level"))
+        frame.with_columns(parent_levels(pl.col("d")).alias("level"))
         .explode("level")
         .select(pl.col("d").str.split(".").list.slice(pl.col("level")).list.join("."))
         .to_series()
@@ -258,7 +258,7 @@ def test_an_account_with_several_domains_matches_on_any_of_them() -> None:
 
 
 def test_a_shared_domain_goes_to_the_account_with_most_employees_then_lowest_id() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "a3", "name": "Acme Holding", "domain": "acme.com", "employees": 50},
         {"id": "a2", "name": "Acme Sales", "domain": "acme.com", "employees": 900},
         {"id": "a1", "name": "Acme Inc", "domain": "acme.com", "employees": None},
@@ -276,6 +276,12 @@ def test_a_shared_domain_goes_to_the_account_with_most_employees_then_lowest_id(
         shuffled = rows.copy()
         random.Random(seed).shuffle(shuffled)
         assert match_people_to_accounts(persons, accounts(*shuffled)).equals(first)
+
+
+def test_people_without_an_account_id_column_are_all_unlinked() -> None:
+    frame = pl.DataFrame({"id": ["p1"], "email": ["jane@acme.com"]})
+    result = match_people_to_accounts(frame, accounts({"id": "a1", "domain": "acme.com"}))
+    assert result["account_id"].to_list() == ["a1"]
 
 
 def test_people_who_already_have_an_account_are_not_returned() -> None:

@@ -97,14 +97,14 @@ def run(
 
 
 def owner_of(outcome: RoutingOutcome) -> dict[str, str]:
-    rows = outcome.assignments.select("person_id", "owner_id").rows()
-    return dict(rows)  # type: ignore[arg-type]
+    rows = outcome.assignments.select("person_id", "owner_id").iter_rows()
+    return {str(person): str(owner) for person, owner in rows}
 
 
 def reason_of(outcome: RoutingOutcome, person: str) -> str:
     frames = (outcome.assignments, outcome.unassigned, outcome.kept)
     found = [f.filter(pl.col("person_id") == person)["reason"] for f in frames]
-    return next(s.item() for s in found if s.len())
+    return next(str(s.item()) for s in found if s.len())
 
 
 # --- weighted cycle -----------------------------------------------------------------------
