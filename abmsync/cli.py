@@ -419,6 +419,36 @@ def backtest_command(
     render_backtest(console, result, [str(p) for p in rules_paths])
 
 
+@main.command("sla")
+@click.option("--stage", default="mql", show_default=True, help="stage whose SLA to report")
+@click.option(
+    "--accepted",
+    default="sal,sql,opportunity",
+    show_default=True,
+    help="comma-separated stages that count as accepted by sales",
+)
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def sla_command(stage: str, accepted: str, database: str | None, as_json: bool) -> None:
+    """Breach rate and time-to-accept from the ledgers, overall and per owner."""
+    from abmsync.rules.sla import sla_report
+    from abmsync.sync.store import Store
+
+    with domain_errors(), Store.open(database_url(database)) as store:
+        report = sla_report(
+            store.sla_events(),
+            store.stage_changes(),
+            stage=stage,
+            accepted=[s.strip() for s in accepted.split(",") if s.strip()],
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+        return
+    from abmsync.render import render_sla
+
+    render_sla(console, report)
+
+
 # --- sandbox and demo -----------------------------------------------------------
 
 

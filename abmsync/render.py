@@ -11,6 +11,7 @@ from rich.table import Table
 from abmsync.rules.diff import RulesDiff
 from abmsync.rules.explain import reasons_of
 from abmsync.rules.scoring import ScoreResult
+from abmsync.rules.sla import SlaReport
 from abmsync.sync.lifecycle_job import PassSummary
 from abmsync.sync.scoring import ScoringSummary
 from abmsync.sync.whatif import Backtest
@@ -270,3 +271,29 @@ def render_diff(console: Console, result: RulesDiff, sample: int) -> None:
             f"{row['new_mqls'] - row['old_mqls']:+,}",
         )
     console.print(weekly)
+
+
+def render_sla(console: Console, report: SlaReport) -> None:
+    """Breach rate, time to accept and the owners with the most breaches."""
+    accept = report.time_to_accept
+    console.print(
+        f"SLA for {report.stage}: {report.started:,} timers started, {report.met:,} met, "
+        f"[bold]{report.breached:,} breached[/] ({_percent(report.breach_rate)}), "
+        f"{report.still_open:,} still open",
+        highlight=False,
+    )
+    if accept.count:
+        console.print(
+            f"Time to accept ({accept.count:,} accepted): median {accept.median_hours:.1f} h, "
+            f"p90 {accept.p90_hours:.1f} h, mean {accept.mean_hours:.1f} h",
+            highlight=False,
+        )
+    owners = table("Per owner", ["owner", "breached", "met", "breach rate"])
+    for row in report.by_owner.head(15).iter_rows(named=True):
+        owners.add_row(
+            str(row["owner_id"]),
+            f"{row['breached']:,}",
+            f"{row['met']:,}",
+            _percent(row["breach_rate"]),
+        )
+    console.print(owners)

@@ -40,6 +40,10 @@ def test_two_runs_a_week_apart_show_moves_assignments_and_breaches(
     assert second["sla"]["breached"] > 0  # type: ignore[index]
     assert all(a["reason"] for a in second["assignments"])  # type: ignore[union-attr]
     assert sum(first["stages"].values()) == 1500  # type: ignore[union-attr]
+    report = invoke("sla", "--database", database)
+    mql_breaches = [e for e in second["sla_events"] if e["stage"] == "mql"]  # type: ignore[union-attr]
+    assert report["breached"] == len(mql_breaches) > 0
+    assert 0 < report["breach_rate"] <= 1  # type: ignore[operator]
 
 
 def test_run_output_as_tables(data_dir: Path, tmp_path: Path) -> None:
