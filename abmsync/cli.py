@@ -68,6 +68,15 @@ def database_url(explicit: str | None) -> str:
     return Settings().database_url.get_secret_value()
 
 
+mapping_option = click.option(
+    "--mapping",
+    "mappings",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="YAML field mapping for an input file in vendor columns (repeatable)",
+)
+
+
 @click.group()
 @click.version_option(package_name="abmsync")
 def main() -> None:
@@ -213,13 +222,7 @@ def rules_schema() -> None:
 @click.option("--people", type=click.Path(path_type=Path), help="people file")
 @click.option("--touchpoints", type=click.Path(path_type=Path), help="touchpoints file")
 @click.option("--accounts", type=click.Path(path_type=Path), help="accounts file")
-@click.option(
-    "--mapping",
-    "mappings",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="YAML field mapping for an input file in vendor columns (repeatable)",
-)
+@mapping_option
 @click.option("--as-of", "as_of", help="score as of this ISO time (default: now)")
 @click.option(
     "--out", type=click.Path(path_type=Path), help="write scores here (.parquet, .csv or .jsonl)"
@@ -334,13 +337,7 @@ def _progress(steps: int, *, quiet: bool) -> Iterator[Any]:
     type=click.Path(path_type=Path),
     help="owners file (id, name, queue, max_open, available); default DATA/owners.*",
 )
-@click.option(
-    "--mapping",
-    "mappings",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="YAML field mapping for an input file in vendor columns (repeatable)",
-)
+@mapping_option
 @click.option("--as-of", "as_of", help="run as of this ISO time (default: now)")
 @click.option("--database", "database", help="state database URL (default: settings)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")

@@ -89,13 +89,13 @@ class AccountRules(StrictModel):
     mqa: str | None = Field(default=None, description="marketing-qualified account condition")
 
 
-class Transition(StrictModel):
-    name: str | None = None
-    to: str
-    from_: list[str] | Literal["*"] = Field(default="*", alias="from")
-    when: str
+class StageMove(StrictModel):
+    """A move to a stage, allowed from some stages (``"*"``: any)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: str
+    from_: list[str] | Literal["*"] = Field(default="*", alias="from")
 
     @field_validator("from_", mode="before")
     @classmethod
@@ -103,6 +103,11 @@ class Transition(StrictModel):
         if isinstance(value, str) and value != "*":
             return [value]
         return value
+
+
+class Transition(StageMove):
+    name: str | None = None
+    when: str
 
 
 def parse_duration(text: str) -> float:
@@ -174,26 +179,15 @@ class SlaRule(StrictModel):
         return parse_duration(self.within)
 
 
-class FastTrack(StrictModel):
+class FastTrack(StageMove):
     """A touchpoint that sends a person straight to a stage, skipping nurture."""
 
     name: str
     type: str | None = None
     when: str | None = Field(default=None, description="condition on touchpoint fields")
-    to: str
-    from_: list[str] | Literal["*"] = Field(default="*", alias="from")
     within_days: float = Field(
         default=14, gt=0, description="only this recent touchpoints count (and after stage entry)"
     )
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @field_validator("from_", mode="before")
-    @classmethod
-    def _one_stage_is_a_list(cls, value: object) -> object:
-        if isinstance(value, str) and value != "*":
-            return [value]
-        return value
 
     @model_validator(mode="after")
     def _type_or_when(self) -> FastTrack:
