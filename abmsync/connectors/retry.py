@@ -46,7 +46,9 @@ def retrying(*, attempts: int = 6, initial: float = 0.2, maximum: float = 30.0) 
     return Retrying(
         retry=retry_if_exception(lambda e: isinstance(e, TransientError)),
         stop=stop_after_attempt(attempts),
-        wait=_wait(wait_exponential_jitter(initial=initial, max=maximum), maximum),
+        wait=_wait(
+            wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial), maximum
+        ),
         reraise=True,
     )
 

@@ -58,6 +58,7 @@ from abmsync.rules.model import (
     Territory,
     TerritoryRow,
 )
+from abmsync.rules.territory import country, first_row, text
 from abmsync.schema import cast_column
 
 ASSIGNMENT_COLUMNS: dict[str, pl.DataType] = {
@@ -334,7 +335,7 @@ def _owner_table(owners: pl.DataFrame) -> dict[str, _Owner]:
         "available": pl.Boolean(),
     }
     frame = owners.select(
-        _text(pl.col("id")),
+        text(pl.col("id")),
         *(
             cast_column(owners.schema[name], name, dtype)
             if name in owners.columns
@@ -393,25 +394,19 @@ def _prepare(
             raise ValueError(
                 f"routing names territory table '{table}', which is not defined (tables: {known})"
             )
-        territories.append(_first_row(routing.territories[table]).alias(f"_territory_{table}"))
+        territories.append(first_row(routing.territories[table]).alias(f"_territory_{table}"))
     frame = frame.with_columns(
         *flags,
         *territories,
-        *(_text(pl.col(name)).alias(name) for name in ("id", "owner_id", "account_owner_id")),
-        _country().alias("_country"),
-        _text(pl.col("state")).alias("_state"),
-        _text(pl.col("postal_code")).alias("_postal"),
+        *(text(pl.col(name)).alias(name) for name in ("id", "owner_id", "account_owner_id")),
+        country().alias("_country"),
+        text(pl.col("state")).alias("_state"),
+        text(pl.col("postal_code")).alias("_postal"),
     )
     keys, descending = _order(frame.columns)
     frame = frame.sort(keys, descending=descending, nulls_last=True, maintain_order=True)
     read = ["id", "owner_id", "account_owner_id", "account_name", "account_id"]
     return frame.select(*read, pl.col("^_(rule|territory|country|state|postal).*$"))
-
-
-def _text(column: pl.Expr) -> pl.Expr:
-    """A text column with blank values as null."""
-    text = column.cast(pl.String).str.strip_chars()
-    return pl.when(text != "").then(text)
 
 
 def _order(columns: list[str]) -> tuple[list[str], list[bool]]:
@@ -421,43 +416,6 @@ def _order(columns: list[str]) -> tuple[list[str], list[bool]]:
     ]
     order.append(("id", False))
     return [name for name, _ in order], [descending for _, descending in order]
-
-
-def _country() -> pl.Expr:
-    return pl.coalesce(
-        _text(pl.col("country")), _text(pl.col("account_country"))
-    ).str.to_uppercase()
-
-
-def _postal() -> pl.Expr:
-    return _text(pl.col("postal_code")).str.replace_all(" ", "", literal=True).str.to_uppercase()
-
-
-def _prefix(pattern: str) -> str:
-    """'8*' and '8' both mean 'starts with 8'."""
-    return pattern.strip().replace(" ", "").upper().rstrip("*")
-
-
-def _row_matches(row: TerritoryRow) -> pl.Expr:
-    condition = pl.lit(True)
-    if row.country is not None:
-        wanted = pl.Series([c.strip().upper() for c in row.country], dtype=pl.String())
-        condition = condition & _country().is_in(wanted.implode())
-    if row.state is not None:
-        wanted = pl.Series([s.strip().upper() for s in row.state], dtype=pl.String())
-        condition = condition & _text(pl.col("state")).str.to_uppercase().is_in(wanted.implode())
-    if row.postal is not None:
-        prefixes = [_postal().str.starts_with(_prefix(str(p))) for p in row.postal]
-        condition = condition & pl.any_horizontal(prefixes)
-    return condition.fill_null(False)
-
-
-def _first_row(rows: Sequence[TerritoryRow]) -> pl.Expr:
-    """The index of the first row of a territory table that matches, else null."""
-    index: pl.Expr = pl.lit(None, dtype=pl.Int64)
-    for number in reversed(range(len(rows))):
-        index = pl.when(_row_matches(rows[number])).then(pl.lit(number, pl.Int64)).otherwise(index)
-    return index
 
 
 # --- one person ---------------------------------------------------------------------------

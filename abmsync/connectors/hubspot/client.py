@@ -1,0 +1,265 @@
+"""The official ``hubspot-api-client``, wrapped so that abmsync's retry policy decides.
+
+Every call goes through :meth:`HubSpotClient.call`: the client's own urllib3
+retry is switched off, each sub-package's ``ApiException`` (they do not share a
+base class) is turned into one of abmsync's three kinds of error through one
+table, and transient ones are retried by :func:`abmsync.connectors.retry.call_with_retries`,
+honouring a 429's Retry-After. Messages are one line and never contain the token.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+import hubspot
+import hubspot.crm.associations.v4.exceptions as associations_errors
+import hubspot.crm.objects.exceptions as objects_errors
+import hubspot.crm.owners.exceptions as owners_errors
+import hubspot.crm.properties.exceptions as properties_errors
+import urllib3
+from pydantic import SecretStr
+from urllib3.util.retry import Retry
+
+from abmsync.connectors.retry import RateLimitedError, call_with_retries
+from abmsync.errors import AbmsyncError, SkippableError, TerminalError, TransientError
+
+T = TypeVar("T")
+
+API_EXCEPTIONS: tuple[type[Exception], ...] = (
+    objects_errors.ApiException,
+    properties_errors.ApiException,
+    owners_errors.ApiException,
+    associations_errors.ApiException,
+)
+# Raised by the generated models when a response does not match HubSpot's schema.
+MODEL_ERRORS: tuple[type[Exception], ...] = (
+    objects_errors.OpenApiException,
+    properties_errors.OpenApiException,
+    owners_errors.OpenApiException,
+    associations_errors.OpenApiException,
+)
+
+
+class ErrorKind(Enum):
+    """What the engine does with a failed call (see :mod:`abmsync.errors`)."""
+
+    TRANSIENT = "transient"
+    TERMINAL = "terminal"
+    SKIPPABLE = "skippable"
+
+
+# The one table: HTTP status -> kind. A category overrides the status where
+# HubSpot reuses one status for different situations (401: bad vs expired token).
+STATUS_KINDS: dict[int, ErrorKind] = {
+    400: ErrorKind.SKIPPABLE,
+    401: ErrorKind.TERMINAL,
+    403: ErrorKind.TERMINAL,
+    404: ErrorKind.SKIPPABLE,
+    409: ErrorKind.SKIPPABLE,
+    414: ErrorKind.SKIPPABLE,
+    423: ErrorKind.TRANSIENT,  # record locked by a concurrent write
+    429: ErrorKind.TRANSIENT,
+    500: ErrorKind.TRANSIENT,
+    502: ErrorKind.TRANSIENT,
+    503: ErrorKind.TRANSIENT,
+    504: ErrorKind.TRANSIENT,
+}
+CATEGORY_KINDS: dict[str, ErrorKind] = {
+    "EXPIRED_AUTHENTICATION": ErrorKind.TRANSIENT,  # refresh the token and try again
+    "RATE_LIMITS": ErrorKind.TRANSIENT,
+    "INTERNAL_ERROR": ErrorKind.TRANSIENT,
+}
+
+
+def kind_of(status: int, category: str | None) -> ErrorKind:
+    """The kind of a HubSpot error, from the tables above."""
+    if category is not None and category in CATEGORY_KINDS:
+        return CATEGORY_KINDS[category]
+    if status in STATUS_KINDS:
+        return STATUS_KINDS[status]
+    return ErrorKind.TRANSIENT if status >= 500 or status == 0 else ErrorKind.SKIPPABLE
+
+
+@dataclass(frozen=True)
+class VendorError:
+    """What HubSpot said about a failure: status, category and code, and its message."""
+
+    status: int
+    category: str | None
+    message: str
+    code: str | None = None
+    retry_after: float | None = None
+
+
+class HubSpotTransientError(TransientError):
+    """A HubSpot failure worth retrying (5xx, timeout, dropped connection, expired token)."""
+
+    def __init__(self, message: str, vendor: VendorError | None = None) -> None:
+        super().__init__(message)
+        self.vendor = vendor
+
+
+class HubSpotTerminalError(TerminalError):
+    """A HubSpot failure retrying cannot fix (bad token, missing scope)."""
+
+    def __init__(self, message: str, vendor: VendorError | None = None) -> None:
+        super().__init__(message)
+        self.vendor = vendor
+
+
+class HubSpotRejectedError(SkippableError):
+    """HubSpot rejected this request's data (400, 404, 409); the records can be dead-lettered."""
+
+    def __init__(self, message: str, vendor: VendorError) -> None:
+        super().__init__(message)
+        self.vendor = vendor
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so a vendor message fits on one log line."""
+    return " ".join(text.split())
+
+
+def vendor_error(exc: Exception) -> VendorError:
+    """Status, category and message from any sub-package's ``ApiException``."""
+    status = int(getattr(exc, "status", 0) or 0)
+    raw = getattr(exc, "body", None)
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+    try:
+        body = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    headers = getattr(exc, "headers", None) or {}
+    retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+    category = body.get("category") or body.get("errorType")
+    details = body.get("errors") or []
+    code = details[0].get("code") if details and isinstance(details[0], dict) else None
+    message = one_line(str(body.get("message") or getattr(exc, "reason", "") or text))
+    return VendorError(
+        status=status,
+        category=str(category) if category else None,
+        message=message[:500],
+        code=str(code) if code else None,
+        retry_after=_seconds(retry_after),
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: Exception, what: str) -> AbmsyncError:
+    """The abmsync error for a HubSpot ``ApiException`` raised while doing ``what``."""
+    vendor = vendor_error(exc)
+    label = f"{vendor.status} {vendor.category}" if vendor.category else str(vendor.status)
+    if vendor.status == 401 and vendor.category != "EXPIRED_AUTHENTICATION":
+        return HubSpotTerminalError(
+            f"HubSpot rejected the access token ({label}) during {what}; "
+            "check the private app token (ABMSYNC_HUBSPOT__ACCESS_TOKEN)",
+            vendor,
+        )
+    message = f"HubSpot {what} failed ({label}): {vendor.message}"
+    if vendor.status == 429:
+        return RateLimitedError(message, vendor.retry_after)
+    kind = kind_of(vendor.status, vendor.category)
+    if kind is ErrorKind.TRANSIENT:
+        return HubSpotTransientError(message, vendor)
+    if kind is ErrorKind.TERMINAL:
+        return HubSpotTerminalError(message, vendor)
+    return HubSpotRejectedError(message, vendor)
+
+
+class AfterPaginator:
+    """HubSpot's ``paging.next.after`` paging; refuses a token it has already seen."""
+
+    def __init__(self) -> None:
+        self.after: str | None = None
+        self._seen: set[str] = set()
+        self.done = False
+
+    def advance(self, response: Any) -> None:
+        """Take the next ``after`` from a collection response (done when there is none)."""
+        paging = getattr(response, "paging", None)
+        following = getattr(getattr(paging, "next", None), "after", None)
+        if not following:
+            self.done = True
+            return
+        if following in self._seen:
+            raise HubSpotTerminalError(f"HubSpot returned the page token {following!r} twice")
+        self._seen.add(following)
+        self.after = str(following)
+
+
+class HubSpotClient:
+    """The sub-package APIs abmsync uses, each call under the shared retry policy."""
+
+    def __init__(
+        self,
+        access_token: SecretStr,
+        *,
+        host: str = "https://api.hubapi.com",
+        timeout: float = 10,
+        attempts: int = 6,
+        token_provider: Callable[[], SecretStr] | None = None,
+    ) -> None:
+        self.host = host
+        self.timeout = timeout
+        self.attempts = attempts
+        self._token = access_token
+        self._token_provider = token_provider
+        self._apis: dict[str, Any] = {}
+
+    def api(self, name: str) -> Any:
+        """One generated API object (``objects.batch_api``, ...), built once per token."""
+        if name not in self._apis:
+            client = hubspot.Client.create(
+                access_token=self._token.get_secret_value(),
+                host=self.host,
+                # Our policy decides on retries: urllib3 must not retry on its own.
+                retry=Retry(total=0, connect=0, read=0, redirect=False, raise_on_status=False),
+            )
+            target: Any = client.crm
+            for part in name.split("."):
+                target = getattr(target, part)
+            self._apis[name] = target
+        return self._apis[name]
+
+    def call(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call ``api.method(*args, **kwargs)`` with a timeout, mapped errors and retries."""
+
+        def once() -> Any:
+            function = getattr(self.api(api), method)
+            try:
+                return function(*args, _request_timeout=self.timeout, **kwargs)
+            except API_EXCEPTIONS as exc:
+                error = classify(exc, what)
+                vendor = getattr(error, "vendor", None)
+                if vendor is not None and vendor.category == "EXPIRED_AUTHENTICATION":
+                    self._refresh_token()
+                raise error from None
+            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                raise HubSpotTransientError(
+                    f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
+                ) from None
+            except MODEL_ERRORS as exc:
+                raise HubSpotTerminalError(
+                    f"HubSpot {what}: unexpected response ({one_line(str(exc))[:200]})"
+                ) from None
+
+        return call_with_retries(once, attempts=self.attempts)
+
+    def _refresh_token(self) -> None:
+        """Take a new token from the provider (OAuth apps); a private-app token is kept."""
+        if self._token_provider is not None:
+            self._token = self._token_provider()
+            self._apis.clear()

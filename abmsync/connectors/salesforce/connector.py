@@ -1,0 +1,481 @@
+"""``SalesforceConnector``: the Connector Protocol over the Salesforce REST API.
+
+- ``read_changes`` runs SOQL (``queryAll``, so merged-away and deleted rows are
+  seen) on ``SystemModstamp >= cursor - overlap`` ordered by
+  ``SystemModstamp, Id``, follows ``nextRecordsUrl`` and drops every
+  (Id, SystemModstamp) pair it already handed out (:class:`ChangeWindow`).
+  Deletions come from the ``IsDeleted`` rows and the ``deleted/`` resource.
+- ``write`` validates each patch against ``describe`` (no call for a bad one),
+  then sends sObject Collections of 200: POST creates, PATCH updates by Id,
+  PATCH ``composite/sobjects/{Obj}/{ExtField}`` upserts. Records that fail
+  with a transient code (``UNABLE_TO_LOCK_ROW``) are sent again.
+- ``ensure_fields`` creates missing custom fields (and custom objects) with
+  the Tooling API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from pydantic import SecretStr
+
+from abmsync.connectors.base import (
+    Batch,
+    CheckItem,
+    CheckReport,
+    Cursor,
+    FieldMeta,
+    FieldSpec,
+    FieldType,
+    ObjectMeta,
+    Patch,
+    PatchValue,
+    WriteResult,
+    validate_patch,
+)
+from abmsync.connectors.salesforce.client import (
+    RETRYABLE_RECORD_CODES,
+    SalesforceClient,
+    SalesforceTerminalError,
+)
+from abmsync.errors import AbmsyncError, ConfigError, TerminalError
+
+COLLECTION_SIZE = 200
+DEFAULT_OVERLAP = timedelta(minutes=5)
+ABM_FIELDS = ("ABM_Score__c", "ABM_Grade__c", "ABM_Stage__c", "ABM_Score_Reasons__c")
+DEFAULT_EXPECTED_FIELDS: Mapping[str, Sequence[str]] = {"Lead": ABM_FIELDS, "Contact": ABM_FIELDS}
+
+_TYPES = {
+    "id": FieldType.ID,
+    "string": FieldType.STRING,
+    "textarea": FieldType.TEXT,
+    "email": FieldType.EMAIL,
+    "url": FieldType.URL,
+    "phone": FieldType.PHONE,
+    "reference": FieldType.REFERENCE,
+    "picklist": FieldType.PICKLIST,
+    "combobox": FieldType.PICKLIST,
+    "multipicklist": FieldType.MULTIPICKLIST,
+    "int": FieldType.INTEGER,
+    "long": FieldType.INTEGER,
+    "double": FieldType.NUMBER,
+    "currency": FieldType.NUMBER,
+    "percent": FieldType.NUMBER,
+    "boolean": FieldType.BOOLEAN,
+    "date": FieldType.DATE,
+    "datetime": FieldType.DATETIME,
+}
+_POLARS: dict[FieldType, Any] = {
+    FieldType.INTEGER: pl.Int64,
+    FieldType.NUMBER: pl.Float64,
+    FieldType.BOOLEAN: pl.Boolean,
+    FieldType.DATE: pl.Date,
+    FieldType.DATETIME: pl.Datetime("ms", "UTC"),
+}
+
+
+def parse_stamp(text: str) -> datetime:
+    """A Salesforce timestamp (``2026-01-01T00:00:00.000+0000``) as an aware datetime."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+@dataclass
+class ChangeWindow:
+    """Incremental-read state: the newest SystemModstamp seen and the pairs near it.
+
+    The next read starts ``overlap`` before :attr:`stamp` (Salesforce stamps a
+    record when its transaction starts, so a change can become visible after
+    newer ones) and drops each (Id, SystemModstamp) pair in :attr:`seen`,
+    so two records changed in the same millisecond are neither missed nor
+    handed out twice.
+    """
+
+    overlap: timedelta = DEFAULT_OVERLAP
+    stamp: datetime | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, cursor: Cursor | None, overlap: timedelta) -> ChangeWindow:
+        """The state a cursor carries; a fresh one for ``None``."""
+        if cursor is None:
+            return cls(overlap)
+        try:
+            state = json.loads(cursor.value)
+            stamp = datetime.fromisoformat(state["stamp"]) if state.get("stamp") else None
+            return cls(overlap, stamp, dict(state.get("seen") or {}))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"unreadable Salesforce cursor {cursor.value[:60]!r}") from error
+
+    @property
+    def start(self) -> datetime | None:
+        """Where the next query starts: ``stamp - overlap``, down to the whole second."""
+        if self.stamp is None:
+            return None
+        return (self.stamp - self.overlap).replace(microsecond=0)
+
+    def is_new(self, record_id: str, stamp: str) -> bool:
+        """Whether this version of the record has not been handed out yet."""
+        return self.seen.get(record_id) != stamp
+
+    def observe(self, record_id: str, stamp: str) -> None:
+        """Remember a handed-out version and move :attr:`stamp` forward."""
+        self.seen[record_id] = stamp
+        moment = parse_stamp(stamp)
+        if self.stamp is None or moment > self.stamp:
+            self.stamp = moment
+
+    def cursor(self, records: int) -> Cursor:
+        """A cursor for the state so far, forgetting pairs the next query cannot return."""
+        start = self.start
+        if start is not None:
+            self.seen = {i: s for i, s in self.seen.items() if parse_stamp(s) >= start}
+        value = {"stamp": self.stamp.isoformat() if self.stamp else None, "seen": self.seen}
+        return Cursor(value=json.dumps(value), observed_at=self.stamp, records=records)
+
+
+class NextRecordsPaginator:
+    """Follows ``nextRecordsUrl``; refuses a page token it has already followed."""
+
+    def __init__(self) -> None:
+        self._followed: set[str] = set()
+
+    def next_url(self, page: Mapping[str, Any]) -> str | None:
+        """The next page's URL, or ``None`` when the result is complete."""
+        if page.get("done", True):
+            return None
+        url = str(page["nextRecordsUrl"])
+        if url in self._followed:
+            raise TerminalError(f"Salesforce returned page token {url} twice")
+        self._followed.add(url)
+        return url
+
+
+class SalesforceConnector:
+    """Reads and writes one Salesforce org; see the module docstring."""
+
+    name = "salesforce"
+
+    def __init__(
+        self,
+        instance_url: str,
+        client_id: str,
+        client_secret: SecretStr,
+        *,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        api_version: str = "62.0",
+        verify: bool | str = True,
+        timeout: float = 10,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        attempts: int = 6,
+        expected_fields: Mapping[str, Sequence[str]] = DEFAULT_EXPECTED_FIELDS,
+    ) -> None:
+        self.client = SalesforceClient(
+            instance_url,
+            client_id,
+            client_secret,
+            username=username,
+            password=password,
+            api_version=api_version,
+            verify=verify,
+            timeout=timeout,
+            attempts=attempts,
+        )
+        self.overlap = overlap
+        self.attempts = attempts
+        self.expected_fields = expected_fields
+        self._meta: dict[str, ObjectMeta] = {}
+
+    # -- check --------------------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """Login, remaining daily API quota and abmsync's fields, one line each."""
+        items: list[CheckItem] = []
+        try:
+            self.client.authenticate()
+            items.append(CheckItem(name="login", ok=True, detail=self.client.instance_url))
+            limits = self.client.call(lambda sf: sf.limits())
+            daily = limits["DailyApiRequests"]
+            remaining, maximum = int(daily["Remaining"]), int(daily["Max"])
+            items.append(
+                CheckItem(
+                    name="API quota",
+                    ok=remaining > 0,
+                    detail=f"{remaining} of {maximum} daily API requests left",
+                )
+            )
+            for obj, names in self.expected_fields.items():
+                meta = self.describe(obj, fresh=True)
+                missing = [n for n in names if n not in meta.fields]
+                detail = f"missing {', '.join(missing)}" if missing else "all present"
+                items.append(CheckItem(name=f"{obj} fields", ok=not missing, detail=detail))
+        except AbmsyncError as error:
+            items.append(CheckItem(name=_next_check(items), ok=False, detail=str(error)))
+        return CheckReport(connector=self.name, items=items)
+
+    # -- describe -------------------------------------------------------------------
+
+    def describe(self, obj: str, *, fresh: bool = False) -> ObjectMeta:
+        """Fields of ``obj`` with normalized types, picklists and writability (cached)."""
+        if fresh or obj not in self._meta:
+            raw = self.client.call(lambda sf: sf.restful(f"sobjects/{obj}/describe"))
+            if not isinstance(raw, dict):
+                raise TerminalError(f"Salesforce sent no describe for {obj}")
+            self._meta[obj] = _object_meta(raw)
+        return self._meta[obj]
+
+    # -- read -----------------------------------------------------------------------
+
+    def read_changes(self, obj: str, cursor: Cursor | None) -> Iterator[Batch]:
+        """Yield pages of records changed since ``cursor`` (all on ``None``), then deletions."""
+        meta = self.describe(obj)
+        window = ChangeWindow.load(cursor, self.overlap)
+        fields = [n for n, f in meta.fields.items() if f.type is not FieldType.OTHER]
+        soql = f"SELECT {', '.join(fields)} FROM {meta.name}"
+        start = window.start
+        if start is not None:
+            soql += f" WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        soql += " ORDER BY SystemModstamp, Id"
+        deleted = self._deleted_ids(meta.name, start) if start is not None else []
+        paginator = NextRecordsPaginator()
+        page: Any = self.client.call(lambda sf: sf.query(soql, include_deleted=True))
+        while True:
+            rows: list[dict[str, Any]] = []
+            for record in page["records"]:
+                rid, stamp = str(record["Id"]), str(record["SystemModstamp"])
+                if not window.is_new(rid, stamp):
+                    continue
+                window.observe(rid, stamp)
+                if record.get("IsDeleted"):
+                    deleted.append(rid)
+                    if not record.get("MasterRecordId"):
+                        continue  # a plain deletion; a merge loser stays visible
+                rows.append(record)
+            yield Batch(
+                obj=meta.name,
+                records=_frame(meta, fields, rows),
+                cursor=window.cursor(len(rows)),
+                deleted_ids=list(dict.fromkeys(deleted)),
+            )
+            deleted = []
+            url = paginator.next_url(page)
+            if url is None:
+                return
+            page = self.client.call(
+                lambda sf, url=url: sf.query_more(url, identifier_is_url=True)  # type: ignore[misc]
+            )
+
+    def _deleted_ids(self, obj: str, start: datetime) -> list[str]:
+        """Ids the ``deleted/`` resource reports since ``start`` (hard deletes included)."""
+        end = datetime.now(start.tzinfo) + timedelta(minutes=1)
+        answer = self.client.call(lambda sf: getattr(sf, obj).deleted(start, end))
+        return [str(r["id"]) for r in answer.get("deletedRecords", [])]
+
+    # -- write ----------------------------------------------------------------------
+
+    def write(self, obj: str, patches: Sequence[Patch]) -> list[WriteResult]:
+        """Validate, then send in collections of 200; one result per patch, in order."""
+        meta = self.describe(obj)
+        results: list[WriteResult | None] = [None] * len(patches)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, patch in enumerate(patches):
+            failure = validate_patch(meta, patch)
+            if failure is not None:
+                results[index] = failure
+            elif patch.record_id is not None:
+                groups.setdefault(("update", ""), []).append(index)
+            elif patch.external_id is not None:
+                groups.setdefault(("upsert", patch.external_id[0]), []).append(index)
+            else:
+                groups.setdefault(("create", ""), []).append(index)
+        for (kind, key), indices in groups.items():
+            for first in range(0, len(indices), COLLECTION_SIZE):
+                chunk = indices[first : first + COLLECTION_SIZE]
+                sent = self._send(meta.name, kind, key, [patches[i] for i in chunk])
+                for index, result in zip(chunk, sent, strict=True):
+                    results[index] = result
+        return [r for r in results if r is not None]
+
+    def _send(self, obj: str, kind: str, key: str, patches: list[Patch]) -> list[WriteResult]:
+        """One collection call; records failing with a transient code are sent again."""
+        path = f"composite/sobjects/{obj}/{key}" if kind == "upsert" else "composite/sobjects"
+        method = "POST" if kind == "create" else "PATCH"
+        out: list[WriteResult | None] = [None] * len(patches)
+        pending = list(range(len(patches)))
+        for round_ in range(self.attempts):
+            body = {"allOrNone": False, "records": [_payload(obj, patches[i]) for i in pending]}
+            answer: Any = self.client.call(
+                lambda sf, body=body: sf.restful(path, method=method, json=body)  # type: ignore[misc]
+            )
+            again: list[int] = []
+            for index, item in zip(pending, answer, strict=True):
+                result = _write_result(patches[index], item, created=kind == "create")
+                last = round_ == self.attempts - 1
+                if not result.ok and result.error_code in RETRYABLE_RECORD_CODES and not last:
+                    again.append(index)
+                else:
+                    out[index] = result
+            if not again:
+                break
+            pending = again
+            time.sleep(0.05 * 2**round_)
+        return [r for r in out if r is not None]
+
+    # -- fields ---------------------------------------------------------------------
+
+    def ensure_fields(self, spec: FieldSpec) -> list[str]:
+        """Create the custom fields (and custom object) of ``spec`` that are missing."""
+        meta = self._describe_or_create(spec.obj)
+        created: list[str] = []
+        existing = {name.lower() for name in meta.fields}
+        for wanted in spec.fields:
+            if wanted.name.lower() in existing:
+                continue
+            if not wanted.name.endswith("__c"):
+                raise ConfigError(
+                    f"cannot create {meta.name}.{wanted.name}: custom field names end in __c"
+                )
+            body = {"FullName": f"{meta.name}.{wanted.name}", "Metadata": field_metadata(wanted)}
+            try:
+                self.client.call(
+                    lambda sf, body=body: sf.restful(  # type: ignore[misc]
+                        "tooling/sobjects/CustomField", method="POST", json=body
+                    )
+                )
+            except SalesforceTerminalError as error:
+                # A retry after a lost answer, or a concurrent run, created it first.
+                if error.code != "DUPLICATE_DEVELOPER_NAME":
+                    raise
+            created.append(wanted.name)
+        if created:
+            self.describe(spec.obj, fresh=True)
+        return created
+
+    def _describe_or_create(self, obj: str) -> ObjectMeta:
+        try:
+            return self.describe(obj, fresh=True)
+        except SalesforceTerminalError as error:
+            if error.status != 404 or not obj.endswith("__c"):
+                raise
+        body = {
+            "FullName": obj,
+            "Metadata": {
+                "label": obj.removesuffix("__c").replace("_", " "),
+                "pluralLabel": obj.removesuffix("__c").replace("_", " ") + "s",
+                "nameField": {"type": "Text", "label": "Name"},
+                "deploymentStatus": "Deployed",
+                "sharingModel": "ReadWrite",
+            },
+        }
+        self.client.call(
+            lambda sf: sf.restful("tooling/sobjects/CustomObject", method="POST", json=body)
+        )
+        return self.describe(obj, fresh=True)
+
+
+def _next_check(items: list[CheckItem]) -> str:
+    names = ["login", "API quota", "fields"]
+    return names[min(len(items), len(names) - 1)]
+
+
+def _object_meta(raw: Mapping[str, Any]) -> ObjectMeta:
+    fields: dict[str, FieldMeta] = {}
+    for item in raw["fields"]:
+        kind = _TYPES.get(str(item["type"]), FieldType.OTHER)
+        values = [str(v["value"]) for v in item.get("picklistValues") or [] if v.get("active")]
+        fields[item["name"]] = FieldMeta(
+            name=item["name"],
+            label=item.get("label") or "",
+            type=kind,
+            length=int(item["length"]) if item.get("length") else None,
+            picklist=values or None,
+            restricted_picklist=bool(item.get("restrictedPicklist")),
+            writable=bool(item.get("updateable") or item.get("createable")),
+            external_id=bool(item.get("externalId")),
+        )
+    return ObjectMeta(name=raw["name"], label=raw.get("label") or "", fields=fields)
+
+
+def _frame(meta: ObjectMeta, fields: list[str], rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Records as a polars frame with one typed column per vendor field."""
+    columns: dict[str, list[Any]] = {}
+    schema: dict[str, Any] = {}
+    for name in fields:
+        kind = meta.fields[name].type
+        schema[name] = _POLARS.get(kind, pl.String)
+        values = [row.get(name) for row in rows]
+        if kind is FieldType.DATETIME:
+            values = [parse_stamp(v) if v else None for v in values]
+        elif kind is FieldType.DATE:
+            values = [date.fromisoformat(v) if v else None for v in values]
+        elif kind is FieldType.NUMBER:
+            values = [float(v) if v is not None else None for v in values]
+        columns[name] = values
+    return pl.DataFrame(columns, schema=schema)
+
+
+def _payload(obj: str, patch: Patch) -> dict[str, PatchValue | dict[str, str]]:
+    record: dict[str, PatchValue | dict[str, str]] = {"attributes": {"type": obj}}
+    record.update(patch.values)
+    if patch.record_id is not None:
+        record["Id"] = patch.record_id
+    if patch.external_id is not None:
+        record[patch.external_id[0]] = patch.external_id[1]
+    return record
+
+
+def _write_result(patch: Patch, item: Mapping[str, Any], *, created: bool) -> WriteResult:
+    rid = item.get("id") or patch.record_id
+    if item.get("success"):
+        return WriteResult(record_id=rid, ok=True, created=bool(item.get("created", created)))
+    errors = item.get("errors") or [{}]
+    return WriteResult(
+        record_id=rid,
+        ok=False,
+        error_code=errors[0].get("statusCode"),
+        message=errors[0].get("message"),
+    )
+
+
+def field_metadata(spec: FieldMeta) -> dict[str, Any]:
+    """Tooling API ``CustomField`` metadata for a field abmsync needs."""
+    label = spec.label or spec.name.removesuffix("__c").replace("_", " ")
+    base: dict[str, Any] = {"label": label}
+    if spec.external_id:
+        base["externalId"] = True
+    kind = spec.type
+    simple = {
+        FieldType.EMAIL: "Email",
+        FieldType.URL: "Url",
+        FieldType.PHONE: "Phone",
+        FieldType.DATE: "Date",
+        FieldType.DATETIME: "DateTime",
+    }
+    if kind in simple:
+        return {**base, "type": simple[kind]}
+    if kind is FieldType.STRING:
+        return {**base, "type": "Text", "length": spec.length or 255}
+    if kind is FieldType.TEXT:
+        return {**base, "type": "LongTextArea", "length": spec.length or 32768, "visibleLines": 3}
+    if kind is FieldType.INTEGER:
+        return {**base, "type": "Number", "precision": 18, "scale": 0}
+    if kind is FieldType.NUMBER:
+        return {**base, "type": "Number", "precision": 18, "scale": 2}
+    if kind is FieldType.BOOLEAN:
+        return {**base, "type": "Checkbox", "defaultValue": "false"}
+    if kind in (FieldType.PICKLIST, FieldType.MULTIPICKLIST):
+        values = [{"fullName": v, "label": v, "default": False} for v in spec.picklist or []]
+        value_set = {
+            "restricted": spec.restricted_picklist,
+            "valueSetDefinition": {"sorted": False, "value": values},
+        }
+        if kind is FieldType.PICKLIST:
+            return {**base, "type": "Picklist", "valueSet": value_set}
+        return {**base, "type": "MultiselectPicklist", "visibleLines": 4, "valueSet": value_set}
+    raise ConfigError(f"abmsync cannot create a {kind.value} field ({spec.name})")

@@ -1,0 +1,637 @@
+"""The Salesforce emulator: the REST API surface abmsync and simple-salesforce use.
+
+``create_app()`` returns a Starlette app that answers like a Salesforce org:
+OAuth2 token flows, SOQL queries with ``nextRecordsUrl`` paging, describe,
+sObject CRUD and upsert by external id, sObject Collections (composite) with
+per-record errors, ``updated/`` and ``deleted/``, ``limits`` with the daily
+API quota and the ``Sforce-Limit-Info`` header, and Tooling API
+``CustomField``/``CustomObject`` creation. Request-level faults come from
+:class:`~abmsync.sandbox.faults.FaultMiddleware` with Salesforce-shaped
+bodies. ``/__sandbox/convert_lead`` and ``/__sandbox/merge`` let tests
+convert and merge records as a user would in the Salesforce UI.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from abmsync.sandbox.faults import FaultMiddleware, Faults
+from abmsync.sandbox.salesforce.soql import SoqlError, translate
+from abmsync.sandbox.salesforce.store import (
+    ObjectDef,
+    Record,
+    RecordError,
+    Store,
+    custom_field,
+    format_datetime,
+    parse_datetime,
+)
+
+MAX_COLLECTION = 200
+_ORG_ID = "00D5g000000SBXEAA2"
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus the ``[{"message", "errorCode"}]`` body."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.body: list[dict[str, Any]] = [{"message": message, "errorCode": code}]
+        if fields is not None:
+            self.body[0]["fields"] = fields
+
+
+@dataclass
+class SandboxConfig:
+    """Credentials and limits of the emulated org."""
+
+    client_id: str = "abmsync-sandbox"
+    client_secret: str = "sandbox-secret"
+    users: dict[str, str] = field(
+        default_factory=lambda: {"admin@abmsync.sandbox": "sandbox-password"}
+    )
+    token_lifetime: float = 7200.0  # seconds
+    daily_api_limit: int = 100_000
+    page_size: int = 2000
+    api_version: str = "62.0"
+
+
+class SalesforceSandbox:
+    """The state of one emulated org and the handlers of its REST resources."""
+
+    def __init__(
+        self,
+        config: SandboxConfig,
+        faults: Faults,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.faults = faults
+        self.store = Store(clock)
+        self.api_used = 0
+        self._tokens: dict[str, float] = {}
+        self._cursors: dict[str, list[Record]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # -- tokens and quota -------------------------------------------------------
+
+    def issue_token(self, form: dict[str, str], base_url: str) -> dict[str, Any]:
+        """OAuth2 ``password`` and ``client_credentials`` grants."""
+        grant = form.get("grant_type", "")
+        if grant not in ("password", "client_credentials"):
+            raise _oauth_error("unsupported_grant_type", "grant type not supported")
+        client_ok = hmac.compare_digest(form.get("client_id", ""), self.config.client_id) and (
+            hmac.compare_digest(form.get("client_secret", ""), self.config.client_secret)
+        )
+        if not client_ok:
+            raise _oauth_error("invalid_client", "invalid client credentials")
+        if grant == "password":
+            expected = self.config.users.get(form.get("username", ""))
+            if expected is None or not form.get("password", "").startswith(expected):
+                raise _oauth_error("invalid_grant", "authentication failure")
+        token = f"{_ORG_ID}!{secrets.token_urlsafe(48)}"
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.config.token_lifetime
+        issued = str(int(time.time() * 1000))
+        signature = hmac.new(
+            self.config.client_secret.encode(), (base_url + issued).encode(), hashlib.sha256
+        ).digest()
+        return {
+            "access_token": token,
+            "instance_url": base_url,
+            "id": f"{base_url}/id/{_ORG_ID}/{self.store.admin_id}",
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": base64.b64encode(signature).decode(),
+        }
+
+    def expire_tokens(self) -> None:
+        """Expire every issued token (as after the session timeout)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def authorize(self, header: str) -> None:
+        """Raise 401 ``INVALID_SESSION_ID`` unless ``header`` carries a live token."""
+        token = header.removeprefix("Bearer ").removeprefix("OAuth ").strip()
+        with self._lock:
+            expires = self._tokens.get(token)
+        if expires is None or expires < time.monotonic():
+            raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+    def count_call(self) -> None:
+        """Charge one API call, or raise 403 ``REQUEST_LIMIT_EXCEEDED`` when none are left."""
+        with self._lock:
+            if self.api_used >= self.config.daily_api_limit:
+                raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            self.api_used += 1
+
+    def limit_header(self) -> str:
+        return f"api-usage={self.api_used}/{self.config.daily_api_limit}"
+
+    def limits(self) -> dict[str, Any]:
+        remaining = max(self.config.daily_api_limit - self.api_used, 0)
+        return {
+            "DailyApiRequests": {"Max": self.config.daily_api_limit, "Remaining": remaining},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
+            "DataStorageMB": {"Max": 5120, "Remaining": 5100},
+        }
+
+    # -- dispatch ---------------------------------------------------------------
+
+    def handle(self, method: str, parts: list[str], params: dict[str, str], body: Any) -> Any:
+        """Route one ``/services/data/vXX.X/...`` request; return (status, json) or raise."""
+        version = parts[0].removeprefix("v")
+        rest = parts[1:]
+        match rest:
+            case ["limits"]:
+                return 200, self.limits()
+            case ["query" | "queryAll" as kind]:
+                return 200, self.query(params.get("q", ""), version, kind, params)
+            case ["query" | "queryAll" as kind, locator]:
+                return 200, self.query_more(locator, version, kind, params)
+            case ["sobjects"]:
+                objects = [o.summary(version) for o in self.store.objects.values()]
+                return 200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}
+            case ["sobjects", name]:
+                obj = self._object(name)
+                if method == "POST":
+                    return 201, self._create_one(obj, body)
+                return 200, {"objectDescribe": obj.summary(version), "recentItems": []}
+            case ["sobjects", name, "describe"]:
+                return 200, self._object(name).describe(version)
+            case ["sobjects", name, "updated" | "deleted" as kind]:
+                return 200, self.changes(self._object(name), kind, params)
+            case ["sobjects", name, rid]:
+                return self.one_record(method, self._object(name), rid, body, version, params)
+            case ["sobjects", name, key, value]:
+                obj = self._object(name)
+                if key.lower() == "id":
+                    return self.one_record(method, obj, value, body, version, params)
+                return self.upsert_one(method, obj, key, value, body)
+            case ["composite", "sobjects"]:
+                return 200, self.collection(method, body, params)
+            case ["composite", "sobjects", name, key]:
+                return 200, self.collection(method, body, params, upsert=(name, key))
+            case ["tooling", "sobjects", "CustomField"] if method == "POST":
+                return 201, self.create_custom_field(body)
+            case ["tooling", "sobjects", "CustomObject"] if method == "POST":
+                return 201, self.create_custom_object(body)
+        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def _object(self, name: str) -> ObjectDef:
+        obj = self.store.get_object(name)
+        if obj is None:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        return obj
+
+    # -- queries ----------------------------------------------------------------
+
+    def query(self, soql: str, version: str, kind: str, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            query = translate(soql, self.store, include_deleted=kind == "queryAll")
+        except SoqlError as error:
+            raise ApiError(400, error.code, error.message) from error
+        rows = self.store.select(query.sql)
+        records: list[Record] = []
+        for row in rows:
+            record = self.store.to_json(query.obj, dict(zip(query.fields, row, strict=True)))
+            attributes: dict[str, str] = {"type": query.obj.name}
+            if record.get("Id"):
+                attributes["url"] = (
+                    f"/services/data/v{version}/sobjects/{query.obj.name}/{record['Id']}"
+                )
+            records.append({"attributes": attributes, **record})  # type: ignore[dict-item]
+        locator = f"01g5g{next(self._ids):010d}AAA"
+        with self._lock:
+            self._cursors[locator] = records
+            while len(self._cursors) > 100:
+                self._cursors.pop(next(iter(self._cursors)))
+        return self._page(locator, 0, version, kind, params)
+
+    def query_more(
+        self, token: str, version: str, kind: str, params: dict[str, str]
+    ) -> dict[str, Any]:
+        locator, _, offset = token.rpartition("-")
+        if locator not in self._cursors or not offset.isdigit():
+            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(locator, int(offset), version, kind, params)
+
+    def _page(
+        self, locator: str, offset: int, version: str, kind: str, params: dict[str, str]
+    ) -> dict[str, Any]:
+        records = self._cursors[locator]
+        size = int(params.get("_batch_size", self.config.page_size))
+        page = records[offset : offset + size]
+        done = offset + size >= len(records)
+        answer: dict[str, Any] = {"totalSize": len(records), "done": done, "records": page}
+        if not done:
+            answer["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{offset + size}"
+        return answer
+
+    def changes(self, obj: ObjectDef, kind: str, params: dict[str, str]) -> dict[str, Any]:
+        """``sobjects/{Obj}/updated/`` and ``deleted/`` for a start/end window."""
+        try:
+            start = parse_datetime(params["start"])
+            end = parse_datetime(params["end"])
+        except (KeyError, ValueError) as error:
+            raise ApiError(400, "INVALID_REPLICATION_DATE", "start and end are needed") from error
+        if end <= start:
+            raise ApiError(400, "INVALID_REPLICATION_DATE", "end must be after start")
+        covered = format_datetime(min(end, self.store.clock()))
+        if kind == "updated":
+            return {"ids": self.store.changed_ids(obj, start, end), "latestDateCovered": covered}
+        earliest = format_datetime(self.store.clock() - timedelta(days=30))
+        return {
+            "deletedRecords": self.store.deleted_since(obj, start, end),
+            "earliestDateAvailable": earliest,
+            "latestDateCovered": covered,
+        }
+
+    # -- single records -----------------------------------------------------------
+
+    def _create_one(self, obj: ObjectDef, body: Any) -> dict[str, Any]:
+        try:
+            rid = self.store.create(obj.name, _mapping(body))
+        except RecordError as error:
+            raise ApiError(400, error.code, error.message, error.fields) from error
+        return {"id": rid, "success": True, "errors": []}
+
+    def one_record(
+        self,
+        method: str,
+        obj: ObjectDef,
+        rid: str,
+        body: Any,
+        version: str,
+        params: dict[str, str],
+    ) -> tuple[int, Any]:
+        try:
+            if method == "PATCH":
+                self.store.update(obj.name, rid, _mapping(body))
+                return 204, None
+            if method == "DELETE":
+                self.store.delete(obj.name, rid)
+                return 204, None
+        except RecordError as error:
+            status = 404 if error.code == "INVALID_CROSS_REFERENCE_KEY" else 400
+            raise ApiError(status, error.code, error.message, error.fields) from error
+        record = self.store.get(obj, rid)
+        if record is None:
+            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+        wanted = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
+        if wanted:
+            record = {k: v for k, v in record.items() if k in wanted or k == "Id"}
+        url = f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}"
+        return 200, {"attributes": {"type": obj.name, "url": url}, **record}
+
+    def upsert_one(
+        self, method: str, obj: ObjectDef, key: str, value: str, body: Any
+    ) -> tuple[int, Any]:
+        spec = obj.field(key)
+        if spec is None or not spec.external_id:
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {key}",
+            )
+        matches = self.store.find(obj, spec.name, value)
+        if len(matches) > 1:
+            return 300, [f"/services/data/v62.0/sobjects/{obj.name}/{m}" for m in matches]
+        if method != "PATCH":
+            if not matches:
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            record = self.store.get(obj, matches[0])
+            return 200, {"attributes": {"type": obj.name}, **(record or {})}
+        values = {**_mapping(body), spec.name: value}
+        try:
+            if matches:
+                self.store.update(obj.name, matches[0], values)
+                return 200, {"id": matches[0], "success": True, "errors": [], "created": False}
+            rid = self.store.create(obj.name, values)
+        except RecordError as error:
+            raise ApiError(400, error.code, error.message, error.fields) from error
+        return 201, {"id": rid, "success": True, "errors": [], "created": True}
+
+    # -- sObject collections --------------------------------------------------------
+
+    def collection(
+        self,
+        method: str,
+        body: Any,
+        params: dict[str, str],
+        upsert: tuple[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``composite/sobjects``: create (POST), update (PATCH), upsert, delete."""
+        if method == "DELETE":
+            ids = [i for i in params.get("ids", "").split(",") if i]
+            all_or_none = params.get("allOrNone", "false").lower() == "true"
+            records: list[Any] = [{"Id": i} for i in ids]
+        else:
+            payload = _mapping(body)
+            records = list(payload.get("records") or [])
+            all_or_none = bool(payload.get("allOrNone", False))
+        if len(records) > MAX_COLLECTION:
+            raise ApiError(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                "record limit reached. cannot submit more than 200 records in this operation",
+            )
+        plans = [self._plan(method, record, upsert) for record in records]
+        failed = any(isinstance(p, RecordError) for p in plans)
+        results: list[dict[str, Any]] = []
+        for record, plan in zip(records, plans, strict=True):
+            rid = record.get("Id") if isinstance(record, dict) else None
+            if isinstance(plan, RecordError):
+                results.append(_failure(rid, plan))
+            elif all_or_none and failed:
+                rollback = RecordError("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back")
+                results.append(_failure(rid, rollback))
+            else:
+                try:
+                    results.append(plan())
+                except RecordError as error:
+                    results.append(_failure(rid, error))
+        return results
+
+    def _plan(
+        self, method: str, record: Any, upsert: tuple[str, str] | None
+    ) -> RecordError | Callable[[], dict[str, Any]]:
+        """Validate one record; return the write to do, or the error to report."""
+        if not isinstance(record, dict):
+            return RecordError("JSON_PARSER_ERROR", "each record must be an object")
+        try:
+            if method == "DELETE":
+                target = str(record["Id"])
+                found = self._find_by_id(target)
+                self._check_lock(target)
+                return lambda: _success(self.store.delete(found.name, target))
+            name = (record.get("attributes") or {}).get("type") or (upsert or ("",))[0]
+            obj = self.store.get_object(str(name))
+            if obj is None:
+                raise RecordError("INVALID_TYPE", f"sObject type '{name}' is not supported.")
+            if upsert is not None:
+                return self._plan_upsert(obj, record, upsert[1])
+            if method == "PATCH":
+                target = str(record.get("Id") or "")
+                if not target:
+                    raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call")
+                self.store.clean(obj, record, creating=False)
+                self._check_lock(target)
+                return lambda: _success(self.store.update(obj.name, target, record))
+            self.store.clean(obj, record, creating=True)
+            self._check_lock("new record")
+            return lambda: _success(self.store.create(obj.name, record))
+        except RecordError as error:
+            return error
+
+    def _plan_upsert(
+        self, obj: ObjectDef, record: dict[str, Any], key: str
+    ) -> Callable[[], dict[str, Any]]:
+        spec = obj.field(key)
+        if spec is None or not spec.external_id:
+            raise RecordError("INVALID_FIELD", f"{key} is not an external id field of {obj.name}")
+        value = record.get(spec.name)
+        if value in (None, ""):
+            raise RecordError("MISSING_ARGUMENT", f"{spec.name} not specified", [spec.name])
+        matches = self.store.find(obj, spec.name, value)
+        if len(matches) > 1:
+            raise RecordError("DUPLICATE_EXTERNAL_ID", f"{spec.name}: more than one record found")
+        self.store.clean(obj, record, creating=not matches)
+        self._check_lock(str(value))
+
+        def apply() -> dict[str, Any]:
+            again = self.store.find(obj, spec.name, value)
+            if again:
+                return {**_success(self.store.update(obj.name, again[0], record)), "created": False}
+            return {**_success(self.store.create(obj.name, record)), "created": True}
+
+        return apply
+
+    def _find_by_id(self, rid: str) -> ObjectDef:
+        obj = next((o for o in self.store.objects.values() if rid.startswith(o.prefix)), None)
+        if obj is None:
+            raise RecordError("MALFORMED_ID", f"malformed id {rid}")
+        return obj
+
+    def _check_lock(self, what: str) -> None:
+        if self.faults.record_fails():
+            raise RecordError(
+                "UNABLE_TO_LOCK_ROW",
+                f"unable to obtain exclusive access to this record or 1 records: {what}",
+            )
+
+    # -- metadata (Tooling API) -------------------------------------------------------
+
+    def create_custom_field(self, body: Any) -> dict[str, Any]:
+        payload = _mapping(body)
+        full_name = str(payload.get("FullName", ""))
+        obj_name, _, field_name = full_name.partition(".")
+        obj = self.store.get_object(obj_name)
+        if obj is None or not field_name.endswith("__c"):
+            raise ApiError(
+                400, "FIELD_INTEGRITY_EXCEPTION", f"invalid custom field name: {full_name}", []
+            )
+        if obj.field(field_name) is not None:
+            raise ApiError(
+                400,
+                "DUPLICATE_DEVELOPER_NAME",
+                f"Duplicate Developer Name: {field_name} already exists on {obj.name}",
+                [],
+            )
+        try:
+            spec = custom_field(field_name, _mapping(payload.get("Metadata")))
+        except RecordError as error:
+            raise ApiError(400, error.code, error.message, error.fields) from error
+        self.store.add_field(obj, spec)
+        return {"id": f"00N5g{next(self._ids):010d}AAA", "success": True, "errors": []}
+
+    def create_custom_object(self, body: Any) -> dict[str, Any]:
+        payload = _mapping(body)
+        name = str(payload.get("FullName", ""))
+        if not name.endswith("__c"):
+            raise ApiError(400, "FIELD_INTEGRITY_EXCEPTION", f"invalid object name: {name}", [])
+        if self.store.get_object(name) is not None:
+            raise ApiError(400, "DUPLICATE_DEVELOPER_NAME", f"Duplicate Developer Name: {name}", [])
+        label = str(_mapping(payload.get("Metadata")).get("label") or name)
+        self.store.add_object(name, label)
+        return {"id": f"01I5g{next(self._ids):010d}AAA", "success": True, "errors": []}
+
+    # -- what users do in the Salesforce UI -------------------------------------------
+
+    def convert_lead(self, lead_id: str, account_id: str | None = None) -> dict[str, str]:
+        """Convert a lead: create (or reuse) an account, create a contact, mark the lead."""
+        leads = self.store.objects["Lead"]
+        lead = self.store.get(leads, lead_id)
+        if lead is None:
+            raise ApiError(404, "NOT_FOUND", f"no lead {lead_id}")
+        if lead["IsConverted"]:
+            raise ApiError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "lead is already converted")
+        if account_id is None:
+            account_id = self.store.create("Account", {"Name": lead["Company"]})
+        contact_id = self.store.create(
+            "Contact",
+            {
+                "AccountId": account_id,
+                "FirstName": lead["FirstName"],
+                "LastName": lead["LastName"],
+                "Email": lead["Email"],
+                "Title": lead["Title"],
+            },
+        )
+        self.store.update(
+            "Lead",
+            str(lead["Id"]),
+            {
+                "IsConverted": True,
+                "ConvertedDate": self.store.clock().date().isoformat(),
+                "ConvertedAccountId": account_id,
+                "ConvertedContactId": contact_id,
+                "Status": "Closed - Converted",
+            },
+            trusted=True,
+        )
+        return {"leadId": str(lead["Id"]), "accountId": account_id, "contactId": contact_id}
+
+    def merge(self, obj_name: str, master_id: str, duplicate_ids: list[str]) -> dict[str, Any]:
+        """Merge duplicates into ``master_id``: they are deleted with MasterRecordId set."""
+        obj = self._object(obj_name)
+        if self.store.get(obj, master_id) is None:
+            raise ApiError(404, "NOT_FOUND", f"no {obj.name} {master_id}")
+        merged = [self.store.delete(obj.name, d, master_id=master_id) for d in duplicate_ids]
+        self.store.update(obj.name, master_id, {})
+        return {"id": master_id, "mergedRecordIds": merged}
+
+
+def _oauth_error(code: str, description: str) -> ApiError:
+    error = ApiError(400, code, description)
+    error.body = {"error": code, "error_description": description}  # type: ignore[assignment]
+    return error
+
+
+def _mapping(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
+    return body
+
+
+def _success(rid: str) -> dict[str, Any]:
+    return {"id": rid, "success": True, "errors": []}
+
+
+def _failure(rid: Any, error: RecordError) -> dict[str, Any]:
+    result: dict[str, Any] = {"success": False, "errors": [error.as_json()]}
+    if rid:
+        result["id"] = rid
+    return result
+
+
+def render_fault(kind: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Salesforce-shaped bodies for :class:`FaultMiddleware`."""
+    status, code = {
+        "rate_limit": (429, "REQUEST_LIMIT_EXCEEDED"),
+        "server_error": (503, "SERVER_UNAVAILABLE"),
+        "token_expiry": (401, "INVALID_SESSION_ID"),
+    }.get(kind, (500, "UNKNOWN_EXCEPTION"))
+    message = "Session expired or invalid" if kind == "token_expiry" else detail
+    body = json.dumps([{"message": message, "errorCode": code}]).encode()
+    return status, [(b"content-type", b"application/json;charset=UTF-8")], body
+
+
+def create_app(
+    faults: Faults | None = None,
+    *,
+    seed_data: dict[str, list[dict[str, Any]]] | None = None,
+    api_version: str = "62.0",
+    config: SandboxConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """A Starlette app emulating one Salesforce org; ``app.state.sandbox`` is its state."""
+    faults = faults or Faults()
+    config = config or SandboxConfig(api_version=api_version)
+    sandbox = SalesforceSandbox(config, faults, clock)
+    for obj_name, records in (seed_data or {}).items():
+        for record in records:
+            sandbox.store.create(obj_name, record, trusted=True)
+
+    async def token(request: Request) -> Response:
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        base_url = str(request.base_url).rstrip("/")
+        try:
+            return JSONResponse(sandbox.issue_token(form, base_url))
+        except ApiError as error:
+            return JSONResponse(error.body, status_code=error.status)
+
+    async def data(request: Request) -> Response:
+        parts = [p for p in request.path_params["rest"].split("/") if p]
+        headers = {}
+        try:
+            if not parts or not parts[0].startswith("v"):
+                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            sandbox.authorize(request.headers.get("authorization", ""))
+            if parts[1:] != ["limits"]:
+                sandbox.count_call()
+            raw = await request.body()
+            body = json.loads(raw) if raw else None
+            params = dict(request.query_params)
+            options = request.headers.get("sforce-query-options", "")
+            if options.startswith("batchSize="):
+                batch = int(options.removeprefix("batchSize="))
+                params["_batch_size"] = str(min(max(batch, 200), 2000))
+            status, answer = sandbox.handle(request.method, parts, params, body)
+        except ApiError as error:
+            status, answer = error.status, error.body
+        except json.JSONDecodeError:
+            status, answer = 400, [{"message": "invalid JSON", "errorCode": "JSON_PARSER_ERROR"}]
+        headers["Sforce-Limit-Info"] = sandbox.limit_header()
+        if status == 204:
+            return Response(status_code=204, headers=headers)
+        return JSONResponse(answer, status_code=status, headers=headers)
+
+    async def convert_lead(request: Request) -> Response:
+        payload = await request.json()
+        try:
+            return JSONResponse(sandbox.convert_lead(payload["leadId"], payload.get("accountId")))
+        except ApiError as error:
+            return JSONResponse(error.body, status_code=error.status)
+
+    async def merge(request: Request) -> Response:
+        payload = await request.json()
+        try:
+            merged = sandbox.merge(payload["object"], payload["masterId"], payload["duplicateIds"])
+        except (ApiError, RecordError) as error:
+            status = getattr(error, "status", 400)
+            return JSONResponse(getattr(error, "body", str(error)), status_code=status)
+        return JSONResponse(merged)
+
+    routes = [
+        Route("/services/oauth2/token", token, methods=["POST"]),
+        Route(
+            "/services/data/{rest:path}", data, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]
+        ),
+        Route("/__sandbox/convert_lead", convert_lead, methods=["POST"]),
+        Route("/__sandbox/merge", merge, methods=["POST"]),
+    ]
+    middleware = [Middleware(FaultMiddleware, faults=faults, render=render_fault)]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.sandbox = sandbox
+    return app

@@ -1,0 +1,237 @@
+"""HubSpotConnector against the emulator: real HTTP, the real hubspot-api-client, no mocks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from abmsync.connectors.base import (
+    INVALID_FIELD,
+    Batch,
+    Connector,
+    Cursor,
+    FieldMeta,
+    FieldSpec,
+    FieldType,
+    Patch,
+)
+from abmsync.connectors.hubspot import HubSpotConnector
+from abmsync.errors import TerminalError
+from tests.connectors.hubspot.conftest import TOKEN, Sandbox
+
+# abmsync/connectors/retry.py passes tenacity's deprecated ``initial``; not this module's to fix.
+ABM_FIELDS = FieldSpec(
+    obj="contacts",
+    fields=[
+        FieldMeta(name="abm_score", label="ABM score", type=FieldType.NUMBER),
+        FieldMeta(name="abm_grade", type=FieldType.PICKLIST, picklist=["A", "B", "C", "D"]),
+        FieldMeta(name="abm_stage", type=FieldType.STRING),
+        FieldMeta(name="abm_score_reasons", type=FieldType.TEXT),
+        FieldMeta(name="abm_key", type=FieldType.STRING, external_id=True),
+    ],
+)
+
+
+def drain(batches: Any) -> tuple[list[dict[str, Any]], list[str], Cursor]:
+    rows: list[dict[str, Any]] = []
+    deleted: list[str] = []
+    cursor = None
+    for batch in batches:
+        assert isinstance(batch, Batch)
+        rows += batch.records.to_dicts()
+        deleted += batch.deleted_ids
+        cursor = batch.cursor
+    assert cursor is not None
+    return rows, deleted, cursor
+
+
+def test_connector_satisfies_the_protocol(connector: HubSpotConnector) -> None:
+    assert isinstance(connector, Connector)
+
+
+def test_describe_maps_hubspot_types_options_and_read_only(connector: HubSpotConnector) -> None:
+    fields = connector.describe("contacts").fields
+    assert fields["lifecyclestage"].type is FieldType.PICKLIST
+    assert "marketingqualifiedlead" in (fields["lifecyclestage"].picklist or [])
+    assert fields["hs_email_optout"].type is FieldType.BOOLEAN
+    assert fields["createdate"].type is FieldType.DATETIME
+    assert not fields["hs_object_id"].writable
+    assert fields["email"].external_id
+
+
+def test_ensure_fields_is_idempotent_and_check_sees_them(
+    connector: HubSpotConnector, sandbox: Sandbox
+) -> None:
+    before = connector.check()
+    assert not before.ok
+    assert [i.name for i in before.items if not i.ok] == ["fields"]
+    assert connector.ensure_fields(ABM_FIELDS) == [f.name for f in ABM_FIELDS.fields]
+    assert connector.ensure_fields(ABM_FIELDS) == []
+    fields = connector.describe("contacts").fields
+    assert fields["abm_grade"].picklist == ["A", "B", "C", "D"]
+    assert fields["abm_key"].external_id
+    after = connector.check()
+    assert after.ok, after.items
+    assert "daily" in after.items[1].detail
+
+
+def test_auth_error_is_one_line_without_the_token(sandbox: Sandbox) -> None:
+    secret = "pat-na1-wrong-secret-token"
+    wrong = HubSpotConnector(SecretStr(secret), host=sandbox.url, timeout=5)
+    report = wrong.check()
+    assert not report.ok
+    with pytest.raises(TerminalError) as failure:
+        wrong.describe("contacts")
+    for message in (str(failure.value), report.items[0].detail):
+        assert "\n" not in message
+        assert secret not in message
+        assert "INVALID_AUTHENTICATION" in message
+
+
+def test_write_validates_then_batches_updates_upserts_and_creates(
+    connector: HubSpotConnector, sandbox: Sandbox
+) -> None:
+    connector.ensure_fields(ABM_FIELDS)
+    upserts = [
+        Patch(obj="contacts", external_id=("email", f"u{i}@x.com"), values={"abm_score": i})
+        for i in range(150)
+    ]
+    first = connector.write("contacts", upserts)
+    assert all(r.ok and r.created for r in first)
+    again = connector.write("contacts", upserts)
+    assert all(r.ok and not r.created for r in again)
+    assert [r.record_id for r in first] == [r.record_id for r in again]
+    calls = sandbox.requests()
+    assert calls["POST /crm/v3/objects/contacts/batch/upsert"] == 4  # 150 -> 100 + 50, twice
+
+    mixed = [
+        Patch(obj="contacts", record_id=first[0].record_id, values={"abm_grade": "A"}),
+        Patch(obj="contacts", record_id="987654", values={"abm_grade": "B"}),
+        Patch(obj="contacts", record_id=first[1].record_id, values={"abm_grade": "Z"}),
+        Patch(obj="contacts", record_id=first[2].record_id, values={"nope": "x"}),
+        Patch(obj="contacts", values={"email": "new@x.com", "abm_stage": "mql"}),
+    ]
+    results = connector.write("contacts", mixed)
+    assert [r.ok for r in results] == [True, False, False, False, True]
+    assert results[1].error_code == "OBJECT_NOT_FOUND"
+    assert results[2].error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"  # validated first
+    assert results[3].error_code == INVALID_FIELD
+    assert results[4].created
+    stored = {r["id"]: r["properties"] for r in sandbox.records("contacts")}
+    assert stored[first[0].record_id or ""]["abm_grade"] == "A"
+
+
+def test_read_changes_is_incremental_across_same_millisecond_changes_and_deletes(
+    connector: HubSpotConnector, sandbox: Sandbox
+) -> None:
+    moment = 1_700_000_000_000
+    sandbox.freeze(moment)
+    made = connector.write(
+        "contacts",
+        [Patch(obj="contacts", values={"email": f"s{i}@x.com"}) for i in range(3)],
+    )
+    rows, deleted, cursor = drain(connector.read_changes("contacts", None))
+    assert sorted(r["email"] for r in rows) == ["s0@x.com", "s1@x.com", "s2@x.com"]
+    assert deleted == []
+    assert json.loads(cursor.value)["modified_ms"] == moment
+
+    # Another change in the very same millisecond as the cursor is still picked up, once.
+    connector.write("contacts", [Patch(obj="contacts", values={"email": "late@x.com"})])
+    rows, _, cursor = drain(connector.read_changes("contacts", cursor))
+    assert [r["email"] for r in rows] == ["late@x.com"]
+    rows, _, cursor = drain(connector.read_changes("contacts", cursor))
+    assert rows == []
+
+    sandbox.freeze(moment + 5_000)
+    connector.write(
+        "contacts", [Patch(obj="contacts", record_id=made[1].record_id, values={"jobtitle": "VP"})]
+    )
+    sandbox.http.delete(
+        f"/crm/v3/objects/contacts/{made[2].record_id}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).raise_for_status()
+    rows, deleted, cursor = drain(connector.read_changes("contacts", cursor))
+    assert [(r["id"], r["jobtitle"]) for r in rows] == [(made[1].record_id, "VP")]
+    assert deleted == [made[2].record_id]
+    rows, deleted, _ = drain(connector.read_changes("contacts", cursor))
+    assert rows == [] and deleted == []
+
+
+def test_read_changes_splits_windows_past_the_10000_result_cap(sandbox: Sandbox) -> None:
+    """60 changes spread over 2 s, then 10,020 in one millisecond: bisect, then keyset."""
+    start = 1_700_000_000_000
+    sandbox.freeze(start + 10_000)
+    sandbox.seed("contacts", 60, {"email": "spread{i}@x.com"}, start, start + 2_000)
+    sandbox.seed("contacts", 10_020, {"email": "same{i}@x.com"}, start + 3_000, start + 3_000)
+    slim = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, properties={"contacts": ["email"]})
+    rows, _, cursor = drain(slim.read_changes("contacts", None))
+    emails = [r["email"] for r in rows]
+    assert len(emails) == len(set(emails)) == 10_080
+    assert json.loads(cursor.value)["modified_ms"] == start + 3_000
+    # one unbounded probe, the newest, window counts, then pages of 200
+    assert sandbox.requests()["POST /crm/v3/objects/contacts/search"] > 10_080 // 200 + 3
+
+
+def test_associate_links_a_touchpoint_note_to_a_contact(connector: HubSpotConnector) -> None:
+    contact = connector.write("contacts", [Patch(obj="contacts", values={"email": "a@x.com"})])
+    note = connector.write(
+        "notes",
+        [
+            Patch(
+                obj="notes",
+                values={"hs_note_body": "webinar", "hs_timestamp": "2024-05-01T10:00:00Z"},
+            )
+        ],
+    )
+    contact_id, note_id = contact[0].record_id or "", note[0].record_id or ""
+    connector.associate("notes", note_id, "contacts", contact_id)
+    assert connector.associated_ids("notes", note_id, "contacts") == [contact_id]
+    assert connector.associated_ids("contacts", contact_id, "notes") == [note_id]
+
+
+def sync_scenario(connector: HubSpotConnector) -> list[tuple[str, dict[str, str]]]:
+    """ensure_fields, upsert 130 contacts, update some, read everything back."""
+    connector.ensure_fields(ABM_FIELDS)
+    upserts = [
+        Patch(
+            obj="contacts",
+            external_id=("email", f"c{i}@x.com"),
+            values={"abm_score": i, "abm_grade": "ABCD"[i % 4]},
+        )
+        for i in range(130)
+    ]
+    results = connector.write("contacts", upserts)
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    updates = [
+        Patch(obj="contacts", record_id=r.record_id, values={"abm_stage": "mql"})
+        for r in results[::3]
+    ]
+    assert all(r.ok for r in connector.write("contacts", updates))
+    rows, _, _ = drain(connector.read_changes("contacts", None))
+    assert len(rows) == 130
+    return sorted(
+        (r["email"], {k: v for k, v in r.items() if k.startswith("abm_") and v is not None})
+        for r in rows
+    )
+
+
+@pytest.mark.parametrize(
+    "fault", ["rate_limit", "server_error", "slow", "drop", "token_expiry", "partial_failure"]
+)
+def test_faults_do_not_change_the_end_state(fault: str, sandbox: Sandbox) -> None:
+    clean = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, timeout=5)
+    expected = sync_scenario(clean)
+    expected_store = sorted(r["properties"]["email"] for r in sandbox.records("contacts"))
+
+    sandbox.reset()
+    setattr(sandbox.faults, fault, 0.12)
+    faulty = HubSpotConnector(
+        SecretStr(TOKEN), host=sandbox.url, timeout=0.3, attempts=10, record_attempts=8
+    )
+    assert sync_scenario(faulty) == expected
+    assert sandbox.faults.counts.get(fault, 0) > 0
+    sandbox.clear_faults()
+    assert sorted(r["properties"]["email"] for r in sandbox.records("contacts")) == expected_store
