@@ -456,8 +456,10 @@ def sandbox() -> None:
 
 def _register_sandbox_commands() -> None:
     from abmsync.sandbox.commands import generate
+    from abmsync.sandbox.serve import serve
 
     sandbox.add_command(generate)
+    sandbox.add_command(serve)
 
 
 _register_sandbox_commands()
@@ -486,3 +488,7 @@ def demo(people: int, seed: int, directory: Path, rules_path: Path) -> None:
 
     with domain_errors():
         run_demo(console, people=people, seed=seed, directory=directory, rules_path=rules_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -401,3 +401,20 @@ def test_sales_feedback_follows_the_stage_and_some_rejections_lack_a_reason() ->
     assert (rejected["crm_status"] == "Rejected").all()
     missing = rejected["rejection_reason"].null_count() / rejected.height
     assert 0.05 < missing < 0.4
+
+
+def test_sandbox_serve_starts_both_emulators_and_stops_by_itself() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "abmsync.cli", "sandbox", "serve", "--seconds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Salesforce https://127.0.0.1:" in done.stdout
+    assert "HubSpot http://127.0.0.1:" in done.stdout
+    assert "stopped" in done.stdout

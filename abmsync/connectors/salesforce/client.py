@@ -21,9 +21,9 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import requests
-from tenacity import Retrying
 from pydantic import SecretStr
 from simple_salesforce.api import Salesforce
+from tenacity import Retrying
 
 from abmsync.connectors.retry import RateLimitedError, retrying
 from abmsync.errors import SkippableError, TerminalError, TransientError
@@ -96,6 +96,14 @@ class SalesforceSkippableError(SkippableError):
 
 class SessionExpiredError(TransientError):
     """``401 INVALID_SESSION_ID``: log in again and repeat the call."""
+
+
+class ResponseLostError(TransientError):
+    """The request was sent but no complete answer came back (read timeout, cut response)."""
+
+
+class OutcomeUnknownError(SkippableError):
+    """A non-idempotent request (a create) whose answer was lost: it may have been applied."""
 
 
 def error_kind(status: int, code: str | None) -> Kind:
@@ -224,17 +232,27 @@ class SalesforceClient:
 
     # -- calls ------------------------------------------------------------------
 
-    def call(self, action: Callable[[Salesforce], T]) -> T:
-        """Run ``action`` with the logged-in handle under the retry policy."""
+    def call(self, action: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+        """Run ``action`` with the logged-in handle under the retry policy.
+
+        A request that is not ``idempotent`` (creating records) is not sent again
+        once it may have reached Salesforce: a lost answer raises
+        :class:`OutcomeUnknownError` instead of risking duplicates.
+        """
 
         def attempt() -> T:
             sf = self._sf or self.authenticate()
             try:
-                return self._network(lambda: action(sf))
-            except SessionExpiredError:
-                # The token expired (or was revoked): log in again once, then repeat.
-                fresh = self.authenticate()
-                return self._network(lambda: action(fresh))
+                try:
+                    return self._network(lambda: action(sf))
+                except SessionExpiredError:
+                    # The token expired (or was revoked): log in again once, then repeat.
+                    fresh = self.authenticate()
+                    return self._network(lambda: action(fresh))
+            except ResponseLostError as error:
+                if idempotent:
+                    raise
+                raise OutcomeUnknownError(f"{error}; it may have been applied") from error
 
         return self._with_retries(attempt)
 
@@ -253,10 +271,16 @@ class SalesforceClient:
             raise TerminalError(
                 "TLS verification of Salesforce failed; set `verify` to the CA bundle to trust"
             ) from error
+        except requests.exceptions.ConnectTimeout as error:
+            raise TransientError("could not connect to Salesforce in time") from error
         except requests.exceptions.Timeout as error:
-            raise TransientError("Salesforce did not answer in time") from error
-        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-            raise TransientError(f"connection to Salesforce dropped: {type(e).__name__}") from e
+            raise ResponseLostError("Salesforce did not answer in time") from error
+        except requests.exceptions.ChunkedEncodingError as error:
+            raise ResponseLostError("Salesforce's answer was cut off") from error
+        except requests.exceptions.ConnectionError as error:
+            raise TransientError(
+                f"connection to Salesforce failed: {type(error).__name__}"
+            ) from error
 
     def _raise_for_error(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: turn an error answer into an abmsync error before anyone parses it."""

@@ -41,12 +41,15 @@ from abmsync.connectors.base import (
 )
 from abmsync.connectors.salesforce.client import (
     RETRYABLE_RECORD_CODES,
+    OutcomeUnknownError,
     SalesforceClient,
     SalesforceTerminalError,
 )
 from abmsync.errors import AbmsyncError, ConfigError, TerminalError
 
 COLLECTION_SIZE = 200
+# A create whose answer was lost: not re-sent (it may exist); read changes before retrying.
+OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 DEFAULT_OVERLAP = timedelta(minutes=5)
 ABM_FIELDS = ("ABM_Score__c", "ABM_Grade__c", "ABM_Stage__c", "ABM_Score_Reasons__c")
 DEFAULT_EXPECTED_FIELDS: Mapping[str, Sequence[str]] = {"Lead": ABM_FIELDS, "Contact": ABM_FIELDS}
@@ -310,9 +313,17 @@ class SalesforceConnector:
         pending = list(range(len(patches)))
         for round_ in range(self.attempts):
             body = {"allOrNone": False, "records": [_payload(obj, patches[i]) for i in pending]}
-            answer: Any = self.client.call(
-                lambda sf, body=body: sf.restful(path, method=method, json=body)  # type: ignore[misc]
-            )
+            try:
+                answer: Any = self.client.call(
+                    lambda sf, body=body: sf.restful(path, method=method, json=body),  # type: ignore[misc]
+                    idempotent=kind != "create",
+                )
+            except OutcomeUnknownError as error:
+                for index in pending:
+                    out[index] = WriteResult(
+                        record_id=None, ok=False, error_code=OUTCOME_UNKNOWN, message=str(error)
+                    )
+                break
             again: list[int] = []
             for index, item in zip(pending, answer, strict=True):
                 result = _write_result(patches[index], item, created=kind == "create")

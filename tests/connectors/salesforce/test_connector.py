@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -142,9 +143,8 @@ def test_write_reports_local_and_vendor_errors_per_patch(make_org: MakeOrg) -> N
     assert results[0].record_id == ids[0]
     assert org.sandbox.api_used - calls == 2  # one update and one create collection
     local_only = connector.write("Lead", patches[1:3])
-    assert [r.error_code for r in local_only] == ["INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"] + [
-        "STRING_TOO_LONG"
-    ]
+    codes = [r.error_code for r in local_only]
+    assert codes == ["INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "STRING_TOO_LONG"]
     assert org.sandbox.api_used - calls == 2  # invalid patches cost no call
 
 
@@ -345,3 +345,15 @@ def test_change_window_deduplicates_on_id_and_stamp() -> None:
     assert not restored.is_new("a", "2026-01-01T00:10:00.000+0000")
     assert restored.is_new("a", "2026-01-01T00:10:00.001+0000")
     assert "old" not in restored.seen  # before the window: the next query cannot return it
+
+
+def test_creates_whose_answer_is_lost_are_not_sent_twice(org: Org) -> None:
+    connector = org.connector(timeout=0.3)
+    connector.describe("Lead")
+    org.faults.slow, org.faults.slow_seconds = 1.0, 0.6
+    patches = [Patch(obj="Lead", values={"LastName": f"N{i}", "Company": "C"}) for i in range(3)]
+    results = connector.write("Lead", patches)
+    assert {r.error_code for r in results} == {"OUTCOME_UNKNOWN"}
+    org.faults.slow = 0.0
+    time.sleep(0.8)  # the emulator finishes the request the client gave up on
+    assert len(_ids(_read_all(connector, "Lead", None))) == 3

@@ -122,7 +122,7 @@ def test_describe_reports_types_picklists_and_writability(org: Org) -> None:
     assert expected | {"Task", "User"} <= names
 
 
-def test_crud_by_id(clock: object, make_org: MakeOrg) -> None:
+def test_crud_by_id(make_org: MakeOrg) -> None:
     sf = make_org().simple_salesforce()
     created = sf.Lead.create({"LastName": "Lovelace", "Company": "Engines"})
     assert created["success"] and created["id"].startswith("00Q")

@@ -1,0 +1,80 @@
+"""``abmsync sandbox serve``: run the Salesforce and HubSpot emulators for people to poke at.
+
+Both listen on 127.0.0.1 only: Salesforce over HTTPS with a certificate from a
+locally generated CA (its file is printed, for clients to trust), HubSpot over
+plain HTTP. Faults can be switched on for the whole session, e.g.
+``--faults rate_limit=0.1,server_error=0.05,seed=3``. The credentials printed
+are the sandbox's own fixed demo values, never real ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from types import FrameType
+
+import click
+from rich.console import Console
+
+from abmsync.sandbox.faults import Faults
+from abmsync.sandbox.server import SandboxServer
+
+
+def _faults(text: str | None) -> Faults:
+    try:
+        return Faults.parse(text or "")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from exc
+
+
+@click.command("serve")
+@click.option("--salesforce-port", type=int, default=None, help="default: a free port")
+@click.option("--hubspot-port", type=int, default=None, help="default: a free port")
+@click.option("--faults", "fault_text", help="e.g. rate_limit=0.1,server_error=0.05,seed=3")
+@click.option("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+def serve(
+    salesforce_port: int | None,
+    hubspot_port: int | None,
+    fault_text: str | None,
+    seconds: float | None,
+) -> None:
+    """Serve the Salesforce and HubSpot emulators on 127.0.0.1 until stopped."""
+    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
+    from abmsync.sandbox.salesforce.app import SandboxConfig
+    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+
+    console = Console()
+    config = SandboxConfig()
+    salesforce = SandboxServer(
+        salesforce_app(_faults(fault_text), config=config), tls=True, port=salesforce_port
+    )
+    hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
+    stop = threading.Event()
+
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with salesforce, hubspot:
+        user, password = next(iter(config.users.items()))
+        console.print(
+            f"[bold]Salesforce[/] {salesforce.url}  (CA: {salesforce.ca_file})\n"
+            f"  ABMSYNC_SALESFORCE__INSTANCE_URL={salesforce.url}\n"
+            f"  ABMSYNC_SALESFORCE__CLIENT_ID={config.client_id}\n"
+            f"  ABMSYNC_SALESFORCE__CLIENT_SECRET={config.client_secret}\n"
+            f"  ABMSYNC_SALESFORCE__USERNAME={user}  "
+            f"ABMSYNC_SALESFORCE__PASSWORD={password}\n"
+            f"  ABMSYNC_SALESFORCE__VERIFY={salesforce.ca_file}",
+            highlight=False,
+        )
+        console.print(
+            f"[bold]HubSpot[/] {hubspot.url}\n"
+            f"  ABMSYNC_HUBSPOT__HOST={hubspot.url}\n"
+            "  ABMSYNC_HUBSPOT__ACCESS_TOKEN=sandbox-token",
+            highlight=False,
+        )
+        console.print("Sandbox data only; serving until Ctrl-C.", highlight=False)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait(seconds)
+    console.print("stopped")
