@@ -446,6 +446,65 @@ def sla_command(stage: str, accepted: str, database: str | None, as_json: bool) 
     render_sla(console, report)
 
 
+# --- CRM and marketing platforms ------------------------------------------------------------
+
+
+@main.group()
+def crm() -> None:
+    """Check the configured CRM and marketing platforms and install abmsync's fields."""
+
+
+@crm.command("check")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="rules file whose writeback fields must exist",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the checks as JSON")
+def crm_check(rules_path: Path | None, as_json: bool) -> None:
+    """Authentication, permissions, API quota left and abmsync fields, per system."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.settings import Settings
+    from abmsync.sync.crm import check_all
+
+    with domain_errors():
+        ruleset = load_rules(rules_path).ruleset if rules_path else None
+        reports = check_all(Settings(), ruleset)
+    if as_json:
+        click.echo(json.dumps([r.model_dump() for r in reports], indent=2))
+    else:
+        for report in reports:
+            for item in report.items:
+                mark = "[green]ok[/]  " if item.ok else "[red]FAIL[/]"
+                console.print(
+                    f"{mark} {report.connector:<10} {item.name}: {item.detail}", highlight=False
+                )
+    if not all(report.ok for report in reports):
+        sys.exit(1)
+
+
+@crm.command("install-fields")
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="rules file whose writeback section names the fields",
+)
+def crm_install_fields(rules_path: Path) -> None:
+    """Create abmsync's score, grade, stage and reasons fields where missing (idempotent)."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.settings import Settings
+    from abmsync.sync.crm import install_fields
+
+    with domain_errors():
+        installed = install_fields(Settings(), load_rules(rules_path).ruleset)
+    for item in installed:
+        created = ", ".join(item.created) if item.created else "nothing to create"
+        console.print(f"{item.system} {item.obj}: {created}", highlight=False)
+
+
 # --- sandbox and demo -----------------------------------------------------------
 
 

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -590,7 +590,10 @@ def create_app(
             sandbox.authorize(request.headers.get("authorization", ""))
             if parts[1:] != ["limits"]:
                 sandbox.count_call()
-            raw = await request.body()
+            try:
+                raw = await request.body()
+            except ClientDisconnect:
+                return Response(status_code=499)  # the client gave up (a timeout)
             body = json.loads(raw) if raw else None
             params = dict(request.query_params)
             options = request.headers.get("sforce-query-options", "")

@@ -355,5 +355,6 @@ def test_creates_whose_answer_is_lost_are_not_sent_twice(org: Org) -> None:
     results = connector.write("Lead", patches)
     assert {r.error_code for r in results} == {"OUTCOME_UNKNOWN"}
     org.faults.slow = 0.0
-    time.sleep(0.8)  # the emulator finishes the request the client gave up on
-    assert len(_ids(_read_all(connector, "Lead", None))) == 3
+    time.sleep(0.8)  # let the emulator finish the requests the client gave up on
+    names = pl.concat([b.records for b in _read_all(connector, "Lead", None)])["LastName"]
+    assert names.n_unique() == names.len() <= 3

@@ -1,0 +1,135 @@
+"""Connect to the configured CRM and marketing platforms: check them, install abmsync's fields.
+
+The service behind ``abmsync crm check`` and ``abmsync crm install-fields``.
+Which systems are configured comes from settings (``ABMSYNC_SALESFORCE__*``,
+``ABMSYNC_HUBSPOT__*``); which fields abmsync owns comes from the
+``writeback:`` section of the rules file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from abmsync.connectors.base import (
+    CheckItem,
+    CheckReport,
+    Connector,
+    FieldMeta,
+    FieldSpec,
+    FieldType,
+)
+from abmsync.errors import AbmsyncError, ConfigError
+from abmsync.rules.model import RuleSet
+from abmsync.settings import Settings
+
+# What each write-back key holds, as a field abmsync creates.
+FIELD_KINDS: dict[str, tuple[FieldType, int | None, str]] = {
+    "score": (FieldType.NUMBER, None, "ABM score"),
+    "fit": (FieldType.NUMBER, None, "ABM fit"),
+    "engagement": (FieldType.NUMBER, None, "ABM engagement"),
+    "grade": (FieldType.STRING, 2, "ABM grade"),
+    "priority": (FieldType.STRING, 4, "ABM priority"),
+    "stage": (FieldType.STRING, 40, "ABM lifecycle stage"),
+    "tier": (FieldType.STRING, 20, "ABM account tier"),
+    "reasons": (FieldType.TEXT, 1000, "ABM score reasons"),
+}
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Fields created on one object of one system."""
+
+    system: str
+    obj: str
+    created: list[str]
+
+
+def configured(settings: Settings) -> dict[str, Connector]:
+    """A connector for every system whose settings are filled in."""
+    connectors: dict[str, Connector] = {}
+    sf = settings.salesforce
+    if sf.instance_url and sf.client_id and sf.client_secret:
+        from abmsync.connectors.salesforce.connector import SalesforceConnector
+
+        connectors["salesforce"] = SalesforceConnector(
+            sf.instance_url,
+            sf.client_id,
+            sf.client_secret,
+            username=sf.username,
+            password=sf.password,
+            api_version=sf.api_version,
+            verify=sf.verify,
+        )
+    hs = settings.hubspot
+    if hs.access_token:
+        from abmsync.connectors.hubspot.connector import HubSpotConnector
+
+        connectors["hubspot"] = HubSpotConnector(hs.access_token, host=hs.host)
+    if not connectors:
+        raise ConfigError(
+            "no CRM or marketing platform is configured: set ABMSYNC_SALESFORCE__INSTANCE_URL, "
+            "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_HUBSPOT__ACCESS_TOKEN "
+            "(`abmsync sandbox serve` prints values for the sandbox)"
+        )
+    return connectors
+
+
+def field_specs(ruleset: RuleSet, system: str) -> list[FieldSpec]:
+    """The fields the rules' ``writeback:`` section owns on each object of ``system``."""
+    specs = []
+    for obj, mapping in ruleset.writeback.get(system, {}).items():
+        fields = []
+        for key, name in mapping.items():
+            if key not in FIELD_KINDS:
+                continue  # e.g. touchpoints: {object, external_id} describes an object
+            kind, length, label = FIELD_KINDS[key]
+            fields.append(FieldMeta(name=name, label=label, type=kind, length=length))
+        if fields:
+            specs.append(FieldSpec(obj=obj, fields=fields))
+    return specs
+
+
+def check_all(settings: Settings, ruleset: RuleSet | None) -> list[CheckReport]:
+    """Check every configured system: authentication, quota, abmsync's fields."""
+    reports = []
+    for system, connector in configured(settings).items():
+        try:
+            report = connector.check()
+        except AbmsyncError as exc:
+            report = CheckReport(
+                connector=system, items=[CheckItem(name="connect", ok=False, detail=str(exc))]
+            )
+        if ruleset is not None:
+            report = CheckReport(
+                connector=report.connector,
+                items=[*report.items, *_missing_fields(connector, field_specs(ruleset, system))],
+            )
+        reports.append(report)
+    return reports
+
+
+def install_fields(settings: Settings, ruleset: RuleSet) -> list[Installed]:
+    """Create the fields the rules write back to, where they are missing (idempotent)."""
+    installed = []
+    for system, connector in configured(settings).items():
+        for spec in field_specs(ruleset, system):
+            installed.append(Installed(system, spec.obj, connector.ensure_fields(spec)))
+    return installed
+
+
+def _missing_fields(connector: Connector, specs: list[FieldSpec]) -> list[CheckItem]:
+    items = []
+    for spec in specs:
+        try:
+            present = set(connector.describe(spec.obj).fields)
+        except AbmsyncError as exc:
+            items.append(CheckItem(name=f"{spec.obj} fields", ok=False, detail=str(exc)))
+            continue
+        missing = [f.name for f in spec.fields if f.name not in present]
+        detail = (
+            f"missing {', '.join(missing)} (run abmsync crm install-fields)"
+            if missing
+            else f"{len(spec.fields)} abmsync fields present"
+        )
+        items.append(CheckItem(name=f"{spec.obj} fields", ok=not missing, detail=detail))
+    return items
