@@ -15,7 +15,6 @@ off, ``verify`` as configured), then hands that session and the token to
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
@@ -181,9 +180,7 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         # tenacity 9.2 deprecates the ``initial`` the shared policy passes; build it
         # once with that warning silenced and copy it per call (copies nest safely).
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "The 'initial' parameter", DeprecationWarning)
-            self._policy: Retrying = retrying(attempts=attempts)
+        self._policy: Retrying = retrying(attempts=attempts)
 
     def _with_retries(self, function: Callable[[], T]) -> T:
         """Call ``function`` under the shared retry policy (transient errors only)."""
