@@ -99,6 +99,11 @@ class FieldRule(TransformArgs):
     """Where one schema column comes from: a vendor field or a constant."""
 
     field: str | None = Field(default=None, description="vendor field name")
+    first_of: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        description="several vendor fields: the first that has a value (e.g. LeadId, ContactId)",
+    )
     const: Constant = Field(default=None, description="a value for every row")
 
     @model_validator(mode="before")
@@ -109,8 +114,9 @@ class FieldRule(TransformArgs):
     @model_validator(mode="after")
     def _field_or_const(self) -> FieldRule:
         has_const = "const" in self.model_fields_set
-        if (self.field is None) == (not has_const):
-            raise ValueError("give exactly one of 'field' or 'const'")
+        given = [self.field is not None, self.first_of is not None, has_const]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of 'field', 'first_of' or 'const'")
         if "const" in self.transform and not has_const:
             raise ValueError("transform 'const' needs a 'const:' value")
         return self
@@ -118,7 +124,7 @@ class FieldRule(TransformArgs):
     @property
     def is_const(self) -> bool:
         """Whether this rule yields a constant rather than a vendor field."""
-        return self.field is None
+        return self.field is None and self.first_of is None
 
 
 class CustomRule(TransformArgs):
@@ -322,6 +328,12 @@ def mapping_exprs(mapping: Mapping, schema: pl.Schema, *, source: str = "input")
         rule = mapping.fields[name]
         if rule.is_const:
             base, dtype = _literal(rule.const)
+        elif rule.first_of is not None:
+            typed = [
+                _vendor_column(mapping, schema, field, ("fields", name), source)
+                for field in rule.first_of
+            ]
+            base, dtype = pl.coalesce([expr for expr, _ in typed]), typed[0][1]
         else:
             base, dtype = _vendor_column(
                 mapping, schema, rule.field or "", ("fields", name), source

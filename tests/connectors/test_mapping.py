@@ -383,7 +383,7 @@ def test_unknown_entity_names_the_choices(tmp_path: Path) -> None:
     [
         ("{field: Email, sep: ','}", "'sep' only applies to transform split"),
         ("{field: Email, transform: datetime, timezone: Mars/Base}", "unknown timezone"),
-        ("{field: Email, const: x}", "exactly one of 'field' or 'const'"),
+        ("{field: Email, const: x}", "exactly one of 'field', 'first_of' or 'const'"),
         ("{field: Email, transform: split}", "'split' makes a list"),
     ],
 )
