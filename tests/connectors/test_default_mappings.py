@@ -157,3 +157,22 @@ def test_hubspot_contacts_become_people(hubspot: HubSpotConnector) -> None:
     )
     kim = people.row(0, named=True)
     assert (kim["email"], kim["country"], kim["unsubscribed"]) == ("kim@example.com", "GB", True)
+
+
+def test_hubspot_notes_become_touchpoints_of_their_contact(hubspot: HubSpotConnector) -> None:
+    from hubspot.crm.objects.notes import SimplePublicObjectInputForCreate
+
+    contacts = read_all(hubspot, "contacts")
+    contact = str(contacts["id"][0])
+    note = hubspot.client.api("objects.notes.basic_api").create(
+        SimplePublicObjectInputForCreate(
+            properties={"hs_note_body": "Asked for pricing", "hs_timestamp": "2026-10-01T10:00:00Z"}
+        )
+    )
+    hubspot.associate("notes", str(note.id), "contacts", contact)
+    touchpoints = apply_mapping(
+        load_mapping(MAPPINGS / "hubspot-notes.yaml"), read_all(hubspot, "notes")
+    )
+    row = touchpoints.filter(pl.col("id") == str(note.id)).row(0, named=True)
+    assert (row["person_id"], row["type"], row["source_system"]) == (contact, "note", "hubspot")
+    assert row["occurred_at"].year == 2026

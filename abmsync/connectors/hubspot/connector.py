@@ -224,7 +224,10 @@ class HubSpotConnector:
                         {"id": str(record.id), **{n: record.properties.get(n) for n in names}}
                     )
             if rows:
-                yield Batch(obj=obj, records=_frame(rows, names), cursor=state.to_cursor(len(rows)))
+                records = _frame(rows, names)
+                if obj in ENGAGEMENT_CONTACTS:
+                    records = self._with_contacts(obj, records)
+                yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
         deleted = self._archived_since(obj, state)
         yield Batch(
             obj=obj,
@@ -473,6 +476,36 @@ class HubSpotConnector:
             to_id,
         )
 
+    def _with_contacts(self, obj: str, records: pl.DataFrame) -> pl.DataFrame:
+        """Add ``contact_id``: the contact an engagement (a touchpoint) is associated with.
+
+        One batch read per page of engagements, not one call per record.
+        """
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        ids = records["id"].to_list()
+        request = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids]
+        )
+        response = self.client.call(
+            f"read contacts of {len(ids)} {obj}",
+            "associations.v4.batch_api",
+            "get_page",
+            obj,
+            ENGAGEMENT_CONTACTS[obj],
+            request,
+        )
+        first: dict[str, str] = {}
+        for item in response.results or []:
+            linked = sorted(str(to.to_object_id) for to in (item.to or []))
+            if linked:
+                first[str(item._from.id)] = linked[0]
+        contacts = pl.Series("contact_id", [first.get(i) for i in ids], dtype=pl.String)
+        return records.with_columns(contacts)
+
     def associated_ids(self, from_obj: str, from_id: str, to_obj: str) -> list[str]:
         """Ids of ``to_obj`` records associated with one record."""
         response = self.client.call(
@@ -647,6 +680,10 @@ def _modified_ms(record: Any) -> int:
 def _ms(moment: datetime) -> int:
     """Epoch milliseconds, rounded (float seconds * 1000 can land just below)."""
     return round(moment.timestamp() * 1000)
+
+
+# Engagement objects read as touchpoints, and the object that says whose touchpoint it is.
+ENGAGEMENT_CONTACTS = {"notes": "contacts"}
 
 
 def _frame(rows: list[dict[str, str | None]], names: list[str]) -> pl.DataFrame:

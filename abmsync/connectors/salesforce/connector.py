@@ -9,6 +9,10 @@
   then sends sObject Collections of 200: POST creates, PATCH updates by Id,
   PATCH ``composite/sobjects/{Obj}/{ExtField}`` upserts. Records that fail
   with a transient code (``UNABLE_TO_LOCK_ROW``) are sent again.
+- Big reads and writes go through Bulk API 2.0 (:mod:`.bulk`): a read whose
+  first REST page reports more than ``bulk_threshold`` records (or every read,
+  with ``bulk_reads=True``) runs a query job instead of paging; a group of more
+  than ``bulk_write_threshold`` patches is sent as one ingest job.
 - ``ensure_fields`` creates missing custom fields (and custom objects) with
   the Tooling API.
 """
@@ -39,6 +43,12 @@ from abmsync.connectors.base import (
     WriteResult,
     validate_patch,
 )
+from abmsync.connectors.salesforce.bulk import (
+    DEFAULT_PAGE_SIZE,
+    POLARS_TYPES,
+    BulkApi,
+    csv_frame,
+)
 from abmsync.connectors.salesforce.client import (
     RETRYABLE_RECORD_CODES,
     OutcomeUnknownError,
@@ -51,6 +61,8 @@ COLLECTION_SIZE = 200
 # A create whose answer was lost: not re-sent (it may exist); read changes before retrying.
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 DEFAULT_OVERLAP = timedelta(minutes=5)
+DEFAULT_BULK_THRESHOLD = 50_000  # records a read must expect to run as a Bulk 2.0 query job
+DEFAULT_BULK_WRITE_THRESHOLD = 10_000  # patches of one kind to send as a Bulk 2.0 ingest job
 ABM_FIELDS = ("ABM_Score__c", "ABM_Grade__c", "ABM_Stage__c", "ABM_Score_Reasons__c")
 DEFAULT_EXPECTED_FIELDS: Mapping[str, Sequence[str]] = {"Lead": ABM_FIELDS, "Contact": ABM_FIELDS}
 
@@ -74,13 +86,11 @@ _TYPES = {
     "date": FieldType.DATE,
     "datetime": FieldType.DATETIME,
 }
-_POLARS: dict[FieldType, Any] = {
-    FieldType.INTEGER: pl.Int64,
-    FieldType.NUMBER: pl.Float64,
-    FieldType.BOOLEAN: pl.Boolean,
-    FieldType.DATE: pl.Date,
-    FieldType.DATETIME: pl.Datetime("ms", "UTC"),
-}
+
+
+def format_stamp(moment: datetime) -> str:
+    """An aware datetime the way Salesforce writes it: ``2026-01-01T00:00:00.000+0000``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 def parse_stamp(text: str) -> datetime:
@@ -178,7 +188,12 @@ class SalesforceConnector:
         overlap: timedelta = DEFAULT_OVERLAP,
         attempts: int = 6,
         expected_fields: Mapping[str, Sequence[str]] = DEFAULT_EXPECTED_FIELDS,
+        bulk_reads: bool | None = None,
+        bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+        bulk_write_threshold: int = DEFAULT_BULK_WRITE_THRESHOLD,
+        bulk_page_size: int = DEFAULT_PAGE_SIZE,
     ) -> None:
+        """``bulk_reads``: always (True), never (False) or above ``bulk_threshold`` (None)."""
         self.client = SalesforceClient(
             instance_url,
             client_id,
@@ -194,6 +209,10 @@ class SalesforceConnector:
         self.attempts = attempts
         self.expected_fields = expected_fields
         self._meta: dict[str, ObjectMeta] = {}
+        self.bulk_reads = bulk_reads
+        self.bulk_threshold = bulk_threshold
+        self.bulk_write_threshold = bulk_write_threshold
+        self.bulk = BulkApi(self.client, page_size=bulk_page_size, attempts=attempts)
 
     # -- check --------------------------------------------------------------------
 
@@ -246,20 +265,22 @@ class SalesforceConnector:
             soql += f" WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         soql += " ORDER BY SystemModstamp, Id"
         deleted = self._deleted_ids(meta.name, start) if start is not None else []
+        if self.bulk_reads:
+            yield from self._read_bulk(meta, fields, soql, window, deleted)
+            return
         paginator = NextRecordsPaginator()
         page: Any = self.client.call(lambda sf: sf.query(soql, include_deleted=True))
+        if self.bulk_reads is None and int(page.get("totalSize") or 0) > self.bulk_threshold:
+            # Cheaper as one query job than as thousands of pages; this page is dropped.
+            yield from self._read_bulk(meta, fields, soql, window, deleted)
+            return
         while True:
             rows: list[dict[str, Any]] = []
             for record in page["records"]:
                 rid, stamp = str(record["Id"]), str(record["SystemModstamp"])
-                if not window.is_new(rid, stamp):
-                    continue
-                window.observe(rid, stamp)
-                if record.get("IsDeleted"):
-                    deleted.append(rid)
-                    if not record.get("MasterRecordId"):
-                        continue  # a plain deletion; a merge loser stays visible
-                rows.append(record)
+                master = record.get("MasterRecordId")
+                if _hand_out(window, rid, stamp, bool(record.get("IsDeleted")), master, deleted):
+                    rows.append(record)
             yield Batch(
                 obj=meta.name,
                 records=_frame(meta, fields, rows),
@@ -273,6 +294,34 @@ class SalesforceConnector:
             page = self.client.call(
                 lambda sf, url=url: sf.query_more(url, identifier_is_url=True)  # type: ignore[misc]
             )
+
+    def _read_bulk(
+        self,
+        meta: ObjectMeta,
+        fields: list[str],
+        soql: str,
+        window: ChangeWindow,
+        deleted: list[str],
+    ) -> Iterator[Batch]:
+        """``read_changes`` as a Bulk 2.0 query job: one batch per results page."""
+        for text in self.bulk.query(meta.name, soql, include_deleted=True):
+            frame = csv_frame(meta, fields, text)
+            masters = frame["MasterRecordId"] if "MasterRecordId" in frame.columns else None
+            keep: list[bool] = []
+            for index, (rid, moment, is_deleted) in enumerate(
+                frame.select("Id", "SystemModstamp", "IsDeleted").iter_rows()
+            ):
+                master = masters[index] if masters is not None else None
+                stamp = format_stamp(moment)
+                keep.append(_hand_out(window, rid, stamp, bool(is_deleted), master, deleted))
+            rows = frame.filter(pl.Series(keep, dtype=pl.Boolean))
+            yield Batch(
+                obj=meta.name,
+                records=rows,
+                cursor=window.cursor(rows.height),
+                deleted_ids=list(dict.fromkeys(deleted)),
+            )
+            deleted = []
 
     def _deleted_ids(self, obj: str, start: datetime) -> list[str]:
         """Ids the ``deleted/`` resource reports since ``start`` (hard deletes included)."""
@@ -298,6 +347,11 @@ class SalesforceConnector:
             else:
                 groups.setdefault(("create", ""), []).append(index)
         for (kind, key), indices in groups.items():
+            if len(indices) > self.bulk_write_threshold:
+                sent = self.bulk.write(meta.name, kind, key, [patches[i] for i in indices])
+                for index, result in zip(indices, sent, strict=True):
+                    results[index] = result
+                continue
             for first in range(0, len(indices), COLLECTION_SIZE):
                 chunk = indices[first : first + COLLECTION_SIZE]
                 sent = self._send(meta.name, kind, key, [patches[i] for i in chunk])
@@ -390,6 +444,24 @@ class SalesforceConnector:
         return self.describe(obj, fresh=True)
 
 
+def _hand_out(
+    window: ChangeWindow,
+    rid: str,
+    stamp: str,
+    is_deleted: bool,
+    master: object,
+    deleted: list[str],
+) -> bool:
+    """Observe one read row; whether it goes into the batch (deletions go to ``deleted``)."""
+    if not window.is_new(rid, stamp):
+        return False
+    window.observe(rid, stamp)
+    if is_deleted:
+        deleted.append(rid)
+        return bool(master)  # a plain deletion is dropped; a merge loser stays visible
+    return True
+
+
 def _next_check(items: list[CheckItem]) -> str:
     names = ["login", "API quota", "fields"]
     return names[min(len(items), len(names) - 1)]
@@ -419,7 +491,7 @@ def _frame(meta: ObjectMeta, fields: list[str], rows: list[dict[str, Any]]) -> p
     schema: dict[str, Any] = {}
     for name in fields:
         kind = meta.fields[name].type
-        schema[name] = _POLARS.get(kind, pl.String)
+        schema[name] = POLARS_TYPES.get(kind, pl.String)
         values = [row.get(name) for row in rows]
         if kind is FieldType.DATETIME:
             values = [parse_stamp(v) if v else None for v in values]

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from abmsync.sandbox.faults import FaultMiddleware, Faults
+from abmsync.sandbox.salesforce.bulk import BulkJobs
 from abmsync.sandbox.salesforce.soql import SoqlError, translate
 from abmsync.sandbox.salesforce.store import (
     ObjectDef,
@@ -626,8 +627,14 @@ def create_app(
             return JSONResponse(getattr(error, "body", str(error)), status_code=status)
         return JSONResponse(merged)
 
+    bulk = BulkJobs(sandbox)
     routes = [
         Route("/services/oauth2/token", token, methods=["POST"]),
+        Route(
+            "/services/data/{version}/jobs/{rest:path}",
+            bulk.endpoint,
+            methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
+        ),
         Route(
             "/services/data/{rest:path}", data, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]
         ),
@@ -637,4 +644,5 @@ def create_app(
     middleware = [Middleware(FaultMiddleware, faults=faults, render=render_fault)]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.sandbox = sandbox
+    app.state.bulk = bulk
     return app
