@@ -235,20 +235,26 @@ def run_polars(data: Path, as_of: datetime) -> pl.DataFrame:
     current = pl.col("stage").fill_null("subscriber")
     early = current.is_in(["subscriber", "lead", "recycled"])
     grade, engagement, fit_ = pl.col("grade"), pl.col("engagement"), pl.col("fit")
+    status = pl.col("crm_status")
+    not_rejected = status.fill_null("") != "Rejected"
     moved = ~current.is_in(["customer", "disqualified"])
     stage = (
-        pl.when(moved & pl.col("is_competitor").fill_null(False) & (current != "disqualified"))
+        pl.when(moved & pl.col("is_competitor").fill_null(False))
         .then(pl.lit("disqualified"))
+        .when(moved & current.is_in(["mql", "sal"]) & (status == "Rejected"))
+        .then(pl.lit("recycled"))
+        .when(moved & (current == "mql") & (status == "Accepted"))
+        .then(pl.lit("sal"))
         .when(
             moved
             & early
-            & (current != "mql")
             & (engagement >= 40)
             & grade.is_in(["A", "B", "C"])
             & (fit_ >= 10)
+            & not_rejected
         )
         .then(pl.lit("mql"))
-        .when(moved & early & (current != "mql") & grade.is_in(["A", "B"]) & (engagement >= 30))
+        .when(moved & early & grade.is_in(["A", "B"]) & (engagement >= 30) & not_rejected)
         .then(pl.lit("mql"))
         .when(moved & (current == "subscriber") & ((engagement >= 5) | (fit_ >= 25)))
         .then(pl.lit("lead"))
@@ -359,16 +365,23 @@ ROLE_RES = {
 
 
 def _stage_of(p: dict[str, Any], fit: float, engagement: float, grade: str) -> str:
+    """examples/rules.yaml's transitions, first match wins (days_in_stage is unknown)."""
     current = p["stage"] or "subscriber"
+    status = p["crm_status"]
     if current in ("customer", "disqualified"):
         return current
-    if p["is_competitor"] and current != "disqualified":
+    if p["is_competitor"]:
         return "disqualified"
-    early = current in ("subscriber", "lead", "recycled") and current != "mql"
-    if early and engagement >= 40 and grade in ("A", "B", "C") and fit >= 10:
-        return "mql"
-    if early and grade in ("A", "B") and engagement >= 30:
-        return "mql"
+    if current in ("mql", "sal") and status == "Rejected":
+        return "recycled"
+    if current == "mql" and status == "Accepted":
+        return "sal"
+    early = current in ("subscriber", "lead", "recycled")
+    if early and status != "Rejected":
+        if engagement >= 40 and grade in ("A", "B", "C") and fit >= 10:
+            return "mql"
+        if grade in ("A", "B") and engagement >= 30:
+            return "mql"
     if current == "subscriber" and (engagement >= 5 or fit >= 25):
         return "lead"
     return current
