@@ -405,6 +405,24 @@ def _split(expr: pl.Expr, dtype: pl.DataType, opts: TransformArgs) -> Typed:
     return parts.list.eval(item.filter(item.str.len_bytes() > 0)), pl.List(pl.String())
 
 
+def _map(expr: pl.Expr, dtype: pl.DataType, opts: TransformArgs) -> Typed:
+    """Vendor values to abmsync values by a table (``values:``); unlisted values become null
+    unless ``default`` is given. The result's type is that of the table's values."""
+    table = opts.values or {}
+    targets = list(table.values())
+    kind: pl.DataType = (
+        pl.Boolean() if targets and all(isinstance(v, bool) for v in targets) else pl.String()
+    )
+    default = pl.lit(opts.default if opts.default is not None else None, dtype=kind)
+    mapped = _text(expr, dtype).replace_strict(
+        list(table),
+        [v if kind == pl.Boolean() else str(v) for v in targets],
+        default=default,
+        return_dtype=kind,
+    )
+    return mapped, kind
+
+
 TransformFn = Callable[[pl.Expr, pl.DataType, "TransformArgs"], Typed]
 
 TRANSFORMS: dict[str, TransformFn] = {
@@ -420,6 +438,7 @@ TRANSFORMS: dict[str, TransformFn] = {
     "country": _country,
     "domain": _domain,
     "split": _split,
+    "map": _map,
 }
 TRANSFORM_NAMES = (*TRANSFORMS, "const")
 
@@ -473,6 +492,10 @@ class TransformArgs(BaseModel):
     unit: Literal["auto", "s", "ms", "us"] | None = Field(
         default=None, description="epoch unit for datetime/date (auto by magnitude)"
     )
+    values: dict[str, str | bool] | None = Field(
+        default=None, description="for map: vendor value -> abmsync value"
+    )
+    default: str | bool | None = Field(default=None, description="for map: unlisted values")
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -496,6 +519,8 @@ class TransformArgs(BaseModel):
             "format": ("datetime", "date"),
             "timezone": ("datetime", "date"),
             "unit": ("datetime", "date"),
+            "values": ("map",),
+            "default": ("map",),
         }
         for arg, needs in uses.items():
             if getattr(self, arg) is not None and not set(needs) & set(self.transform):

@@ -176,3 +176,10 @@ def test_hubspot_notes_become_touchpoints_of_their_contact(hubspot: HubSpotConne
     row = touchpoints.filter(pl.col("id") == str(note.id)).row(0, named=True)
     assert (row["person_id"], row["type"], row["source_system"]) == (contact, "note", "hubspot")
     assert row["occurred_at"].year == 2026
+
+
+def test_hubspot_deal_stages_say_whether_a_deal_is_closed_and_won(
+    hubspot: HubSpotConnector,
+) -> None:
+    deals = apply_mapping(load_mapping(MAPPINGS / "hubspot-deals.yaml"), read_all(hubspot, "deals"))
+    assert deals.select("stage", "is_closed", "is_won").row(0) == ("closedwon", True, True)

@@ -532,3 +532,19 @@ def test_touchpoints_take_their_source_system_from_the_mapping(tmp_path: Path) -
     touchpoints = apply_mapping(load_mapping(path), frame)
     assert touchpoints["source_system"].to_list() == ["hubspot"]
     assert touchpoints["occurred_at"].to_list() == [utc(1970, 1, 1)]
+
+
+def test_map_transform_translates_vendor_values_and_defaults_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "deals.yaml"
+    path.write_text(
+        "entity: opportunities\n"
+        "source: {system: hubspot, object: deals}\n"
+        "fields:\n"
+        "  id: id\n"
+        "  is_won: {field: stage, transform: map, values: {closedwon: true}, default: false}\n"
+        "  stage: {field: stage, transform: map, values: {closedwon: Won, closedlost: Lost}}\n"
+    )
+    frame = pl.DataFrame({"id": ["1", "2", "3"], "stage": ["closedwon", "closedlost", "qualified"]})
+    mapped = apply_mapping(load_mapping(path), frame)
+    assert mapped["is_won"].to_list() == [True, False, False]
+    assert mapped["stage"].to_list() == ["Won", "Lost", None]
