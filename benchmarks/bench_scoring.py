@@ -26,6 +26,7 @@ times each and their best run counts.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import math
@@ -494,7 +495,10 @@ def child(method: str, data: Path, as_of: datetime, sample: int, out: Path) -> N
     # run counts (the per-record loop is slow enough to be timed once).
     repeat = REPEAT if method in ("abmsync", "polars") else 1
     seconds = reasons = float("inf")
+    result = pl.DataFrame()
     for _ in range(repeat):
+        del result  # free the previous run first: peak memory is that of one run
+        gc.collect()
         if method == "abmsync":
             result = run_engine(data, as_of)
         elif method == "polars":
