@@ -1,0 +1,148 @@
+"""Plan the write-back: only records whose owned fields would change, nothing else.
+
+A pure function of (what abmsync wants each owned field to hold, what it last
+wrote, what the CRM holds now). The sync engine writes the resulting patches
+and, once the vendor confirms them, stores the written values as the new
+"last written". This is what makes a run with no changes make zero write
+calls, keeps score decay from churning every record every day (numbers are
+compared after rounding), and detects a person editing an owned field in the
+CRM by hand, which the conflict policy then settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from abmsync.connectors.base import Patch
+
+ConflictPolicy = Literal["crm_wins", "abmsync_wins"]
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True)
+class OwnedField:
+    """One CRM field abmsync owns: which result column fills it, and how."""
+
+    name: str  # vendor field, e.g. ABM_Score__c
+    column: str  # result column, e.g. total
+    digits: int | None = None  # round numbers to this many decimals before comparing
+    length: int | None = None  # truncate text to the field's length
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """Patches to send, and what the planner noticed."""
+
+    patches: list[Patch]
+    changed_fields: dict[str, int]  # field -> records whose value changes
+    conflicts: pl.DataFrame  # record_id, field, crm_value, last_written, desired, winner
+    unchanged: int
+
+
+def plan_writes(
+    obj: str,
+    desired: pl.DataFrame,
+    fields: list[OwnedField],
+    *,
+    last_written: pl.DataFrame | None = None,
+    crm_values: pl.DataFrame | None = None,
+    policy: ConflictPolicy = "abmsync_wins",
+) -> WritePlan:
+    """Plan minimal patches for ``obj``.
+
+    ``desired`` has ``record_id`` and the result columns; ``last_written`` and
+    ``crm_values`` have ``record_id`` and one column per vendor field name.
+    A field whose CRM value differs from what abmsync last wrote was edited
+    by someone else: with ``crm_wins`` it is left alone (and reported), with
+    ``abmsync_wins`` it is overwritten (and reported).
+    """
+    values = desired.select("record_id", *[_desired_value(f).alias(f.name) for f in fields])
+    names = [f.name for f in fields]
+    written = _side(last_written, names, "__written")
+    current = _side(crm_values, names, "__crm")
+    joined = values.join(written, on="record_id", how="left").join(
+        current, on="record_id", how="left"
+    )
+    conflicts: list[pl.DataFrame] = []
+    patches_values: dict[str, dict[str, object]] = {}
+    changed_fields: dict[str, int] = {}
+    for name in names:
+        # Vendors hand values back as text ("42.0"): compare in the desired value's type.
+        dtype = values.schema[name]
+        desired_col = pl.col(name)
+        written_col = pl.col(f"{name}__written").cast(dtype, strict=False)
+        crm_col = pl.col(f"{name}__crm").cast(dtype, strict=False)
+        edited = crm_col.is_not_null() & written_col.is_not_null() & crm_col.ne_missing(written_col)
+        conflicts.append(
+            joined.filter(edited & crm_col.ne_missing(desired_col)).select(
+                "record_id",
+                pl.lit(name).alias("field"),
+                crm_col.cast(pl.String).alias("crm_value"),
+                written_col.cast(pl.String).alias("last_written"),
+                desired_col.cast(pl.String).alias("desired"),
+                pl.lit(policy).alias("winner"),
+            )
+        )
+        # Compare with what the CRM holds if known, else with what abmsync last wrote.
+        baseline = pl.coalesce(crm_col, written_col) if crm_values is not None else written_col
+        needs = desired_col.ne_missing(baseline)
+        if policy == "crm_wins":
+            needs = needs & ~edited
+        rows = joined.filter(needs).select("record_id", desired_col)
+        changed_fields[name] = rows.height
+        for record_id, value in rows.iter_rows():
+            patches_values.setdefault(record_id, {})[name] = value
+    patches = [
+        Patch(obj=obj, record_id=record_id, values=fields_)
+        for record_id, fields_ in sorted(patches_values.items())
+    ]
+    schema: dict[str, pl.DataType] = {
+        "record_id": pl.String(),
+        "field": pl.String(),
+        "crm_value": pl.String(),
+        "last_written": pl.String(),
+        "desired": pl.String(),
+        "winner": pl.String(),
+    }
+    return WritePlan(
+        patches=patches,
+        changed_fields=changed_fields,
+        conflicts=pl.concat(
+            [c.select(pl.col(n).cast(t) for n, t in schema.items()) for c in conflicts]
+        )
+        if conflicts
+        else pl.DataFrame(schema=schema),
+        unchanged=values.height - len(patches),
+    )
+
+
+def truncate(text: pl.Expr, length: int) -> pl.Expr:
+    """Text cut to ``length`` characters, ending in an ellipsis when it was cut."""
+    return (
+        pl.when(text.str.len_chars() > length)
+        .then(text.str.slice(0, length - 1) + pl.lit(ELLIPSIS))
+        .otherwise(text)
+    )
+
+
+def _desired_value(field: OwnedField) -> pl.Expr:
+    value = pl.col(field.column)
+    if field.digits is not None:
+        return value.round(field.digits)
+    if field.length is not None:
+        return truncate(value.cast(pl.String), field.length)
+    return value
+
+
+def _side(frame: pl.DataFrame | None, names: list[str], suffix: str) -> pl.DataFrame:
+    if frame is None:
+        frame = pl.DataFrame(schema={"record_id": pl.String()})
+    present = [n for n in names if n in frame.columns]
+    return frame.select(
+        "record_id",
+        *[pl.col(n).alias(f"{n}{suffix}") for n in present],
+        *[pl.lit(None).alias(f"{n}{suffix}") for n in names if n not in present],
+    )
