@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from abmsync.schema import TIMESTAMP, utc
 from abmsync.sync.bulk import Insert, insert_frame
 from abmsync.sync.database import StoreBase, Transaction
-from abmsync.sync.tables import lifecycle_state, routing_pointers, sla_timers
+from abmsync.sync.tables import lifecycle_state, routing_pointers, sla_timers, written_values
 
 STATE_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.String(),
@@ -109,6 +109,70 @@ class StateStore(StoreBase):
             insert_frame(
                 connection, routing_pointers, frame, shared={"updated_at": at}, on_conflict=upsert
             )
+
+    def load_written_values(
+        self, system: str, obj: str, *, tx: Transaction | None = None
+    ) -> pl.DataFrame:
+        """What abmsync last wrote to ``obj`` in ``system``: one row per record, a column per
+        field (values as text, the way vendors return them), ready for ``plan_writes``."""
+        query = sa.select(
+            written_values.c.record_id, written_values.c.field, written_values.c.value
+        ).where(written_values.c.system == system, written_values.c.obj == obj)
+        with self._connect(tx, write=False) as connection:
+            rows = connection.execute(query).all()
+        long = pl.DataFrame(
+            rows,
+            schema={"record_id": pl.String(), "field": pl.String(), "value": pl.String()},
+            orient="row",
+        )
+        if long.is_empty():
+            return pl.DataFrame(schema={"record_id": pl.String()})
+        return long.pivot(on="field", index="record_id", values="value").sort("record_id")
+
+    def save_written_values(
+        self,
+        system: str,
+        obj: str,
+        values: Mapping[str, Mapping[str, object]],
+        *,
+        now: datetime | None = None,
+        tx: Transaction | None = None,
+    ) -> int:
+        """Remember values the vendor confirmed: ``{record_id: {field: value}}``.
+
+        Call this only for records whose write succeeded, in the same
+        transaction that moves the cursor.
+        """
+        rows = [
+            {"record_id": record, "field": field, "value": None if v is None else str(v)}
+            for record, fields in values.items()
+            for field, v in fields.items()
+        ]
+        frame = pl.DataFrame(
+            rows, schema={"record_id": pl.String(), "field": pl.String(), "value": pl.String()}
+        )
+        at = utc(now) if now is not None else datetime.now(UTC)
+
+        def upsert(insert: Insert) -> sa.Executable:
+            return insert.on_conflict_do_update(
+                index_elements=[
+                    written_values.c.system,
+                    written_values.c.obj,
+                    written_values.c.record_id,
+                    written_values.c.field,
+                ],
+                set_={"value": insert.excluded.value, "written_at": insert.excluded.written_at},
+            )
+
+        with self._connect(tx, write=True) as connection:
+            insert_frame(
+                connection,
+                written_values,
+                frame,
+                shared={"system": system, "obj": obj, "written_at": at},
+                on_conflict=upsert,
+            )
+        return frame.height
 
     def _load(
         self, table: sa.Table, columns: Mapping[str, pl.DataType], tx: Transaction | None

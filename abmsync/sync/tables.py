@@ -207,6 +207,17 @@ sla_timers = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
 )
 
+written_values = sa.Table(
+    "written_values",
+    metadata,
+    sa.Column("system", sa.String(100), primary_key=True),
+    sa.Column("obj", sa.String(200), primary_key=True),
+    sa.Column("record_id", sa.String(255), primary_key=True),
+    sa.Column("field", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("written_at", UtcDateTime, nullable=False),
+)
+
 routing_pointers = sa.Table(
     "routing_pointers",
     metadata,

@@ -15,8 +15,17 @@ T0 = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
 
 def state(*rows: tuple[str, str, str | None]) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"person_id": p, "stage": s, "stage_entered_at": T0, "previous_stage": None,
-          "owner_id": o, "queue": None} for p, s, o in rows],
+        [
+            {
+                "person_id": p,
+                "stage": s,
+                "stage_entered_at": T0,
+                "previous_stage": None,
+                "owner_id": o,
+                "queue": None,
+            }
+            for p, s, o in rows
+        ],
         schema=STATE_COLUMNS,
     )
 
@@ -26,7 +35,9 @@ def test_lifecycle_state_upserts_by_person(store: Store) -> None:
     store.save_lifecycle_state(state(("p2", "sal", "u2")))
     loaded = store.load_lifecycle_state()
     assert loaded.select("person_id", "stage", "owner_id").rows() == [
-        ("p1", "lead", None), ("p2", "sal", "u2")]
+        ("p1", "lead", None),
+        ("p2", "sal", "u2"),
+    ]
     assert loaded["stage_entered_at"].to_list() == [T0, T0]
 
 
@@ -47,10 +58,26 @@ def test_state_written_in_a_failed_transaction_is_not_kept(store: Store) -> None
 
 def test_sla_timers_are_replaced_whole(store: Store) -> None:
     timers = pl.DataFrame(
-        [{"person_id": "p1", "stage": "mql", "owner_id": "u1", "queue": "dach",
-          "started_at": T0, "due_at": T0 + timedelta(hours=48), "status": "open"},
-         {"person_id": "p2", "stage": "mql", "owner_id": None, "queue": None,
-          "started_at": T0, "due_at": T0 + timedelta(hours=2), "status": "breached"}],
+        [
+            {
+                "person_id": "p1",
+                "stage": "mql",
+                "owner_id": "u1",
+                "queue": "dach",
+                "started_at": T0,
+                "due_at": T0 + timedelta(hours=48),
+                "status": "open",
+            },
+            {
+                "person_id": "p2",
+                "stage": "mql",
+                "owner_id": None,
+                "queue": None,
+                "started_at": T0,
+                "due_at": T0 + timedelta(hours=2),
+                "status": "breached",
+            },
+        ],
         schema=TIMER_COLUMNS,
     )
     store.replace_sla_timers(timers)
@@ -63,3 +90,38 @@ def test_routing_pointers_persist_and_update(store: Store) -> None:
     store.save_routing_pointers({"dach": 2, "default": 7})
     store.save_routing_pointers({"dach": 5})
     assert store.load_routing_pointers() == {"dach": 5, "default": 7}
+
+
+def test_written_values_round_trip_as_one_row_per_record(store: Store) -> None:
+    store.save_written_values(
+        "salesforce",
+        "Lead",
+        {
+            "00Q1": {"ABM_Score__c": 42.0, "ABM_Grade__c": "A"},
+            "00Q2": {"ABM_Score__c": 7, "ABM_Grade__c": None},
+        },
+    )
+    store.save_written_values("salesforce", "Lead", {"00Q1": {"ABM_Grade__c": "B"}})
+    store.save_written_values("hubspot", "contacts", {"1": {"abm_grade": "C"}})
+    lead = store.load_written_values("salesforce", "Lead")
+    assert lead.select("record_id", "ABM_Score__c", "ABM_Grade__c").rows() == [
+        ("00Q1", "42.0", "B"),
+        ("00Q2", "7", None),
+    ]
+    assert store.load_written_values("salesforce", "Contact").is_empty()
+
+
+def test_written_values_feed_a_plan_that_writes_nothing_when_nothing_changed(
+    store: Store,
+) -> None:
+    from abmsync.sync.plan import OwnedField, plan_writes
+
+    store.save_written_values("salesforce", "Lead", {"00Q1": {"ABM_Score__c": 42.0}})
+    desired = pl.DataFrame({"record_id": ["00Q1"], "total": [41.8]})
+    plan = plan_writes(
+        "Lead",
+        desired,
+        [OwnedField("ABM_Score__c", "total", digits=0)],
+        last_written=store.load_written_values("salesforce", "Lead"),
+    )
+    assert plan.patches == []
