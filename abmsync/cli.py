@@ -505,6 +505,63 @@ def crm_install_fields(rules_path: Path) -> None:
         console.print(f"{item.system} {item.obj}: {created}", highlight=False)
 
 
+# --- operations --------------------------------------------------------------------------
+
+
+@main.command("status")
+@click.option("--runs", default=10, show_default=True, help="recent runs to show")
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+def status_command(runs: int, database: str | None, as_json: bool) -> None:
+    """Recent runs with counts, API calls and errors; cursors; open dead letters."""
+    from abmsync.sync.store import Store
+
+    with domain_errors(), Store.open(database_url(database)) as store:
+        recent = store.recent_runs(runs)
+        cursors = store.all_cursors()
+        letters = store.list_dead_letters()
+    if as_json:
+        payload = {
+            "runs": [run.model_dump(mode="json") for run in recent],
+            "cursors": [
+                {**row, "updated_at": row["updated_at"].isoformat()}
+                for row in cursors.iter_rows(named=True)
+            ],
+            "dead_letters": len(letters),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    from abmsync.render import render_status
+
+    render_status(console, recent, cursors, letters)
+
+
+@main.group()
+def deadletters() -> None:
+    """Records a vendor rejected, kept with the vendor's code and message."""
+
+
+@deadletters.command("list")
+@click.option("--connector", help="only this connector (e.g. salesforce)")
+@click.option("--all", "include_resolved", is_flag=True, help="include resolved ones")
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--json", "as_json", is_flag=True, help="print them as JSON")
+def deadletters_list(
+    connector: str | None, include_resolved: bool, database: str | None, as_json: bool
+) -> None:
+    """List dead letters, newest attempt last."""
+    from abmsync.sync.store import Store
+
+    with domain_errors(), Store.open(database_url(database)) as store:
+        letters = store.list_dead_letters(connector, include_resolved=include_resolved)
+    if as_json:
+        click.echo(json.dumps([letter.model_dump(mode="json") for letter in letters], indent=2))
+        return
+    from abmsync.render import render_dead_letters
+
+    render_dead_letters(console, letters)
+
+
 # --- sandbox and demo -----------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from abmsync.rules.explain import reasons_of
 from abmsync.rules.scoring import ScoreResult
 from abmsync.rules.sla import SlaReport
 from abmsync.sync.lifecycle_job import PassSummary
+from abmsync.sync.runlog import DeadLetter, RunRecord
 from abmsync.sync.scoring import ScoringSummary
 from abmsync.sync.whatif import Backtest
 
@@ -297,3 +298,57 @@ def render_sla(console: Console, report: SlaReport) -> None:
             _percent(row["breach_rate"]),
         )
     console.print(owners)
+
+
+def render_dead_letters(console: Console, letters: list[DeadLetter]) -> None:
+    """One row per rejected record with the vendor's code and message."""
+    shown = table(
+        f"Dead letters ({len(letters):,})",
+        ["connector", "object", "record", "code", "message", "attempts", "last tried"],
+    )
+    for letter in letters:
+        shown.add_row(
+            letter.connector,
+            letter.obj,
+            letter.record_id,
+            letter.error_code or "",
+            letter.message,
+            str(letter.attempts),
+            f"{letter.last_tried:%Y-%m-%d %H:%M}",
+        )
+    console.print(shown)
+
+
+def render_status(
+    console: Console, runs: list[RunRecord], cursors: pl.DataFrame, letters: list[DeadLetter]
+) -> None:
+    """Recent runs, where each cursor stands, and how many records wait in dead letters."""
+    shown = table("Recent runs", ["run", "started", "status", "counts", "API calls", "error"])
+    for run in runs:
+        counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items())
+        calls = ", ".join(f"{k} {v:,}" for k, v in run.api_calls.items())
+        shown.add_row(
+            str(run.id),
+            f"{run.started_at:%Y-%m-%d %H:%M}",
+            run.status,
+            counts,
+            calls,
+            run.error or "",
+        )
+    if not runs:
+        shown.add_row("", "", "(no runs yet)", "", "", "")
+    console.print(shown)
+    positions = table("Cursors", ["connector", "object", "moved", "run"])
+    for row in cursors.iter_rows(named=True):
+        positions.add_row(
+            row["connector"],
+            row["obj"],
+            f"{row['updated_at']:%Y-%m-%d %H:%M}",
+            str(row["run_id"] or ""),
+        )
+    console.print(positions)
+    console.print(
+        f"Open dead letters: [bold]{len(letters):,}[/]"
+        + (" (abmsync deadletters list)" if letters else ""),
+        highlight=False,
+    )

@@ -95,6 +95,26 @@ class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore):
         with self._connect(tx, write=False) as connection:
             return connection.execute(query).scalar_one_or_none()
 
+    def all_cursors(self, *, tx: Transaction | None = None) -> pl.DataFrame:
+        """Every cursor: connector, obj, value, run_id and when it last moved."""
+        query = sa.select(
+            cursors.c.connector,
+            cursors.c.obj,
+            cursors.c.value,
+            cursors.c.run_id,
+            cursors.c.updated_at,
+        ).order_by(cursors.c.connector, cursors.c.obj)
+        with self._connect(tx, write=False) as connection:
+            rows = connection.execute(query).all()
+        schema = {
+            "connector": pl.String(),
+            "obj": pl.String(),
+            "value": pl.String(),
+            "run_id": pl.Int64(),
+            "updated_at": pl.Datetime("us", "UTC"),
+        }
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
     def set_cursor(
         self,
         connector: str,
