@@ -20,6 +20,7 @@ import polars as pl
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from abmsync.rules.progress import CHANGE_COLUMNS
 from abmsync.schema import TIMESTAMP, SchemaError, UtcDatetime, utc
 from abmsync.sync.bulk import insert_frame
 from abmsync.sync.database import StoreBase, Transaction
@@ -41,15 +42,7 @@ SCORE_LEDGER_COLUMNS: dict[str, pl.DataType] = {
     "rules_version": pl.String(),
     "as_of": TIMESTAMP,
 }
-STAGE_CHANGE_COLUMNS: dict[str, pl.DataType] = {
-    "person_id": pl.String(),
-    "from_stage": pl.String(),
-    "to_stage": pl.String(),
-    "rule": pl.String(),
-    "reason": pl.String(),
-    "rules_version": pl.String(),
-    "changed_at": TIMESTAMP,
-}
+STAGE_CHANGE_COLUMNS = CHANGE_COLUMNS  # as the lifecycle pass produces them
 ASSIGNMENT_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.String(),
     "owner_id": pl.String(),

@@ -32,6 +32,13 @@ from abmsync.sync.store import Store
 
 Progress = Callable[[str], None]
 SAMPLE = 10
+ASSIGNED_COLUMNS: dict[str, pl.DataType] = {
+    "person_id": pl.String(),
+    "owner_id": pl.String(),
+    "queue": pl.String(),
+    "rule": pl.String(),
+    "reason": pl.String(),
+}
 OWNER_COLUMNS: dict[str, pl.DataType] = {
     "id": pl.String(),
     "name": pl.String(),
@@ -215,15 +222,7 @@ def _route(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int]]:
     """Route people who entered a routing stage in this pass; returns state with owners."""
     ruleset = rules.ruleset
-    empty = pl.DataFrame(
-        schema={
-            "person_id": pl.String(),
-            "owner_id": pl.String(),
-            "queue": pl.String(),
-            "rule": pl.String(),
-            "reason": pl.String(),
-        }
-    )
+    empty = pl.DataFrame(schema=ASSIGNED_COLUMNS)
     state = outcome.state
     if ruleset.routing is None:
         return (
@@ -248,24 +247,7 @@ def _route(
         ruleset, candidates, owners, RoutingState(dict(pointers), open_counts), as_of=rules.as_of
     )
     assigned = routed.assignments
-    state = (
-        state.join(
-            assigned.select(
-                "person_id", pl.col("owner_id").alias("__owner"), pl.col("queue").alias("__queue")
-            ),
-            on="person_id",
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns(
-            pl.coalesce("__owner", "owner_id").alias("owner_id"),
-            pl.when(pl.col("__owner").is_not_null())
-            .then(pl.col("__queue"))
-            .otherwise(pl.col("queue"))
-            .alias("queue"),
-        )
-        .drop("__owner", "__queue")
-    )
+    state = with_assignments(state, assigned)
     # People whose owner came from the source system work in that owner's queue
     # (its calendar times their SLA).
     queues = owners.select(pl.col("id").alias("owner_id"), pl.col("queue").alias("__home"))
@@ -275,6 +257,24 @@ def _route(
         .drop("__home")
     )
     return state, assigned.select(list(empty.columns)), routed.unassigned, routed.state.pointers
+
+
+def with_assignments(state: pl.DataFrame, assigned: pl.DataFrame) -> pl.DataFrame:
+    """``state`` with the owner and queue of each newly assigned person."""
+    new = assigned.select(
+        "person_id", pl.col("owner_id").alias("__owner"), pl.col("queue").alias("__queue")
+    )
+    return (
+        state.join(new, on="person_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("__owner", "owner_id").alias("owner_id"),
+            pl.when(pl.col("__owner").is_not_null())
+            .then(pl.col("__queue"))
+            .otherwise(pl.col("queue"))
+            .alias("queue"),
+        )
+        .drop("__owner", "__queue")
+    )
 
 
 def _open_counts(state: pl.DataFrame, stages: list[str]) -> dict[str, int]:
@@ -327,34 +327,9 @@ def _sla(
                 f"due {breach['due_at']:%Y-%m-%d %H:%M} UTC)",
             }
         )
-    reassigned = pl.DataFrame(
-        rows,
-        schema={
-            "person_id": pl.String(),
-            "owner_id": pl.String(),
-            "queue": pl.String(),
-            "rule": pl.String(),
-            "reason": pl.String(),
-        },
-    )
+    reassigned = pl.DataFrame(rows, schema=ASSIGNED_COLUMNS)
     if reassigned.height:
-        state = (
-            state.join(
-                reassigned.select(
-                    "person_id",
-                    pl.col("owner_id").alias("__owner"),
-                    pl.col("queue").alias("__queue"),
-                ),
-                on="person_id",
-                how="left",
-                maintain_order="left",
-            )
-            .with_columns(
-                pl.coalesce("__owner", "owner_id").alias("owner_id"),
-                pl.coalesce("__queue", "queue").alias("queue"),
-            )
-            .drop("__owner", "__queue")
-        )
+        state = with_assignments(state, reassigned)
         restarted = restart_timers(
             ruleset,
             outcome.timers,

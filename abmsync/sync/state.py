@@ -13,28 +13,15 @@ from datetime import UTC, datetime
 import polars as pl
 import sqlalchemy as sa
 
-from abmsync.schema import TIMESTAMP, utc
+from abmsync.rules import progress, sla
+from abmsync.schema import utc
 from abmsync.sync.bulk import Insert, insert_frame
 from abmsync.sync.database import StoreBase, Transaction
 from abmsync.sync.tables import lifecycle_state, routing_pointers, sla_timers, written_values
 
-STATE_COLUMNS: dict[str, pl.DataType] = {
-    "person_id": pl.String(),
-    "stage": pl.String(),
-    "stage_entered_at": TIMESTAMP,
-    "previous_stage": pl.String(),
-    "owner_id": pl.String(),
-    "queue": pl.String(),
-}
-TIMER_COLUMNS: dict[str, pl.DataType] = {
-    "person_id": pl.String(),
-    "stage": pl.String(),
-    "owner_id": pl.String(),
-    "queue": pl.String(),
-    "started_at": TIMESTAMP,
-    "due_at": TIMESTAMP,
-    "status": pl.String(),
-}
+# The lifecycle pass and the SLA timers define these frames; the store keeps them.
+STATE_COLUMNS = progress.STATE_COLUMNS
+TIMER_COLUMNS = sla.TIMER_SCHEMA
 
 
 class StateStore(StoreBase):
