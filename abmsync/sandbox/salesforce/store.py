@@ -535,17 +535,20 @@ class Store:
         obj = self._require(obj_name)
         clean = self.clean(obj, values, creating=False, trusted=trusted)
         with self._lock:
-            current = self.get(obj, rid, deleted=True)
-            if current is None:
-                raise RecordError(
-                    "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {rid}"
-                )
-            if current["IsDeleted"]:
-                raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+            current = self._live(obj, rid)
             now = self._now()
             changes: dict[str, Any] = {"LastModifiedDate": now, "SystemModstamp": now, **clean}
             self._set(obj, str(current["Id"]), changes)
             return str(current["Id"])
+
+    def _live(self, obj: ObjectDef, rid: str) -> Record:
+        """The record ``rid``, which must exist and not be in the recycle bin."""
+        current = self.get(obj, rid, deleted=True)
+        if current is None:
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {rid}")
+        if current["IsDeleted"]:
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+        return current
 
     def _set(self, obj: ObjectDef, rid: str, changes: Mapping[str, Any]) -> None:
         assignments = ", ".join(f'"{n}" = ?' for n in changes)
@@ -557,13 +560,7 @@ class Store:
         """Move a record to the recycle bin (``IsDeleted``); a merge also sets MasterRecordId."""
         obj = self._require(obj_name)
         with self._lock:
-            current = self.get(obj, rid, deleted=True)
-            if current is None:
-                raise RecordError(
-                    "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {rid}"
-                )
-            if current["IsDeleted"]:
-                raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+            current = self._live(obj, rid)
             now = self._now()
             changes: dict[str, Any] = {"IsDeleted": 1, "SystemModstamp": now}
             if master_id is not None:
