@@ -335,6 +335,109 @@ class RuleTest(StrictModel):
     expect: Expectation
 
 
+# What each write-back key holds: the result column that fills the CRM field.
+WRITEBACK_COLUMNS: dict[str, str] = {
+    "score": "total",
+    "fit": "fit",
+    "engagement": "engagement",
+    "grade": "grade",
+    "priority": "priority",
+    "stage": "stage",
+    "tier": "account_tier",
+    "reasons": "reasons",
+    "owner": "owner_id",
+}
+TOUCHPOINTS_KEY = "touchpoints"
+Policy = Literal["crm_wins", "abmsync_wins"]
+
+
+def _owner_sticks() -> dict[str, Policy]:
+    """By default an owner a manager set by hand in the CRM stays; scores are abmsync's."""
+    return {"owner": "crm_wins"}
+
+
+class TouchpointTarget(StrictModel):
+    """Where touchpoint history goes in one system: an object upserted by a key field."""
+
+    object: str = Field(description="e.g. ABM_Touchpoint__c (Salesforce) or notes (HubSpot)")
+    external_id: str = Field(description="unique field holding abmsync's touchpoint key")
+
+
+class WriteBack(StrictModel):
+    """Which CRM fields abmsync owns and how it writes them.
+
+    In YAML the systems sit beside the options::
+
+        writeback:
+          conflicts: {owner: crm_wins}     # per key; the rest: abmsync_wins
+          salesforce:
+            Lead: {score: ABM_Score__c, owner: OwnerId}
+            touchpoints: {object: ABM_Touchpoint__c, external_id: ABM_Touchpoint_Key__c}
+    """
+
+    conflicts: Policy | dict[str, Policy] = Field(
+        default_factory=lambda: _owner_sticks(),
+        description="who wins when someone edited an owned field in the CRM: one policy, "
+        "or one per write-back key (unnamed keys: abmsync_wins)",
+    )
+    score_digits: int = Field(
+        default=0, ge=0, le=4, description="decimals of numbers written, so decay does not churn"
+    )
+    touchpoint_days: int = Field(
+        default=90, ge=1, description="touchpoints younger than this are written as history"
+    )
+    systems: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _systems_beside_options(cls, value: object) -> object:
+        if not isinstance(value, dict) or "systems" in value:
+            return value
+        options = {"conflicts", "score_digits", "touchpoint_days"}
+        return {
+            **{k: v for k, v in value.items() if k in options},
+            "systems": {k: v for k, v in value.items() if k not in options},
+        }
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> WriteBack:
+        for system, objects in self.systems.items():
+            for obj, fields in objects.items():
+                if obj == TOUCHPOINTS_KEY:
+                    TouchpointTarget.model_validate(fields)
+                    continue
+                unknown = sorted(set(fields) - set(WRITEBACK_COLUMNS))
+                if unknown:
+                    raise ValueError(
+                        f"{system}.{obj}: unknown write-back key {unknown[0]!r}; "
+                        f"use {', '.join(WRITEBACK_COLUMNS)}"
+                    )
+        keys = self.conflicts if isinstance(self.conflicts, dict) else {}
+        unknown = sorted(set(keys) - set(WRITEBACK_COLUMNS))
+        if unknown:
+            raise ValueError(f"conflicts: unknown write-back key {unknown[0]!r}")
+        return self
+
+    def policy(self, key: str) -> Policy:
+        """The conflict policy of one write-back key."""
+        if isinstance(self.conflicts, str):
+            return self.conflicts
+        return self.conflicts.get(key, "abmsync_wins")
+
+    def objects(self, system: str) -> dict[str, dict[str, str]]:
+        """Field maps (write-back key -> vendor field) per object of ``system``."""
+        return {
+            obj: fields
+            for obj, fields in self.systems.get(system, {}).items()
+            if obj != TOUCHPOINTS_KEY
+        }
+
+    def touchpoints(self, system: str) -> TouchpointTarget | None:
+        """Where ``system`` keeps touchpoint history, if it does."""
+        raw = self.systems.get(system, {}).get(TOUCHPOINTS_KEY)
+        return TouchpointTarget.model_validate(raw) if raw is not None else None
+
+
 class RuleSet(StrictModel):
     """A whole rules file."""
 
@@ -358,7 +461,7 @@ class RuleSet(StrictModel):
     lifecycle: Lifecycle | None = None
     routing: Routing | None = None
     tests: list[RuleTest] = Field(default_factory=list)
-    writeback: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+    writeback: WriteBack = Field(default_factory=WriteBack)
 
     @property
     def lowest_grade(self) -> str:

@@ -21,6 +21,7 @@ from abmsync.connectors.base import (
 from abmsync.errors import AbmsyncError, ConfigError
 from abmsync.rules.model import RuleSet
 from abmsync.settings import Settings
+from abmsync.sync.touchpoints import touchpoint_spec
 
 # What each write-back key holds, as a field abmsync creates.
 FIELD_KINDS: dict[str, tuple[FieldType, int | None, str]] = {
@@ -77,15 +78,18 @@ def configured(settings: Settings) -> dict[str, Connector]:
 def field_specs(ruleset: RuleSet, system: str) -> list[FieldSpec]:
     """The fields the rules' ``writeback:`` section owns on each object of ``system``."""
     specs = []
-    for obj, mapping in ruleset.writeback.get(system, {}).items():
+    for obj, mapping in ruleset.writeback.objects(system).items():
         fields = []
         for key, name in mapping.items():
             if key not in FIELD_KINDS:
-                continue  # e.g. touchpoints: {object, external_id} describes an object
+                continue  # the owner goes to the standard owner field, which exists
             kind, length, label = FIELD_KINDS[key]
             fields.append(FieldMeta(name=name, label=label, type=kind, length=length))
         if fields:
             specs.append(FieldSpec(obj=obj, fields=fields))
+    target = ruleset.writeback.touchpoints(system)
+    if target is not None:
+        specs.append(touchpoint_spec(system, target.object, target.external_id))
     return specs
 
 

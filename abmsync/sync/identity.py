@@ -74,15 +74,22 @@ def resolve_people(sources: list[tuple[str, str, pl.DataFrame]]) -> Identities:
             )
         )
     records = pl.concat(tagged, how="diagonal_relaxed")
+    # ``identity_email`` (when given) overrides the email for identity only, e.g.
+    # a contact converted from a lead keeps the lead's person.
+    email = (
+        pl.coalesce("identity_email", "email")
+        if "identity_email" in records.columns
+        else pl.col("email")
+    )
     bases = records.select(
-        identity_basis(pl.col("email"), pl.col("system"), pl.col("object"), pl.col("vendor_id"))
+        identity_basis(email, pl.col("system"), pl.col("object"), pl.col("vendor_id"))
     ).to_series()
     records = records.with_columns(person_ids(bases).alias("person_id"))
     xrefs = records.select(list(XREF_COLUMNS)).sort(["person_id", "system", "object"])
     attributes = [
         c
         for c in records.columns
-        if c not in ("id", "system", "object", "vendor_id", "__rank", "person_id")
+        if c not in ("id", "system", "object", "vendor_id", "__rank", "person_id", "identity_email")
     ]
     people = (
         records.sort(["person_id", "__rank", "vendor_id"])

@@ -27,6 +27,7 @@ from abmsync.rules.routing import RoutingState, next_in_queue, route
 from abmsync.rules.scoring import ScoreResult, score
 from abmsync.rules.sla import SlaOutcome, evaluate_sla, restart_timers
 from abmsync.schema import TIMESTAMP
+from abmsync.sync.database import Transaction
 from abmsync.sync.scoring import Inputs, find_input, load_touchpoints
 from abmsync.sync.store import Store
 
@@ -102,82 +103,131 @@ def run_pass(
 ) -> PassSummary:
     """Run one scoring and lifecycle pass as of ``as_of`` and record it."""
     step = progress or (lambda _: None)
-    as_of = as_of or datetime.now(UTC)
-    rules = compile_rules(loaded, as_of)
+    rules = compile_rules(loaded, as_of or datetime.now(UTC))
     step("reading data")
     people = inputs.read("people", inputs.people)
     accounts = inputs.read("accounts", inputs.accounts) if inputs.accounts else None
     touchpoints = load_touchpoints(inputs) if inputs.touchpoints else None
     owner_frame = read_owners(owners or find_input(inputs.people.parent, "owners"))
+    with Store.open(database_url) as store:
+        evaluated = evaluate_pass(
+            rules, store, people, touchpoints, accounts, owner_frame, progress=step
+        )
+        step("recording")
+        with store.transaction() as tx:
+            score_rows = record_pass(store, evaluated, tx=tx)
+    return evaluated.summary(score_rows)
+
+
+@dataclass(frozen=True)
+class EvaluatedPass:
+    """Everything one pass decided, before it is recorded."""
+
+    rules: CompiledRules
+    result: ScoreResult
+    outcome: LifecycleOutcome
+    state: pl.DataFrame  # every person's state after routing and SLA reassignment
+    changed_state: pl.DataFrame  # the rows of ``state`` that differ from the stored state
+    assignments: pl.DataFrame
+    unassigned: pl.DataFrame
+    sla: SlaOutcome
+    pointers: dict[str, int]
+    matched_accounts: int
+
+    def summary(self, score_rows: int) -> PassSummary:
+        """The pass as the CLI shows it."""
+        moves = self.outcome.moved
+        return PassSummary(
+            as_of=self.rules.as_of,
+            rules_version=self.rules.version,
+            people=self.result.people.height,
+            matched_accounts=self.matched_accounts,
+            score_rows=score_rows,
+            stage_changes=moves.group_by("from_stage", "to_stage", "rule")
+            .len("people")
+            .sort(["people", "to_stage"], descending=[True, False]),
+            moves=moves.sort("person_id").head(SAMPLE),
+            assignments=self.assignments,
+            unassigned=self.unassigned,
+            sla_events=self.sla.events,
+            flags=self.outcome.flags,
+            stages={
+                str(k): int(v)
+                for k, v in self.state.group_by("stage").len().sort("stage").iter_rows()
+            },
+        )
+
+
+def evaluate_pass(
+    rules: CompiledRules,
+    store: Store,
+    people: pl.DataFrame,
+    touchpoints: pl.DataFrame | pl.LazyFrame | None,
+    accounts: pl.DataFrame | None,
+    owners: pl.DataFrame,
+    *,
+    progress: Progress | None = None,
+) -> EvaluatedPass:
+    """Score, move, route and time everyone, from the state stored in ``store``.
+
+    Reads the store but writes nothing: :func:`record_pass` does, in the
+    caller's transaction.
+    """
+    step = progress or (lambda _: None)
     people, matched = _match_accounts(people, accounts)
     step("scoring")
     result = score(rules, people, touchpoints, accounts)
-    with Store.open(database_url) as store:
-        step("moving people through the lifecycle")
-        state = store.load_lifecycle_state()
-        outcome = advance(rules, result.people, state, result.window)
-        step("routing")
-        routed_state, assignments, unassigned, pointers = _route(
-            rules, result, outcome, owner_frame, store.load_routing_pointers()
-        )
-        step("checking SLA timers")
-        sla, routed_state, sla_assignments, pointers = _sla(
-            rules, store.load_sla_timers(), routed_state, owner_frame, pointers
-        )
-        assignments = pl.concat([assignments, sla_assignments], how="vertical")
-        step("recording")
-        changed_state = routed_state.join(
-            state, on=list(STATE_COLUMNS), how="anti", nulls_equal=True
-        )
-        with store.transaction() as tx:
-            ledger = result.public_people()
-            score_rows = store.record_scores(
-                ledger.select(
-                    "person_id",
-                    "fit",
-                    "engagement",
-                    "total",
-                    "grade",
-                    "band",
-                    "priority",
-                    "reasons",
-                ),
-                rules_version=rules.version,
-                as_of=as_of,
-                tx=tx,
-            )
-            store.record_stage_changes(outcome.changes, tx=tx)
-            store.record_assignments(
-                assignments.with_columns(
-                    pl.lit(rules.version).alias("rules_version"),
-                    pl.lit(as_of, dtype=TIMESTAMP).alias("assigned_at"),
-                ),
-                tx=tx,
-            )
-            store.record_sla_events(sla.events, tx=tx)
-            store.save_lifecycle_state(changed_state, now=as_of, tx=tx)
-            store.replace_sla_timers(sla.timers, tx=tx)
-            store.save_routing_pointers(pointers, now=as_of, tx=tx)
-    moves = outcome.moved
-    return PassSummary(
-        as_of=as_of,
-        rules_version=rules.version,
-        people=result.people.height,
-        matched_accounts=matched,
-        score_rows=score_rows,
-        stage_changes=moves.group_by("from_stage", "to_stage", "rule")
-        .len("people")
-        .sort(["people", "to_stage"], descending=[True, False]),
-        moves=moves.sort("person_id").head(SAMPLE),
-        assignments=assignments,
-        unassigned=unassigned,
-        sla_events=sla.events,
-        flags=outcome.flags,
-        stages={
-            str(k): int(v)
-            for k, v in routed_state.group_by("stage").len().sort("stage").iter_rows()
-        },
+    step("moving people through the lifecycle")
+    state = store.load_lifecycle_state()
+    outcome = advance(rules, result.people, state, result.window)
+    step("routing")
+    routed_state, assignments, unassigned, pointers = _route(
+        rules, result, outcome, owners, store.load_routing_pointers()
     )
+    step("checking SLA timers")
+    sla, routed_state, sla_assignments, pointers = _sla(
+        rules, store.load_sla_timers(), routed_state, owners, pointers
+    )
+    changed_state = routed_state.join(state, on=list(STATE_COLUMNS), how="anti", nulls_equal=True)
+    return EvaluatedPass(
+        rules=rules,
+        result=result,
+        outcome=outcome,
+        state=routed_state,
+        changed_state=changed_state,
+        assignments=pl.concat([assignments, sla_assignments], how="vertical"),
+        unassigned=unassigned,
+        sla=sla,
+        pointers=pointers,
+        matched_accounts=matched,
+    )
+
+
+def record_pass(store: Store, evaluated: EvaluatedPass, *, tx: Transaction) -> int:
+    """Append the pass's ledger rows and save its state; returns the score rows added."""
+    rules = evaluated.rules
+    ledger = evaluated.result.public_people()
+    score_rows = store.record_scores(
+        ledger.select(
+            "person_id", "fit", "engagement", "total", "grade", "band", "priority", "reasons"
+        ),
+        rules_version=rules.version,
+        as_of=rules.as_of,
+        tx=tx,
+    )
+    store.record_stage_changes(evaluated.outcome.changes, tx=tx)
+    store.record_assignments(
+        evaluated.assignments.with_columns(
+            pl.lit(rules.version).alias("rules_version"),
+            pl.lit(rules.as_of, dtype=TIMESTAMP).alias("assigned_at"),
+        ),
+        tx=tx,
+    )
+    store.record_sla_events(evaluated.sla.events, tx=tx)
+    store.save_lifecycle_state(evaluated.changed_state, now=rules.as_of, tx=tx)
+    store.replace_sla_timers(evaluated.sla.timers, tx=tx)
+    store.save_routing_pointers(evaluated.pointers, now=rules.as_of, tx=tx)
+    return score_rows
 
 
 def read_owners(path: Path | None) -> pl.DataFrame:

@@ -11,7 +11,7 @@ CRM by hand, which the conflict policy then settles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import polars as pl
@@ -40,6 +40,10 @@ class WritePlan:
     changed_fields: dict[str, int]  # field -> records whose value changes
     conflicts: pl.DataFrame  # record_id, field, crm_value, last_written, desired, winner
     unchanged: int
+    # Values the CRM already holds that abmsync has not recorded as written (a
+    # first run over filled fields, or a crash between a write and its record):
+    # stored as written without a call, so later runs diff against them.
+    confirmed: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def plan_writes(
@@ -68,6 +72,7 @@ def plan_writes(
     )
     conflicts: list[pl.DataFrame] = []
     patches_values: dict[str, dict[str, object]] = {}
+    confirmed: dict[str, dict[str, object]] = {}
     changed_fields: dict[str, int] = {}
     for name in names:
         # Vendors hand values back as text ("42.0"): compare in the desired value's type.
@@ -88,13 +93,18 @@ def plan_writes(
         )
         # Compare with what the CRM holds if known, else with what abmsync last wrote.
         baseline = pl.coalesce(crm_col, written_col) if crm_values is not None else written_col
-        needs = desired_col.ne_missing(baseline)
+        # abmsync never clears a field: no value wanted means no opinion.
+        needs = desired_col.is_not_null() & desired_col.ne_missing(baseline)
         if policy == "crm_wins":
             needs = needs & ~edited
         rows = joined.filter(needs).select("record_id", desired_col)
         changed_fields[name] = rows.height
         for record_id, value in rows.iter_rows():
             patches_values.setdefault(record_id, {})[name] = value
+        held = desired_col.is_not_null() & crm_col.eq_missing(desired_col)
+        known = joined.filter(held & written_col.ne_missing(desired_col))
+        for record_id, value in known.select("record_id", desired_col).iter_rows():
+            confirmed.setdefault(record_id, {})[name] = value
     patches = [
         Patch(obj=obj, record_id=record_id, values=fields_)
         for record_id, fields_ in sorted(patches_values.items())
@@ -116,6 +126,7 @@ def plan_writes(
         if conflicts
         else pl.DataFrame(schema=schema),
         unchanged=values.height - len(patches),
+        confirmed=confirmed,
     )
 
 
@@ -128,12 +139,12 @@ def truncate(text: pl.Expr, length: int) -> pl.Expr:
     )
 
 
-def _desired_value(field: OwnedField) -> pl.Expr:
-    value = pl.col(field.column)
-    if field.digits is not None:
-        return value.round(field.digits)
-    if field.length is not None:
-        return truncate(value.cast(pl.String), field.length)
+def _desired_value(owned: OwnedField) -> pl.Expr:
+    value = pl.col(owned.column)
+    if owned.digits is not None:
+        return value.round(owned.digits)
+    if owned.length is not None:
+        return truncate(value.cast(pl.String), owned.length)
     return value
 
 

@@ -45,7 +45,9 @@ def test_check_reports_missing_fields_until_they_are_installed(sandboxes: None) 
     after = runner.invoke(main, ["crm", "check", "--rules", str(RULES)])
     assert after.exit_code == 0, after.output
     again = runner.invoke(main, ["crm", "install-fields", "--rules", str(RULES)])
-    assert again.output.count("nothing to create") == 3  # Lead, Contact, contacts
+    # Lead, Contact, the touchpoint object and HubSpot contacts
+    assert again.output.count("nothing to create") == 4
+    assert "ABM_Touchpoint__c" in installed.output
 
 
 def test_a_wrong_secret_is_one_line_that_does_not_show_it(

@@ -1,0 +1,427 @@
+"""One sync run: read what changed, score, move, route, and write the results back.
+
+The service behind ``abmsync sync`` (and ``abmsync demo``)::
+
+    lock ─▶ read changes into the snapshot (cursor per batch, after its data)
+         ─▶ assemble people, touchpoints, accounts, owners
+         ─▶ score ─▶ lifecycle ─▶ route ─▶ SLA ─▶ record ledger and state
+         ─▶ plan the minimal patches ─▶ write in chunks ─▶ record results
+         ─▶ reconcile (qualified in the marketing platform, never in the CRM)
+
+Nothing is lost to a crash at any point: reads commit with their cursor, the
+pass commits its state before anything is written, and writes are planned
+from the whole snapshot against what was confirmed written, so the next run
+sends whatever a crashed one did not (upserts by key make a resend harmless).
+A stop request (SIGTERM) or a spent API budget ends the run after the current
+batch, as ``partial``; the next run carries on from there.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import polars as pl
+
+from abmsync.connectors.base import Connector
+from abmsync.errors import AbmsyncError, BudgetExhaustedError
+from abmsync.rules.compiled import compile_rules
+from abmsync.rules.loader import LoadedRules
+from abmsync.sync.assemble import Assembled, assemble
+from abmsync.sync.lifecycle_job import EvaluatedPass, PassSummary, evaluate_pass, record_pass
+from abmsync.sync.sources import ReadStats, Source, read_source
+from abmsync.sync.store import Store
+from abmsync.sync.touchpoints import echo_field
+from abmsync.sync.writeback import (
+    CHUNK,
+    ObjectPlan,
+    SendStats,
+    person_results,
+    plan_object,
+    plan_touchpoints,
+    send_plan,
+)
+
+Progress = Callable[[str], None]
+T = TypeVar("T")
+LOCK = "sync"
+CRM_SYSTEMS = ("salesforce", "dynamics")
+SAMPLE = 5
+
+
+class StoppedEarlyError(Exception):
+    """The run stopped early on purpose (a stop request or the API budget)."""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How to run: for real or as a dry run, as of when, in what chunks."""
+
+    dry_run: bool = False
+    as_of: datetime | None = None
+    chunk: int = CHUNK
+    lock_ttl: timedelta = timedelta(minutes=30)
+
+
+@dataclass
+class SyncSummary:
+    """What one run did, for the CLI's tables, ``--json`` and the runs table."""
+
+    status: str  # succeeded | partial | failed | skipped | dry-run
+    run_id: int | None = None
+    as_of: datetime | None = None
+    rules_version: str = ""
+    message: str | None = None
+    read: dict[str, ReadStats] = field(default_factory=dict)
+    people: int = 0
+    duplicates: int = 0
+    orphan_touchpoints: int = 0
+    passed: PassSummary | None = None
+    plans: list[ObjectPlan] = field(default_factory=list)
+    sent: dict[str, SendStats] = field(default_factory=dict)
+    unreached: pl.DataFrame | None = None
+    api_calls: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """The run's counts as stored in the runs table."""
+        sent = self.sent.values()
+        return {
+            "read": sum(s.records for s in self.read.values()),
+            "deleted": sum(s.deleted for s in self.read.values()),
+            "people": self.people,
+            "planned": sum(len(p.patches) for p in self.plans),
+            "written": sum(s.written for s in sent),
+            "created": sum(s.created for s in sent),
+            "rejected": sum(s.rejected for s in sent),
+            "conflicts": sum(p.plan.conflicts.height for p in self.plans),
+            "unreached": self.unreached.height if self.unreached is not None else 0,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "rules_version": self.rules_version,
+            "message": self.message,
+            "counts": self.counts(),
+            "read": {name: vars(stats) for name, stats in self.read.items()},
+            "duplicates": self.duplicates,
+            "orphan_touchpoints": self.orphan_touchpoints,
+            "stages": self.passed.stages if self.passed else {},
+            "stage_changes": self.passed.as_dict()["stage_changes"] if self.passed else [],
+            "plans": [plan_dict(p) for p in self.plans],
+            "sent": {name: vars(stats) for name, stats in self.sent.items()},
+            "unreached": self.unreached.head(50).to_dicts() if self.unreached is not None else [],
+            "api_calls": self.api_calls,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
+    """One object's plan: counts per field, a sample of changes, calls it would use."""
+    return {
+        "system": plan.system,
+        "object": plan.obj,
+        "records": len(plan.patches),
+        "unchanged": plan.plan.unchanged,
+        "fields": {k: v for k, v in plan.plan.changed_fields.items() if v},
+        "conflicts": plan.plan.conflicts.height,
+        "unresolved_owners": plan.unresolved_owners,
+        "api_calls": estimated_calls(plan),
+        "sample": [
+            {"record": p.record_id or (p.external_id[1] if p.external_id else None), **p.values}
+            for p in plan.patches[:SAMPLE]
+        ],
+    }
+
+
+def estimated_calls(plan: ObjectPlan) -> int:
+    """API calls writing ``plan`` takes: 200 per Salesforce call, 100 per HubSpot call."""
+    size = 200 if plan.system == "salesforce" else 100
+    calls = -(-len(plan.patches) // size)
+    if plan.system == "hubspot" and plan.links:
+        calls += -(-len(plan.patches) // 1000)  # batch associations
+    return calls
+
+
+class SyncRun:
+    """One run over the configured sources and targets; call :meth:`run`."""
+
+    def __init__(
+        self,
+        loaded: LoadedRules,
+        sources: list[Source],
+        connectors: dict[str, Connector],
+        store: Store,
+        *,
+        options: SyncOptions | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        progress: Progress | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.sources = sources
+        self.connectors = connectors
+        self.store = store
+        self.options = options or SyncOptions()
+        self.stop = stop
+        self.step = progress or (lambda _: None)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stopped_by: str | None = None
+
+    # -- the run ------------------------------------------------------------------
+
+    def run(self) -> SyncSummary:
+        """Run once; a run that finds the lock taken does nothing (status ``skipped``)."""
+        started = time.perf_counter()
+        if not self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
+            return SyncSummary(
+                status="skipped", message="another sync of this configuration is running"
+            )
+        summary = SyncSummary(status="running")
+        try:
+            if not self.options.dry_run:
+                summary.run_id = self.store.start_run()
+            self._run(summary)
+            if summary.status == "running":
+                summary.status = "dry-run" if self.options.dry_run else "succeeded"
+                if any(s.rejected for s in summary.sent.values()):
+                    summary.status = "partial"
+                    rejected = sum(s.rejected for s in summary.sent.values())
+                    summary.message = (
+                        f"{rejected} record(s) rejected; see `abmsync deadletters list`"
+                    )
+        except StoppedEarlyError as stop:
+            summary.status = "partial"
+            summary.message = str(stop)
+        except AbmsyncError as error:
+            summary.status = "failed"
+            summary.message = str(error)
+        except BaseException as error:
+            summary.status = "failed"
+            summary.message = f"interrupted: {type(error).__name__}"
+            self._finish(summary, started)
+            raise
+        self._finish(summary, started)
+        return summary
+
+    def _finish(self, summary: SyncSummary, started: float) -> None:
+        summary.api_calls = self.api_calls()
+        summary.seconds = time.perf_counter() - started
+        try:
+            if summary.run_id is not None:
+                status = summary.status if summary.status != "running" else "failed"
+                self.store.finish_run(
+                    summary.run_id,
+                    status,
+                    summary.counts(),
+                    summary.message,
+                    api_calls=summary.api_calls,
+                )
+        finally:
+            self.store.release_lock(LOCK, self.holder)
+
+    def api_calls(self) -> dict[str, int]:
+        """Calls each connector made in this run, as its budget counted them."""
+        calls = {}
+        for name, connector in self.connectors.items():
+            budget = getattr(connector, "budget", None)
+            if budget is not None:
+                calls[name] = int(budget.calls)
+        return calls
+
+    def _run(self, summary: SyncSummary) -> None:
+        rules = compile_rules(self.loaded, self.options.as_of or datetime.now(UTC))
+        summary.as_of, summary.rules_version = rules.as_of, rules.version
+        users = self._read_users()
+        self._read_all(summary)
+        self.step("resolving people")
+        assembled = assemble(self.store, self.sources, rules.ruleset, users)
+        summary.people = assembled.people.height
+        summary.duplicates = assembled.duplicates.height
+        summary.orphan_touchpoints = assembled.orphan_touchpoints
+        evaluated = evaluate_pass(
+            rules,
+            self.store,
+            assembled.people,
+            assembled.touchpoints,
+            assembled.accounts,
+            assembled.owners,
+            progress=self.step,
+        )
+        summary.unreached = unreached(assembled, evaluated)
+        self.step("planning the write-back")
+        summary.plans = self._plan(assembled, evaluated)
+        if self.options.dry_run:
+            summary.passed = evaluated.summary(0)
+            return
+        self.step("recording scores and stages")
+        with self.store.transaction() as tx:
+            score_rows = record_pass(self.store, evaluated, tx=tx)
+        summary.passed = evaluated.summary(score_rows)
+        for plan in summary.plans:
+            self._check_stop()
+            self.step(f"writing {len(plan.patches):,} {plan.system} {plan.obj}")
+            summary.sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
+        self._check_stop()
+
+    # -- steps --------------------------------------------------------------------
+
+    def _read_users(self) -> pl.DataFrame | None:
+        """Salesforce users (for owner names), read in full: there are few."""
+        connector = self.connectors.get("salesforce")
+        if connector is None or self.loaded.ruleset.routing is None:
+            return None
+        self.step("reading Salesforce users")
+        frames = [
+            b.records for b in self._guard(lambda: list(connector.read_changes("User", None)))
+        ]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+    def _read_all(self, summary: SyncSummary) -> None:
+        writeback = self.loaded.ruleset.writeback
+        targets = {
+            system: (t.object, t.external_id)
+            for system in writeback.systems
+            if (t := writeback.touchpoints(system)) is not None
+        }
+        for source in self.sources:
+            self._check_stop()
+            connector = self.connectors[source.system]
+            owned = list(writeback.objects(source.system).get(source.obj, {}).values())
+            self.step(f"reading {source.name}")
+            summary.read[source.name] = self._guard(
+                lambda source=source, connector=connector, owned=owned: read_source(  # type: ignore[misc]
+                    self.store,
+                    connector,
+                    source,
+                    owned=owned,
+                    echo=echo_field(source.system, source.obj, targets),
+                    run_id=summary.run_id,
+                    stop=self._should_stop,
+                )
+            )
+            self._renew_lock()
+
+    def _plan(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[ObjectPlan]:
+        writeback = self.loaded.ruleset.writeback
+        results = person_results(evaluated)
+        plans = []
+        for system, connector in self.connectors.items():
+            for obj, keys in writeback.objects(system).items():
+                meta = self._guard(lambda connector=connector, obj=obj: connector.describe(obj))  # type: ignore[misc]
+                plans.append(
+                    plan_object(self.store, system, obj, keys, meta, results, assembled, writeback)
+                )
+            target = writeback.touchpoints(system)
+            if target is not None:
+                plans.append(
+                    plan_touchpoints(
+                        self.store, system, target, assembled, writeback, evaluated.rules.as_of
+                    )
+                )
+        return plans
+
+    def _send(self, plan: ObjectPlan) -> SendStats:
+        connector = self.connectors[plan.system]
+        associate = None
+        if plan.links and hasattr(connector, "associate_many"):
+            many = connector.associate_many
+
+            def associate(pairs: list[tuple[str, str]]) -> None:
+                many(plan.obj, "contacts", pairs)
+
+        stats = self._guard(
+            lambda: send_plan(
+                self.store,
+                connector,
+                plan,
+                associate_with=associate,
+                stop=self._should_stop,
+                chunk=self.options.chunk,
+            )
+        )
+        self._renew_lock()
+        return stats
+
+    # -- stopping -----------------------------------------------------------------
+
+    def _guard(self, call: Callable[[], T]) -> T:
+        """Run one step; a spent API budget becomes a clean stop."""
+        try:
+            return call()
+        except BudgetExhaustedError as error:
+            raise StoppedEarlyError(
+                f"{error}; the next run resumes where this one stopped"
+            ) from None
+
+    def _should_stop(self) -> bool:
+        if self.stop():
+            self._stopped_by = "stop requested: finished the current batch"
+            return True
+        return False
+
+    def _check_stop(self) -> None:
+        if self._stopped_by is not None or self._should_stop():
+            raise StoppedEarlyError(self._stopped_by or "stop requested")
+
+    def _renew_lock(self) -> None:
+        if not self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
+            raise StoppedEarlyError("lost the run lock to another sync; stopping")
+
+
+def unreached(assembled: Assembled, evaluated: EvaluatedPass) -> pl.DataFrame:
+    """People qualified (MQL or later) that exist only outside the CRM.
+
+    These are the web-form leads lost between systems: the marketing
+    platform qualified them, the CRM never got a record for sales to work.
+    Empty when no CRM is among the sources.
+    """
+    records = assembled.records
+    schema = {
+        "person_id": pl.String(),
+        "email": pl.String(),
+        "stage": pl.String(),
+        "systems": pl.String(),
+    }
+    if records.filter(pl.col("system").is_in(CRM_SYSTEMS)).is_empty():
+        return pl.DataFrame(schema=schema)
+    qualified = qualified_stages(evaluated)
+    in_crm = records.filter(pl.col("system").is_in(CRM_SYSTEMS)).select("person_id").unique()
+    systems = records.group_by("person_id").agg(
+        pl.col("system").unique().sort().str.join(", ").alias("systems")
+    )
+    people = assembled.people.select(pl.col("id").alias("person_id"), "email")
+    return (
+        evaluated.state.filter(pl.col("stage").is_in(qualified))
+        .select("person_id", "stage")
+        .join(in_crm, on="person_id", how="anti")
+        .join(people, on="person_id", how="left")
+        .join(systems, on="person_id", how="left")
+        .select(list(schema))
+        .sort("person_id")
+    )
+
+
+def qualified_stages(evaluated: EvaluatedPass) -> list[str]:
+    """From the stage routing starts at up to the first terminal stage (mql … opportunity)."""
+    ruleset = evaluated.rules.ruleset
+    if ruleset.lifecycle is None:
+        return []
+    stages = list(ruleset.lifecycle.stages)
+    start = ruleset.routing.entry_stages[0] if ruleset.routing else "mql"
+    if start not in stages:
+        return []
+    out = []
+    for stage in stages[stages.index(start) :]:
+        if stage in ruleset.lifecycle.terminal:
+            break
+        out.append(stage)
+    return out

@@ -1,0 +1,146 @@
+"""Touchpoint history as CRM records, so sales sees what a person did where they work.
+
+Each system that keeps history (``writeback: <system>: touchpoints:``) gets the
+touchpoints it does not hold itself: Salesforce gets the marketing platform's
+form fills and email clicks as ``ABM_Touchpoint__c`` records on the lead or
+contact; HubSpot gets Salesforce's meetings and campaign responses as notes
+on the contact. Every record carries abmsync's touchpoint key in a unique
+field and is *upserted* by it, so a re-run, a retry after a lost answer or a
+crash half way never creates a duplicate. Records abmsync wrote are never read
+back as touchpoints of their own (see :func:`echo_field`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from abmsync.connectors.base import FieldMeta, FieldSpec, FieldType
+from abmsync.errors import ConfigError
+from abmsync.sync.plan import truncate
+
+# Salesforce: the custom object's fields (besides the key field named in the rules).
+SF_LEAD = "ABM_Lead__c"
+SF_CONTACT = "ABM_Contact__c"
+SF_FIELDS = [
+    FieldMeta(name="ABM_Type__c", label="Type", type=FieldType.STRING, length=40),
+    FieldMeta(name="ABM_Occurred_At__c", label="Occurred at", type=FieldType.DATETIME),
+    FieldMeta(name="ABM_Source__c", label="Source", type=FieldType.STRING, length=40),
+    FieldMeta(name="ABM_Detail__c", label="Detail", type=FieldType.STRING, length=255),
+    FieldMeta(name=SF_LEAD, label="Lead", type=FieldType.REFERENCE, reference_to="Lead"),
+    FieldMeta(name=SF_CONTACT, label="Contact", type=FieldType.REFERENCE, reference_to="Contact"),
+]
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:
+    """The fields ``system`` needs on ``obj`` to hold touchpoint history."""
+    key = FieldMeta(
+        name=key_field,
+        label="abmsync touchpoint key",
+        type=FieldType.STRING,
+        length=80,
+        external_id=True,
+    )
+    if system == "salesforce":
+        return FieldSpec(obj=obj, fields=[key, *SF_FIELDS])
+    if system == "hubspot":
+        return FieldSpec(obj=obj, fields=[key])
+    raise ConfigError(
+        f"writeback: {system} cannot hold touchpoint history yet (use one of {', '.join(SYSTEMS)})"
+    )
+
+
+def echo_field(system: str, obj: str, targets: dict[str, tuple[str, str]]) -> str | None:
+    """The key field that marks ``system``/``obj`` records abmsync wrote itself, if any.
+
+    ``targets`` maps each system to its (touchpoint object, key field).
+    """
+    target = targets.get(system)
+    return target[1] if target is not None and target[0] == obj else None
+
+
+@dataclass(frozen=True)
+class TouchpointPlan:
+    """Touchpoint records one system should hold: vendor values keyed by touchpoint key."""
+
+    values: pl.DataFrame  # record_id (the key), one column per vendor field
+    links: pl.DataFrame  # record_id (the key), object, vendor_id: the person record to link to
+
+
+def desired_touchpoints(
+    system: str,
+    touchpoints: pl.DataFrame,
+    records: pl.DataFrame,
+    *,
+    as_of: datetime,
+    days: int,
+) -> TouchpointPlan:
+    """What ``system`` should hold: other systems' recent touchpoints of people it knows.
+
+    ``touchpoints`` has person_id (abmsync's), id, type, occurred_at,
+    source_system, source_object and optionally url, campaign; ``records``
+    has person_id, object, vendor_id, kind: the live person records of
+    ``system`` (a contact is preferred to a lead of the same person).
+    """
+    since = as_of - timedelta(days=days)
+    target = (
+        records.sort(
+            pl.col("kind") == "contact", "object", "vendor_id", descending=[True, False, False]
+        )
+        .unique("person_id", keep="first", maintain_order=True)
+        .select("person_id", "object", "vendor_id")
+    )
+    detail = [c for c in ("url", "campaign", "subject") if c in touchpoints.columns]
+    wanted = (
+        touchpoints.filter(
+            (pl.col("source_system") != system)
+            & (pl.col("occurred_at") >= since)
+            & (pl.col("occurred_at") <= as_of)
+        )
+        .join(target, on="person_id", how="inner")
+        .with_columns(
+            pl.concat_str(
+                ["source_system", "source_object", pl.col("id").cast(pl.String)], separator=":"
+            ).alias("record_id"),
+            (pl.coalesce([pl.col(c).cast(pl.String) for c in detail]) if detail else pl.lit(None))
+            .cast(pl.String)
+            .alias("__detail"),
+        )
+        .unique("record_id", keep="first")
+        .sort("record_id")
+    )
+    stamp = pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if system == "salesforce":
+        values = wanted.select(
+            "record_id",
+            truncate(
+                pl.concat_str(
+                    [pl.col("type"), pl.col("occurred_at").dt.strftime("%Y-%m-%d")], separator=" "
+                ),
+                80,
+            ).alias("Name"),
+            pl.col("type").str.slice(0, 40).alias("ABM_Type__c"),
+            stamp.alias("ABM_Occurred_At__c"),
+            pl.col("source_system").alias("ABM_Source__c"),
+            truncate(pl.col("__detail"), 255).alias("ABM_Detail__c"),
+            pl.when(pl.col("object") == "Lead").then(pl.col("vendor_id")).alias(SF_LEAD),
+            pl.when(pl.col("object") == "Contact").then(pl.col("vendor_id")).alias(SF_CONTACT),
+        )
+    elif system == "hubspot":
+        body = pl.concat_str(
+            [
+                pl.lit("abmsync touchpoint: "),
+                pl.col("type"),
+                pl.lit(" from "),
+                pl.col("source_system"),
+                pl.when(pl.col("__detail").is_not_null()).then(pl.lit(" — ") + pl.col("__detail")),
+            ],
+            ignore_nulls=True,
+        )
+        values = wanted.select("record_id", stamp.alias("hs_timestamp"), body.alias("hs_note_body"))
+    else:
+        raise ConfigError(f"writeback: {system} cannot hold touchpoint history yet")
+    return TouchpointPlan(values, wanted.select("record_id", "object", "vendor_id"))

@@ -1,0 +1,269 @@
+"""The write half of a sync: plan the minimal patches, send them, record what stuck.
+
+For every object the rules' ``writeback:`` section names, :func:`plan_object`
+compares what abmsync wants each owned field to hold with what it last wrote
+and what the CRM holds now (:func:`abmsync.sync.plan.plan_writes`), so an
+unchanged record costs nothing. :func:`send_plan` writes the patches in
+chunks; per chunk, in one transaction, it stores the values the vendor
+confirmed as "last written", files rejected records as dead letters with the
+vendor's code and message, and resolves dead letters that now went through.
+A rejected record never blocks the rest of its batch, nor the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from abmsync.connectors.base import Connector, FieldType, ObjectMeta, Patch, WriteResult
+from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, WriteBack
+from abmsync.sync.assemble import Assembled
+from abmsync.sync.lifecycle_job import EvaluatedPass
+from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
+from abmsync.sync.store import Store
+from abmsync.sync.touchpoints import desired_touchpoints
+
+CHUNK = 1000  # patches per write call group and per transaction
+NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})
+
+
+@dataclass(frozen=True)
+class ObjectPlan:
+    """The patches for one object of one system, and what planning found."""
+
+    system: str
+    obj: str
+    plan: WritePlan
+    patches: list[Patch]
+    links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (object, id)
+    unresolved_owners: int = 0
+
+    @property
+    def touchpoints(self) -> bool:
+        return bool(self.links) or any(p.external_id for p in self.patches)
+
+
+@dataclass
+class SendStats:
+    """What writing one plan did."""
+
+    sent: int = 0
+    written: int = 0
+    created: int = 0
+    rejected: int = 0
+    confirmed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # vendor code -> records
+
+
+def person_results(evaluated: EvaluatedPass) -> pl.DataFrame:
+    """One row per person with every value a write-back key can name."""
+    scores = evaluated.result.public_people().select(
+        "person_id", "fit", "engagement", "total", "grade", "priority", "reasons", "account_tier"
+    )
+    state = evaluated.state.select("person_id", "stage", "owner_id")
+    return scores.join(state, on="person_id", how="left")
+
+
+def plan_object(
+    store: Store,
+    system: str,
+    obj: str,
+    keys: dict[str, str],
+    meta: ObjectMeta,
+    results: pl.DataFrame,
+    assembled: Assembled,
+    writeback: WriteBack,
+) -> ObjectPlan:
+    """Plan the owned fields ``keys`` (write-back key -> vendor field) of ``system``/``obj``."""
+    records = assembled.records.filter(
+        (pl.col("system") == system) & (pl.col("object") == obj) & pl.col("writable")
+    ).select("person_id", pl.col("vendor_id").alias("record_id"))
+    desired = records.join(results, on="person_id", how="inner")
+    unresolved = 0
+    if "owner" in keys:
+        # The rules name owners their way (own-001, an email); the CRM wants its user id.
+        known = set(assembled.user_ids.values())
+        translate = {**{u: u for u in known}, **assembled.user_ids}
+        desired = desired.with_columns(
+            pl.col("owner_id").replace_strict(translate, default=None).alias("owner_id")
+        )
+        wanted = records.join(results, on="person_id", how="inner")["owner_id"]
+        unresolved = int(wanted.is_not_null().sum()) - int(desired["owner_id"].is_not_null().sum())
+    groups: dict[Policy, list[OwnedField]] = {}
+    for key, name in keys.items():
+        spec = meta.fields.get(name)
+        length = spec.length if spec is not None and spec.type in _TEXT else None
+        digits = writeback.score_digits if key in NUMERIC_KEYS else None
+        owned = OwnedField(name=name, column=WRITEBACK_COLUMNS[key], digits=digits, length=length)
+        groups.setdefault(writeback.policy(key), []).append(owned)
+    last = store.load_written_values(system, obj)
+    stored = store.load_snapshot(f"crm@{system}/{obj}")
+    crm = stored.rename({"id": "record_id"}) if "id" in stored.columns else None
+    plans = [
+        plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)
+        for policy, fields in groups.items()
+    ]
+    plan = _merge(obj, plans, desired.height)
+    return ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved)
+
+
+def plan_touchpoints(
+    store: Store,
+    system: str,
+    target: TouchpointTarget,
+    assembled: Assembled,
+    writeback: WriteBack,
+    as_of: datetime,
+) -> ObjectPlan:
+    """Plan the touchpoint records ``system`` should hold (upserts by touchpoint key)."""
+    records = assembled.records.filter((pl.col("system") == system) & pl.col("writable"))
+    wanted = desired_touchpoints(
+        system, assembled.touchpoints, records, as_of=as_of, days=writeback.touchpoint_days
+    )
+    values = wanted.values
+    fields = [OwnedField(name=c, column=c) for c in values.columns if c != "record_id"]
+    last = store.load_written_values(system, target.object)
+    plan = plan_writes(target.object, values, fields, last_written=last)
+    patches = [
+        Patch(
+            obj=target.object,
+            external_id=(target.external_id, str(p.record_id)),
+            values={**p.values, target.external_id: p.record_id},
+        )
+        for p in plan.patches
+    ]
+    links = {key: (obj, vendor_id) for key, obj, vendor_id in wanted.links.iter_rows()}
+    return ObjectPlan(system, target.object, plan, patches, links=links)
+
+
+def send_plan(
+    store: Store,
+    connector: Connector,
+    plan: ObjectPlan,
+    *,
+    associate_with: Callable[[list[tuple[str, str]]], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    chunk: int = CHUNK,
+) -> SendStats:
+    """Write ``plan``'s patches in chunks and record each chunk's outcome; see the module doc.
+
+    ``associate_with`` links created/updated touchpoint records to their
+    person record (HubSpot notes to contacts) before the chunk is recorded.
+    """
+    stats = SendStats()
+    if plan.plan.confirmed:
+        with store.transaction() as tx:
+            store.save_written_values(plan.system, plan.obj, plan.plan.confirmed, tx=tx)
+        stats.confirmed = len(plan.plan.confirmed)
+    open_letters = {
+        d.record_id for d in store.list_dead_letters(plan.system, plan.obj, limit=1_000_000)
+    }
+    for first in range(0, len(plan.patches), chunk):
+        patches = plan.patches[first : first + chunk]
+        results = connector.write(plan.obj, patches)
+        stats.sent += len(patches)
+        if associate_with is not None:
+            pairs = [
+                (str(r.record_id), plan.links[_key(p)][1])
+                for p, r in zip(patches, results, strict=True)
+                if r.ok and r.record_id and _key(p) in plan.links
+            ]
+            if pairs:
+                associate_with(pairs)
+        record_results(store, plan.system, plan.obj, patches, results, open_letters, stats)
+        if stop():
+            break
+    return stats
+
+
+def record_results(
+    store: Store,
+    system: str,
+    obj: str,
+    patches: Sequence[Patch],
+    results: Sequence[WriteResult],
+    open_letters: set[str],
+    stats: SendStats,
+) -> None:
+    """Store what the vendor confirmed and file what it rejected, in one transaction."""
+    written: dict[str, dict[str, object]] = {}
+    with store.transaction() as tx:
+        for patch, result in zip(patches, results, strict=True):
+            key = _key(patch)
+            if result.ok:
+                written[key] = dict(patch.values)
+                stats.written += 1
+                stats.created += int(result.created)
+                if key in open_letters:
+                    store.resolve_dead_letter(system, obj, key, tx=tx)
+                    open_letters.discard(key)
+                continue
+            stats.rejected += 1
+            code = result.error_code or "UNKNOWN"
+            stats.errors[code] = stats.errors.get(code, 0) + 1
+            store.add_dead_letter(
+                system,
+                obj,
+                key,
+                _payload(patch),
+                result.error_code,
+                result.message or "rejected without a message",
+                tx=tx,
+            )
+        if written:
+            store.save_written_values(system, obj, written, tx=tx)
+
+
+def patch_from_letter(obj: str, record_id: str, payload: dict[str, object]) -> Patch:
+    """Rebuild the patch a dead letter keeps (for ``abmsync deadletters retry``)."""
+    values = dict(payload.get("values", payload))  # type: ignore[call-overload]
+    external = payload.get("external_id")
+    if isinstance(external, list | tuple) and len(external) == 2:
+        return Patch(obj=obj, external_id=(str(external[0]), str(external[1])), values=values)
+    return Patch(obj=obj, record_id=record_id, values=values)
+
+
+def _payload(patch: Patch) -> dict[str, object]:
+    payload: dict[str, object] = {"values": dict(patch.values)}
+    if patch.external_id is not None:
+        payload["external_id"] = list(patch.external_id)
+    return payload
+
+
+def _key(patch: Patch) -> str:
+    """The record a patch is about: its id, or its external key."""
+    if patch.record_id is not None:
+        return patch.record_id
+    if patch.external_id is not None:
+        return patch.external_id[1]
+    return ""
+
+
+def _merge(obj: str, plans: list[WritePlan], records: int) -> WritePlan:
+    if len(plans) == 1:
+        return plans[0]
+    values: dict[str, dict[str, object]] = {}
+    confirmed: dict[str, dict[str, object]] = {}
+    changed: dict[str, int] = {}
+    for plan in plans:
+        for patch in plan.patches:
+            values.setdefault(str(patch.record_id), {}).update(patch.values)
+        for record, fields in plan.confirmed.items():
+            confirmed.setdefault(record, {}).update(fields)
+        changed.update(plan.changed_fields)
+    patches = [
+        Patch(obj=obj, record_id=record, values=fields) for record, fields in sorted(values.items())
+    ]
+    return WritePlan(
+        patches=patches,
+        changed_fields=changed,
+        conflicts=pl.concat([p.conflicts for p in plans]),
+        unchanged=records - len(patches),
+        confirmed=confirmed,
+    )
+
+
+_TEXT = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.PICKLIST})
