@@ -562,6 +562,16 @@ def deadletters_list(
     render_dead_letters(console, letters)
 
 
+def _register_sync_commands() -> None:
+    from abmsync.sync.commands import retry, sync
+
+    main.add_command(sync)
+    deadletters.add_command(retry)
+
+
+_register_sync_commands()
+
+
 # --- sandbox and demo -----------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from abmsync.rules.diff import RulesDiff
 from abmsync.rules.explain import reasons_of
 from abmsync.rules.scoring import ScoreResult
 from abmsync.rules.sla import SlaReport
+from abmsync.sync.engine import SyncSummary, estimated_calls
 from abmsync.sync.lifecycle_job import PassSummary
 from abmsync.sync.runlog import DeadLetter, RunRecord
 from abmsync.sync.scoring import ScoringSummary
@@ -352,3 +353,71 @@ def render_status(
         + (" (abmsync deadletters list)" if letters else ""),
         highlight=False,
     )
+
+
+def render_sync(console: Console, summary: SyncSummary) -> None:
+    """One sync run: what was read, what moved, what was (or would be) written, and why not."""
+    colour = {"succeeded": "green", "dry-run": "cyan", "skipped": "yellow"}.get(
+        summary.status, "red"
+    )
+    head = f"[bold {colour}]{summary.status}[/]"
+    if summary.run_id is not None:
+        head = f"run {summary.run_id}: {head}"
+    if summary.as_of is not None:
+        head += f" as of {summary.as_of:%Y-%m-%d %H:%M} UTC in {summary.seconds:.1f}s"
+    console.print(head, highlight=False)
+    if summary.message:
+        console.print(f"  {summary.message}", highlight=False)
+    if summary.status == "skipped":
+        return
+    read = table("Read", ["source", "records", "deleted", "batches"])
+    for name, stats in summary.read.items():
+        read.add_row(name, f"{stats.records:,}", f"{stats.deleted:,}", f"{stats.batches:,}")
+    console.print(read)
+    console.print(
+        f"{summary.people:,} people; {summary.duplicates:,} likely duplicate groups reported; "
+        f"{summary.orphan_touchpoints:,} touchpoints of unknown people",
+        highlight=False,
+    )
+    if summary.passed is not None and summary.passed.stage_changes.height:
+        moves = table("Stage changes", ["from", "to", "rule", "people"])
+        for row in summary.passed.stage_changes.head(SAMPLE_ROWS).iter_rows():
+            moves.add_row(*(str(v) if v is not None else "" for v in row))
+        console.print(moves)
+    title = "Write plan (dry run: nothing written)" if summary.status == "dry-run" else "Writes"
+    writes = table(title, ["target", "records", "fields changed", "conflicts", "API calls", "done"])
+    for plan in summary.plans:
+        name = f"{plan.system}/{plan.obj}"
+        fields = ", ".join(f"{k} {v:,}" for k, v in plan.plan.changed_fields.items() if v)
+        sent = summary.sent.get(name)
+        done = ""
+        if sent is not None:
+            done = f"{sent.written:,} written"
+            if sent.rejected:
+                done += f", [red]{sent.rejected:,} rejected[/]"
+        writes.add_row(
+            name,
+            f"{len(plan.patches):,}",
+            fields or "—",
+            f"{plan.plan.conflicts.height:,}",
+            f"{estimated_calls(plan):,}",
+            done,
+        )
+    console.print(writes)
+    if summary.status == "dry-run":
+        for plan in summary.plans:
+            for patch in plan.patches[:3]:
+                record = patch.record_id or (patch.external_id[1] if patch.external_id else "")
+                values = json.dumps(patch.values, ensure_ascii=False, default=str)
+                console.print(f"  {plan.system}/{plan.obj} {record}: {values}", highlight=False)
+    if summary.unreached is not None and summary.unreached.height:
+        lost = table(
+            f"Qualified in the marketing platform, not in the CRM ({summary.unreached.height:,})",
+            ["person", "email", "stage", "systems"],
+        )
+        for row in summary.unreached.head(SAMPLE_ROWS).iter_rows():
+            lost.add_row(*(str(v) if v is not None else "" for v in row))
+        console.print(lost)
+    if summary.api_calls:
+        calls = ", ".join(f"{k} {v:,}" for k, v in summary.api_calls.items())
+        console.print(f"API calls: {calls}", highlight=False)

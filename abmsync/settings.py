@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         description="state database; may hold a password, hence secret",
     )
     rules: Path = Path("rules.yaml")
+    mappings: Path = Field(
+        default=Path("mappings"), description="directory (or file) of YAML field mappings"
+    )
     data_dir: Path = Path("abmsync-data")
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)

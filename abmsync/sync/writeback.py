@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -23,6 +24,7 @@ from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, Wri
 from abmsync.sync.assemble import Assembled
 from abmsync.sync.lifecycle_job import EvaluatedPass
 from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
+from abmsync.sync.runlog import DeadLetter
 from abmsync.sync.store import Store
 from abmsync.sync.touchpoints import desired_touchpoints
 
@@ -173,7 +175,9 @@ def send_plan(
             ]
             if pairs:
                 associate_with(pairs)
-        record_results(store, plan.system, plan.obj, patches, results, open_letters, stats)
+        record_results(
+            store, plan.system, plan.obj, patches, results, open_letters, stats, links=plan.links
+        )
         if stop():
             break
     return stats
@@ -187,8 +191,14 @@ def record_results(
     results: Sequence[WriteResult],
     open_letters: set[str],
     stats: SendStats,
+    *,
+    links: dict[str, tuple[str, str]] | None = None,
 ) -> None:
-    """Store what the vendor confirmed and file what it rejected, in one transaction."""
+    """Store what the vendor confirmed and file what it rejected, in one transaction.
+
+    ``links`` (touchpoint key -> person record) is kept with a rejected
+    touchpoint so a retry can link it once it goes through.
+    """
     written: dict[str, dict[str, object]] = {}
     with store.transaction() as tx:
         for patch, result in zip(patches, results, strict=True):
@@ -208,7 +218,7 @@ def record_results(
                 system,
                 obj,
                 key,
-                _payload(patch),
+                _payload(patch, (links or {}).get(key)),
                 result.error_code,
                 result.message or "rejected without a message",
                 tx=tx,
@@ -217,19 +227,62 @@ def record_results(
             store.save_written_values(system, obj, written, tx=tx)
 
 
-def patch_from_letter(obj: str, record_id: str, payload: dict[str, object]) -> Patch:
-    """Rebuild the patch a dead letter keeps (for ``abmsync deadletters retry``)."""
-    values = dict(payload.get("values", payload))  # type: ignore[call-overload]
+def retry_dead_letters(
+    store: Store, connectors: dict[str, Connector], *, connector: str | None = None
+) -> dict[tuple[str, str], SendStats]:
+    """Send every open dead letter (of ``connector``) again, per system and object.
+
+    What goes through is resolved and remembered as written; what is
+    rejected again stays open with one more attempt counted.
+    """
+    letters = store.list_dead_letters(connector, limit=1_000_000)
+    groups: dict[tuple[str, str], list[DeadLetter]] = {}
+    for letter in letters:
+        if letter.connector in connectors:
+            groups.setdefault((letter.connector, letter.obj), []).append(letter)
+    outcome: dict[tuple[str, str], SendStats] = {}
+    for (system, obj), group in sorted(groups.items()):
+        vendor = connectors[system]
+        patches = [_patch_from_letter(obj, d.record_id, d.payload) for d in group]
+        links = {
+            d.record_id: (str(d.payload["link"][0]), str(d.payload["link"][1]))
+            for d in group
+            if isinstance(d.payload.get("link"), list)
+        }
+        stats = SendStats()
+        open_letters = {d.record_id for d in group}
+        for first in range(0, len(patches), CHUNK):
+            chunk = patches[first : first + CHUNK]
+            results = vendor.write(obj, chunk)
+            stats.sent += len(chunk)
+            pairs = [
+                (str(r.record_id), links[_key(p)][1])
+                for p, r in zip(chunk, results, strict=True)
+                if r.ok and r.record_id and _key(p) in links
+            ]
+            associate = getattr(vendor, "associate_many", None)
+            if pairs and associate is not None:
+                associate(obj, "contacts", pairs)
+            record_results(store, system, obj, chunk, results, open_letters, stats, links=links)
+        outcome[(system, obj)] = stats
+    return outcome
+
+
+def _patch_from_letter(obj: str, record_id: str, payload: dict[str, Any]) -> Patch:
+    """Rebuild the patch a dead letter keeps."""
+    values = dict(payload.get("values") or {})
     external = payload.get("external_id")
-    if isinstance(external, list | tuple) and len(external) == 2:
+    if isinstance(external, list) and len(external) == 2:
         return Patch(obj=obj, external_id=(str(external[0]), str(external[1])), values=values)
     return Patch(obj=obj, record_id=record_id, values=values)
 
 
-def _payload(patch: Patch) -> dict[str, object]:
+def _payload(patch: Patch, link: tuple[str, str] | None = None) -> dict[str, object]:
     payload: dict[str, object] = {"values": dict(patch.values)}
     if patch.external_id is not None:
         payload["external_id"] = list(patch.external_id)
+    if link is not None:
+        payload["link"] = list(link)
     return payload
 
 

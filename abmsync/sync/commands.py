@@ -1,0 +1,177 @@
+"""``abmsync sync`` and ``abmsync deadletters retry``: thin commands over the sync engine.
+
+Options are parsed here; the run itself is :class:`abmsync.sync.engine.SyncRun`,
+the schedule :func:`abmsync.sync.schedule.run_scheduled`, the tables
+:mod:`abmsync.render`. A failed run exits 1, a partial one (rejected records,
+a stop request, a spent API budget) exits 2, so a scheduler can alert on both.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from abmsync.errors import AbmsyncError
+from abmsync.settings import Settings
+from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
+from abmsync.sync.store import Store
+
+EXIT_CODES = {"succeeded": 0, "dry-run": 0, "skipped": 0, "partial": 2, "failed": 1}
+console = Console()
+err_console = Console(stderr=True)
+
+
+class SyncCliError(click.ClickException):
+    """A domain error shown as one red line."""
+
+    def show(self, file: object = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except AbmsyncError as exc:
+        raise SyncCliError(str(exc)) from exc
+
+
+def open_run(
+    settings: Settings,
+    *,
+    rules: Path,
+    mappings: tuple[Path, ...],
+    store: Store,
+    options: SyncOptions,
+    stop: Callable[[], bool],
+    progress: Callable[[str], None] | None = None,
+) -> SyncRun:
+    """A sync run over the systems ``settings`` configure, with their mapping files."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.sync.crm import configured
+    from abmsync.sync.sources import load_sources
+
+    loaded = load_rules(rules)
+    connectors = configured(settings)
+    sources = load_sources(list(mappings) or [settings.mappings], list(connectors))
+    return SyncRun(
+        loaded, sources, connectors, store, options=options, stop=stop, progress=progress
+    )
+
+
+@click.command("sync")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), help="rules file")
+@click.option(
+    "--mappings",
+    "mapping_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="mapping file or directory (repeatable; default: settings' mappings)",
+)
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--dry-run", is_flag=True, help="print the plan; write nothing to any CRM")
+@click.option("--every", help="keep running at this interval, e.g. 15m or 1h")
+@click.option("--cron", "cron", help='keep running on a cron schedule, e.g. "*/15 * * * *"')
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="time zone of --cron")
+@click.option("--as-of", "as_of", help="score as of this ISO time (default: now)")
+@click.option("--json", "as_json", is_flag=True, help="print each run's summary as JSON")
+def sync(
+    rules_path: Path | None,
+    mapping_paths: tuple[Path, ...],
+    database: str | None,
+    dry_run: bool,
+    every: str | None,
+    cron: str | None,
+    tz: str,
+    as_of: str | None,
+    as_json: bool,
+) -> None:
+    """Read changes, score, move, route, and write scores, stages, owners and touchpoints back.
+
+    One run by default; --every or --cron keeps running until SIGTERM or
+    Ctrl-C, which finish the current batch first.
+    """
+    from abmsync.cli import parse_as_of
+    from abmsync.render import render_sync
+    from abmsync.sync.schedule import StopSignal, run_scheduled, schedule_from_options
+
+    settings = Settings()
+    url = database or settings.database_url.get_secret_value()
+    options = SyncOptions(dry_run=dry_run, as_of=parse_as_of(as_of))
+    last: list[SyncSummary] = []
+    with one_line_errors():
+        schedule = schedule_from_options(every, cron, tz)
+        with StopSignal() as stop, Store.open(url) as store:
+            quiet = as_json or not sys.stderr.isatty()
+
+            def job() -> SyncSummary:
+                run = open_run(
+                    settings,
+                    rules=rules_path or settings.rules,
+                    mappings=mapping_paths,
+                    store=store,
+                    options=options,
+                    stop=lambda: stop.requested,
+                    progress=None if quiet else _step,
+                )
+                return run.run()
+
+            def show(summary: SyncSummary) -> None:
+                last.append(summary)
+                if as_json:
+                    click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+                else:
+                    render_sync(console, summary)
+
+            def failed(error: Exception) -> None:
+                if not isinstance(error, AbmsyncError) or schedule is None:
+                    raise error
+                err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+
+            def waiting(moment: object) -> None:
+                if not as_json:
+                    console.print(f"next run {moment:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+
+            if schedule is not None and not as_json:
+                console.print(f"syncing {schedule.describe()}; SIGTERM or Ctrl-C stops")
+            run_scheduled(job, schedule, stop, on_result=show, on_error=failed, on_wait=waiting)
+    if last:
+        sys.exit(EXIT_CODES.get(last[-1].status, 1))
+
+
+def _step(text: str) -> None:
+    err_console.print(f"[dim]… {text}[/]", highlight=False)
+
+
+@click.command("retry")
+@click.option("--connector", help="only this connector (e.g. salesforce)")
+@click.option("--database", "database", help="state database URL (default: settings)")
+def retry(connector: str | None, database: str | None) -> None:
+    """Send every open dead letter again; what goes through is resolved."""
+    from abmsync.sync.crm import configured
+    from abmsync.sync.writeback import retry_dead_letters
+
+    settings = Settings()
+    url = database or settings.database_url.get_secret_value()
+    with one_line_errors(), Store.open(url) as store:
+        outcome = retry_dead_letters(store, configured(settings), connector=connector)
+    for (system, obj), stats in sorted(outcome.items()):
+        console.print(
+            f"{system} {obj}: {stats.written:,} resolved, {stats.rejected:,} still rejected"
+            + (f" ({_codes(stats.errors)})" if stats.errors else ""),
+            highlight=False,
+        )
+    if not outcome:
+        console.print("no open dead letters")
+    if any(stats.rejected for stats in outcome.values()):
+        sys.exit(2)
+
+
+def _codes(errors: dict[str, int]) -> str:
+    return ", ".join(f"{code} {n}" for code, n in sorted(errors.items()))
