@@ -21,7 +21,7 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,6 +93,20 @@ class SalesforceSandbox:
         self._cursors: dict[str, list[Record]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        # Validation rules admins add in Setup: (object, check, message); a write whose
+        # values make ``check`` true fails with FIELD_CUSTOM_VALIDATION_EXCEPTION.
+        self.validation_rules: list[tuple[str, Callable[[Mapping[str, Any]], bool], str]] = []
+
+    def add_validation_rule(
+        self, obj: str, check: Callable[[Mapping[str, Any]], bool], message: str
+    ) -> None:
+        """Reject writes to ``obj`` whose values (with ``Id``) make ``check`` true."""
+        self.validation_rules.append((obj.lower(), check, message))
+
+    def _validate(self, obj: ObjectDef, record: Mapping[str, Any]) -> None:
+        for name, check, message in self.validation_rules:
+            if name == obj.name.lower() and check(record):
+                raise RecordError("FIELD_CUSTOM_VALIDATION_EXCEPTION", message)
 
     # -- tokens and quota -------------------------------------------------------
 
@@ -397,6 +411,7 @@ class SalesforceSandbox:
                 if not target:
                     raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call")
                 self.store.clean(obj, record, creating=False)
+                self._validate(obj, record)
                 self._check_lock(target)
                 return lambda: _success(self.store.update(obj.name, target, record))
             self.store.clean(obj, record, creating=True)
@@ -418,6 +433,7 @@ class SalesforceSandbox:
         if len(matches) > 1:
             raise RecordError("DUPLICATE_EXTERNAL_ID", f"{spec.name}: more than one record found")
         self.store.clean(obj, record, creating=not matches)
+        self._validate(obj, record)
         self._check_lock(str(value))
 
         def apply() -> dict[str, Any]:
@@ -480,7 +496,12 @@ class SalesforceSandbox:
     # -- what users do in the Salesforce UI -------------------------------------------
 
     def convert_lead(self, lead_id: str, account_id: str | None = None) -> dict[str, str]:
-        """Convert a lead: create (or reuse) an account, create a contact, mark the lead."""
+        """Convert a lead: create (or reuse) an account, create a contact, mark the lead.
+
+        The contact (and a new account) get the lead's values through Salesforce's
+        standard lead field mapping, e.g. Country -> MailingCountry / BillingCountry,
+        and the lead's owner.
+        """
         leads = self.store.objects["Lead"]
         lead = self.store.get(leads, lead_id)
         if lead is None:
@@ -488,7 +509,9 @@ class SalesforceSandbox:
         if lead["IsConverted"]:
             raise ApiError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "lead is already converted")
         if account_id is None:
-            account_id = self.store.create("Account", {"Name": lead["Company"]})
+            account_id = self.store.create(
+                "Account", {"Name": lead["Company"], **_mapped(lead, _LEAD_TO_ACCOUNT)}
+            )
         contact_id = self.store.create(
             "Contact",
             {
@@ -497,6 +520,7 @@ class SalesforceSandbox:
                 "LastName": lead["LastName"],
                 "Email": lead["Email"],
                 "Title": lead["Title"],
+                **_mapped(lead, _LEAD_TO_CONTACT),
             },
         )
         self.store.update(
@@ -521,6 +545,34 @@ class SalesforceSandbox:
         merged = [self.store.delete(obj.name, d, master_id=master_id) for d in duplicate_ids]
         self.store.update(obj.name, master_id, {})
         return {"id": master_id, "mergedRecordIds": merged}
+
+
+# Salesforce's standard lead field mapping (lead field -> field of the converted record).
+_LEAD_TO_CONTACT = {
+    "Phone": "Phone",
+    "LeadSource": "LeadSource",
+    "Country": "MailingCountry",
+    "HasOptedOutOfEmail": "HasOptedOutOfEmail",
+    "Description": "Description",
+    "OwnerId": "OwnerId",
+}
+_LEAD_TO_ACCOUNT = {
+    "Website": "Website",
+    "Industry": "Industry",
+    "NumberOfEmployees": "NumberOfEmployees",
+    "AnnualRevenue": "AnnualRevenue",
+    "Country": "BillingCountry",
+    "State": "BillingState",
+    "City": "BillingCity",
+    "OwnerId": "OwnerId",
+}
+
+
+def _mapped(lead: Record, fields: dict[str, str]) -> dict[str, Any]:
+    """The lead's non-empty values under the converted record's field names."""
+    return {
+        target: lead[source] for source, target in fields.items() if lead.get(source) is not None
+    }
 
 
 def _oauth_error(code: str, description: str) -> ApiError:

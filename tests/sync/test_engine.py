@@ -1,0 +1,173 @@
+"""The sync loop end to end against the Salesforce and HubSpot emulators over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from abmsync.sync.store import Store
+from abmsync.sync.writeback import retry_dead_letters
+from tests.sync.crm_env import CrmEnv, Servers, crm_env, crm_servers, later
+
+SCORE_FIELDS = (
+    "ABM_Score__c",
+    "ABM_Grade__c",
+    "ABM_Priority__c",
+    "ABM_Stage__c",
+    "ABM_Score_Reasons__c",
+)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    with crm_servers() as started:
+        yield started
+
+
+@pytest.fixture
+def env(tmp_path: Path, servers: Servers) -> Iterator[CrmEnv]:
+    with crm_env(tmp_path, servers) as made:
+        yield made
+
+
+def lead(env: CrmEnv, email: str) -> dict[str, Any]:
+    rows = env.sf_rows("Lead", "Email", "OwnerId", *SCORE_FIELDS)
+    rows = [r for r in rows if r["Email"] == email]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def hubspot_contact(env: CrmEnv, email: str) -> dict[str, Any]:
+    rows = [r for r in env.hs_rows("contacts") if r.get("email") == email]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_first_sync_writes_scores_everywhere_and_a_second_writes_nothing(env: CrmEnv) -> None:
+    first = env.sync()
+    assert first.status == "succeeded", first.message
+    counts = first.counts()
+    assert counts["people"] == 6  # 4 leads + 1 contact + 1 HubSpot-only (2 shared by email)
+    vera = lead(env, "vera.lang@acme-robotics.com")
+    assert vera["ABM_Grade__c"] == "A"
+    assert "+15 target industry" in vera["ABM_Score_Reasons__c"]
+    assert "+15 executive" in vera["ABM_Score_Reasons__c"]
+    assert vera["ABM_Stage__c"]
+    student = lead(env, "sam@uni.edu")
+    assert student["ABM_Grade__c"] == "D"
+    assert "−30 not a buyer" in student["ABM_Score_Reasons__c"]
+    # One person seen in both systems gets the same score in both.
+    assert float(hubspot_contact(env, "vera.lang@acme-robotics.com")["abm_score"]) == float(
+        vera["ABM_Score__c"]
+    )
+    contact = env.sf_rows("Contact", *SCORE_FIELDS)[0]
+    assert contact["ABM_Grade__c"] == "A"  # CTO at the target account
+    written = counts["written"]
+    assert written == 4 + 1 + 3
+
+    before = env.salesforce.api_used
+    second = env.sync()
+    assert second.status == "succeeded", second.message
+    assert second.counts()["planned"] == 0
+    assert second.counts()["written"] == 0
+    assert all(stats.sent == 0 for stats in second.sent.values())
+    assert env.salesforce.api_used > before  # it did read
+
+
+def test_dry_run_plans_without_writing_or_recording(env: CrmEnv) -> None:
+    dry = env.sync(dry_run=True)
+    assert dry.status == "dry-run"
+    planned = {f"{p.system}/{p.obj}": len(p.patches) for p in dry.plans}
+    assert planned["salesforce/Lead"] == 4
+    assert planned["hubspot/contacts"] == 3
+    assert all(r["ABM_Score__c"] is None for r in env.sf_rows("Lead", "ABM_Score__c"))
+    assert all(r.get("abm_score") in (None, "") for r in env.hs_rows("contacts"))
+    with Store.open(env.database) as store:
+        assert store.recent_runs() == []
+        assert store.load_lifecycle_state().is_empty()
+    real = env.sync()
+    assert real.counts()["written"] == 8
+
+
+def test_a_rejected_record_is_dead_lettered_without_blocking_the_rest(env: CrmEnv) -> None:
+    env.salesforce.add_validation_rule(
+        "Lead",
+        lambda values: values.get("ABM_Grade__c") == "D",
+        "Grade D leads need a review first",
+    )
+    run = env.sync()
+    assert run.status == "partial"
+    assert run.counts()["rejected"] == 2  # the student and the analyst
+    assert lead(env, "vera.lang@acme-robotics.com")["ABM_Grade__c"] == "A"
+    with Store.open(env.database) as store:
+        letters = store.list_dead_letters("salesforce", "Lead")
+        assert {d.error_code for d in letters} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+        assert all(d.message == "Grade D leads need a review first" for d in letters)
+        assert all(d.payload["values"]["ABM_Grade__c"] == "D" for d in letters)
+        # The cursor moved past the rejected records all the same.
+        assert store.get_cursor("salesforce", "Lead") is not None
+    env.salesforce.validation_rules.clear()
+    connectors = env.connectors()
+    with Store.open(env.database) as store:
+        outcome = retry_dead_letters(store, connectors)
+        assert outcome[("salesforce", "Lead")].written == 2
+        assert store.list_dead_letters() == []
+    assert lead(env, "sam@uni.edu")["ABM_Grade__c"] == "D"
+    # What the retry wrote counts as written: the next run has nothing to do.
+    assert env.sync().counts()["written"] == 0
+
+
+def test_a_hand_edited_score_is_overwritten_and_reported(env: CrmEnv) -> None:
+    env.sync()
+    vera = lead(env, "vera.lang@acme-robotics.com")
+    env.salesforce.store.update("Lead", vera["Id"], {"ABM_Grade__c": "C"})
+    run = env.sync(as_of=later(0.01))
+    conflicts = next(p.plan.conflicts for p in run.plans if p.obj == "Lead")
+    assert conflicts.height == 1
+    row = conflicts.row(0, named=True)
+    assert (row["field"], row["crm_value"], row["desired"], row["winner"]) == (
+        "ABM_Grade__c",
+        "C",
+        "A",
+        "abmsync_wins",
+    )
+    assert lead(env, "vera.lang@acme-robotics.com")["ABM_Grade__c"] == "A"
+
+
+def test_the_lock_lets_only_one_run_through(env: CrmEnv) -> None:
+    with Store.open(env.database) as store:
+        assert store.try_lock("sync", "someone-else", later(1) - later(0))
+    skipped = env.sync()
+    assert skipped.status == "skipped"
+    assert all(r["ABM_Score__c"] is None for r in env.sf_rows("Lead", "ABM_Score__c"))
+    with Store.open(env.database) as store:
+        assert store.release_lock("sync", "someone-else")
+    assert env.sync().status == "succeeded"
+
+
+def test_a_stop_request_ends_the_run_partial_and_the_next_run_finishes(env: CrmEnv) -> None:
+    asked = {"n": 0}
+
+    def stop() -> bool:
+        asked["n"] += 1
+        return asked["n"] > 2  # after two batches have been read
+
+    first = env.sync(stop=stop)
+    assert first.status == "partial"
+    assert "stop requested" in (first.message or "")
+    assert first.counts()["written"] == 0
+    second = env.sync()
+    assert second.status == "succeeded"
+    assert lead(env, "vera.lang@acme-robotics.com")["ABM_Grade__c"] == "A"
+
+
+def test_qualified_people_missing_from_the_crm_are_listed(env: CrmEnv) -> None:
+    # Wendy (CEO, HubSpot only) fills the demo-request form: fast-tracked to MQL.
+    run = env.sync()
+    unreached = run.unreached
+    assert unreached is not None
+    # Without a touchpoint nobody is qualified yet.
+    assert "web.form@hooli.com" not in unreached["email"].to_list()
