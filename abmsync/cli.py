@@ -592,14 +592,15 @@ _register_sandbox_commands()
 
 
 @main.command("demo")
-@click.option("--people", default=20000, show_default=True, help="people to generate")
-@click.option("--seed", default=7, show_default=True)
+@click.option("--people", default=5000, show_default=True, help="people to generate")
+@click.option("--seed", default=7, show_default=True, help="random seed of the data")
 @click.option(
     "--dir",
     "directory",
     default="abmsync-demo",
     show_default=True,
     type=click.Path(path_type=Path, file_okay=False),
+    help="where the demo keeps its state database",
 )
 @click.option(
     "--rules",
@@ -608,12 +609,31 @@ _register_sandbox_commands()
     show_default=True,
     type=click.Path(path_type=Path),
 )
-def demo(people: int, seed: int, directory: Path, rules_path: Path) -> None:
-    """Generate sandbox data, validate and test the example rules, and score it."""
+@click.option(
+    "--mappings",
+    default="examples/mappings",
+    show_default=True,
+    type=click.Path(path_type=Path),
+)
+@click.option("--serve", is_flag=True, help="keep the sandbox running afterwards")
+def demo(
+    people: int, seed: int, directory: Path, rules_path: Path, mappings: Path, serve: bool
+) -> None:
+    """Sandbox Salesforce and HubSpot with generated data: sync, a week later, sync again."""
     from abmsync.demo import run_demo
 
     with domain_errors():
-        run_demo(console, people=people, seed=seed, directory=directory, rules_path=rules_path)
+        summaries = run_demo(
+            console,
+            people=people,
+            seed=seed,
+            directory=directory,
+            rules_path=rules_path,
+            mappings=mappings,
+            serve=serve,
+        )
+    if any(s.status not in ("succeeded", "partial") for s in summaries):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

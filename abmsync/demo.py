@@ -1,66 +1,287 @@
-"""``abmsync demo``: the whole scoring story on generated data, in one command.
+"""``abmsync demo``: the whole sync story on the built-in sandbox, in one command.
 
-It generates a realistic B2B data set, validates and unit-tests the example
-rules, scores everyone (recording the score ledger in a local SQLite state
-database), explains the best-scored person and says where to look next.
+1. validates and unit-tests the example rules;
+2. generates a realistic B2B data set and loads it into the Salesforce and
+   HubSpot emulators (served on loopback, spoken to over real HTTP by the
+   real client libraries), then creates abmsync's fields there;
+3. runs an initial sync: every lead, contact and HubSpot contact gets its
+   score, grade, priority, stage and reasons; touchpoints cross over as
+   Salesforce ``ABM_Touchpoint__c`` records and HubSpot notes;
+4. plays a week: new marketing activity (demo requests among it), sales
+   feedback, a lead conversion, a merge, a deletion, web-form sign-ups that
+   never reach Salesforce;
+5. runs an incremental sync and shows what changed, then one more, which
+   writes nothing because nothing changed;
+6. says where to look: the CRM records as sales sees them, the state
+   database, ``abmsync status`` and ``abmsync deadletters list``.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
+from abmsync.connectors.base import Connector
 from abmsync.errors import ConfigError
-from abmsync.render import best_people, render_explanation, render_score_summary
-from abmsync.rules.loader import load_rules
+from abmsync.render import render_sync, table
+from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.rules.testing import run_rule_tests
-from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset, write_dataset
-from abmsync.sync.scoring import Inputs, score_files
+from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
+from abmsync.sandbox.seed import seed_sandbox
+from abmsync.sandbox.server import SandboxServer
+from abmsync.sandbox.week import ActivitySummary, simulate_week
+from abmsync.sync.crm import field_specs
+from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
+from abmsync.sync.sources import load_sources
+from abmsync.sync.store import Store
+
+WEEK = timedelta(days=7)
+
+
+@dataclass
+class Sandbox:
+    """The two running emulators and connectors to them."""
+
+    salesforce_url: str
+    ca_file: str
+    hubspot_url: str
+    connectors: dict[str, Connector]
+    salesforce: object  # the emulated org (SalesforceSandbox)
+    hubspot: object  # the emulated portal (HubSpotStore)
+    token: str
+    client_id: str
+    client_secret: str
+
+    def env(self, database: str, rules: Path, mappings: Path) -> dict[str, str]:
+        """Settings that point ``abmsync`` commands at this sandbox."""
+        return {
+            "ABMSYNC_SALESFORCE__INSTANCE_URL": self.salesforce_url,
+            "ABMSYNC_SALESFORCE__CLIENT_ID": self.client_id,
+            "ABMSYNC_SALESFORCE__CLIENT_SECRET": self.client_secret,
+            "ABMSYNC_SALESFORCE__VERIFY": self.ca_file,
+            "ABMSYNC_HUBSPOT__HOST": self.hubspot_url,
+            "ABMSYNC_HUBSPOT__ACCESS_TOKEN": self.token,
+            "ABMSYNC_DATABASE_URL": database,
+            "ABMSYNC_RULES": str(rules),
+            "ABMSYNC_MAPPINGS": str(mappings),
+        }
+
+
+@contextmanager
+def running_sandbox() -> Iterator[Sandbox]:
+    """Start the Salesforce (HTTPS) and HubSpot emulators; stop them on exit."""
+    from abmsync.connectors.hubspot.connector import HubSpotConnector
+    from abmsync.connectors.salesforce.connector import SalesforceConnector
+    from abmsync.sandbox.faults import Faults
+    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
+    from abmsync.sandbox.salesforce.app import SandboxConfig
+    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+
+    config = SandboxConfig(daily_api_limit=10_000_000)
+    token = "sandbox-token"
+    sf_app = salesforce_app(Faults(), config=config)
+    hs_app = hubspot_app(Faults(), token=token, burst_limit=1_000_000)
+    with SandboxServer(sf_app, tls=True) as sf, SandboxServer(hs_app) as hs:
+        ca_file = str(sf.ca_file)
+        connectors: dict[str, Connector] = {
+            "salesforce": SalesforceConnector(
+                sf.url, config.client_id, SecretStr(config.client_secret), verify=ca_file
+            ),
+            "hubspot": HubSpotConnector(SecretStr(token), host=hs.url),
+        }
+        yield Sandbox(
+            salesforce_url=sf.url,
+            ca_file=ca_file,
+            hubspot_url=hs.url,
+            connectors=connectors,
+            salesforce=sf_app.state.sandbox,
+            hubspot=hs_app.state.store,
+            token=token,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+        )
 
 
 def run_demo(
-    console: Console, *, people: int, seed: int, directory: Path, rules_path: Path
-) -> None:
-    """Generate, validate, test, score and explain; print each step."""
-    if not rules_path.exists():
-        raise ConfigError(f"{rules_path}: not found (run the demo from the abmsync checkout)")
+    console: Console,
+    *,
+    people: int,
+    seed: int,
+    directory: Path,
+    rules_path: Path,
+    mappings: Path,
+    serve: bool = False,
+) -> list[SyncSummary]:
+    """Run the demo; returns the three syncs' summaries. See the module docstring."""
+    for path, what in ((rules_path, "rules file"), (mappings, "mappings directory")):
+        if not path.exists():
+            raise ConfigError(f"{path}: {what} not found (run the demo from the abmsync checkout)")
     console.rule("[bold]1. Rules")
     loaded = load_rules(rules_path)
     results = run_rule_tests(loaded)
     failed = [r.name for r in results if not r.passed]
     if failed:
         raise ConfigError(f"{rules_path}: rule tests failed: {'; '.join(failed)}")
-    console.print(
-        f"{rules_path}: valid, {len(results)} rule tests passed, version {loaded.version}"
-    )
+    console.print(f"{rules_path}: valid, {len(results)} rule tests passed", highlight=False)
 
-    console.rule("[bold]2. Sandbox data")
-    dataset = generate_dataset(people, seed=seed)
-    written = write_dataset(dataset, directory / "data")
-    for entity, path in written.items():
-        rows = getattr(dataset, entity).height
-        console.print(f"{entity:<14} {rows:>10,} rows  {path}", highlight=False)
-
-    console.rule("[bold]3. Scoring")
+    console.rule("[bold]2. Sandbox CRM and marketing platform")
+    directory.mkdir(parents=True, exist_ok=True)
     database = directory / "abmsync.db"
-    out = directory / "scores.parquet"
-    result, summary = score_files(
-        loaded,
-        Inputs.from_directory(directory / "data"),
-        as_of=DEFAULT_AS_OF,
-        out=out,
-        database_url=f"sqlite:///{database}",
-    )
-    render_score_summary(console, result, summary, top=8)
+    database.unlink(missing_ok=True)  # a demo starts from scratch
+    url = f"sqlite:///{database}"
+    data = generate_dataset(people, seed=seed, as_of=DEFAULT_AS_OF)
+    summaries: list[SyncSummary] = []
+    with running_sandbox() as sandbox, Store.open(url) as store:
+        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot)  # type: ignore[arg-type]
+        loaded_rows = table("Loaded into the sandbox", ["system", "object", "records"])
+        for system, obj, count in seeded.rows():
+            loaded_rows.add_row(system, obj, f"{count:,}")
+        console.print(loaded_rows)
+        console.print(
+            f"Salesforce {sandbox.salesforce_url}   HubSpot {sandbox.hubspot_url}", highlight=False
+        )
+        for system, connector in sandbox.connectors.items():
+            for spec in field_specs(loaded.ruleset, system):
+                created = connector.ensure_fields(spec)
+                if created:
+                    console.print(
+                        f"created {system} {spec.obj}: {', '.join(created)}", highlight=False
+                    )
 
-    console.rule("[bold]4. Why is the top lead scored this way?")
-    top = best_people(result.people, 1).row(0, named=True)
-    render_explanation(console, result, str(top["email"]))
-    console.rule("[bold]Next")
-    console.print(
-        f"abmsync score --rules {rules_path} --data {directory / 'data'} "
-        f"--as-of {DEFAULT_AS_OF:%Y-%m-%d} --explain {top['email']}\n"
-        f"abmsync rules validate {rules_path}   |   abmsync rules test {rules_path}",
-        highlight=False,
+        def sync(title: str, as_of_days: int) -> SyncSummary:
+            console.rule(f"[bold]{title}")
+            run = _run(loaded, sandbox, store, mappings, as_of_days)
+            render_sync(console, run)
+            summaries.append(run)
+            return run
+
+        sync("3. Initial sync", 0)
+        _show_records(console, sandbox)
+
+        console.rule("[bold]4. A week passes")
+        week = simulate_week(
+            data,
+            sandbox.salesforce,  # type: ignore[arg-type]
+            sandbox.hubspot,  # type: ignore[arg-type]
+            seed=seed + 4,
+            start=DEFAULT_AS_OF,
+        )
+        _show_week(console, week)
+        sync("5. Incremental sync", 7)
+        _show_record(console, sandbox, week)
+        sync("6. Nothing changed since: this sync writes nothing", 7)
+
+        console.rule("[bold]Where to look")
+        console.print(
+            f"State database: {database}\n"
+            f"  abmsync status --database sqlite:///{database}\n"
+            f"  abmsync deadletters list --database sqlite:///{database}\n"
+            "  abmsync sandbox serve   (emulators to point `abmsync sync` at)",
+            highlight=False,
+        )
+        if serve:
+            _serve(console, sandbox, url, rules_path, mappings)
+    return summaries
+
+
+def _run(
+    loaded: LoadedRules, sandbox: Sandbox, store: Store, mappings: Path, days: int
+) -> SyncSummary:
+    sources = load_sources([mappings], list(sandbox.connectors))
+    options = SyncOptions(as_of=DEFAULT_AS_OF + timedelta(days=days))
+    return SyncRun(loaded, sources, sandbox.connectors, store, options=options).run()
+
+
+def _show_records(console: Console, sandbox: Sandbox) -> None:
+    """The best-scored leads as sales sees them in Salesforce."""
+    sf = sandbox.connectors["salesforce"]
+    client = sf.client  # type: ignore[attr-defined]
+    answer = client.call(
+        lambda api: api.query(
+            "SELECT Id, FirstName, LastName, ABM_Score__c, ABM_Grade__c, ABM_Priority__c, "
+            "ABM_Stage__c, "
+            "ABM_Score_Reasons__c FROM Lead ORDER BY ABM_Score__c DESC NULLS LAST LIMIT 3"
+        )
     )
+    shown = table(
+        "In Salesforce: the top leads as sales sees them",
+        ["lead", "score", "grade", "priority", "stage", "reasons"],
+    )
+    for row in answer["records"]:
+        shown.add_row(
+            f"{row['FirstName'] or ''} {row['LastName']} ({row['Id']})".strip(),
+            f"{row['ABM_Score__c'] or 0:g}",
+            row["ABM_Grade__c"] or "",
+            row["ABM_Priority__c"] or "",
+            row["ABM_Stage__c"] or "",
+            row["ABM_Score_Reasons__c"] or "",
+        )
+    console.print(shown)
+    touch = client.call(
+        lambda api: api.query(
+            "SELECT Name, ABM_Type__c, ABM_Source__c, ABM_Lead__c, ABM_Contact__c "
+            "FROM ABM_Touchpoint__c LIMIT 1"
+        )
+    )
+    if touch["records"]:
+        row = touch["records"][0]
+        console.print(
+            f"Touchpoint history in Salesforce, e.g. {row['Name']} from {row['ABM_Source__c']} "
+            f"on {row['ABM_Lead__c'] or row['ABM_Contact__c']}",
+            highlight=False,
+        )
+
+
+def _show_week(console: Console, week: ActivitySummary) -> None:
+    lines = [
+        f"{len(week.touchpoints):,} new marketing touchpoints in HubSpot, "
+        f"{len(week.fast_tracks):,} of them demo or contact-sales requests",
+        f"{len(week.new_contacts):,} web-form sign-ups that exist only in HubSpot",
+        f"{len(week.feedback):,} leads judged by sales "
+        f"({', '.join(sorted({f.status for f in week.feedback}))})",
+    ]
+    if week.conversion is not None:
+        lines.append(
+            f"lead {week.conversion.lead_id} converted to contact {week.conversion.contact_id}"
+        )
+    if week.merge is not None:
+        lines.append(f"lead {week.merge.duplicate_id} merged into {week.merge.master_id}")
+    if week.deleted_lead_id is not None:
+        lines.append(f"lead {week.deleted_lead_id} deleted")
+    for line in lines:
+        console.print(f"  {line}", highlight=False)
+
+
+def _show_record(console: Console, sandbox: Sandbox, week: ActivitySummary) -> None:
+    """Where the week's notable records ended up."""
+    client = sandbox.connectors["salesforce"].client  # type: ignore[attr-defined]
+    if week.conversion is not None:
+        contact = week.conversion.contact_id
+        row = client.call(
+            lambda api: api.query(
+                f"SELECT LastName, ABM_Score__c, ABM_Stage__c FROM Contact WHERE Id = '{contact}'"
+            )
+        )["records"]
+        if row:
+            console.print(
+                f"Converted: contact {row[0]['LastName']} ({contact}) carries score "
+                f"{row[0]['ABM_Score__c']} and stage {row[0]['ABM_Stage__c']} from its lead",
+                highlight=False,
+            )
+
+
+def _serve(console: Console, sandbox: Sandbox, url: str, rules: Path, mappings: Path) -> None:
+    console.rule("[bold]Sandbox still running (Ctrl-C stops)")
+    for key, value in sandbox.env(url, rules, mappings).items():
+        console.print(f"export {key}={value}", highlight=False)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopped")

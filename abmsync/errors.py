@@ -1,4 +1,4 @@
-"""The three kinds of error abmsync raises, and what the engine does with each.
+"""The three kinds of error abmsync raises, one clean stop, and what the engine does with each.
 
 Every exception abmsync raises on purpose derives from ``AbmsyncError``; the
 engine and the CLI decide what to do from the class alone::
@@ -9,7 +9,14 @@ engine and the CLI decide what to do from the class alone::
      │    └── ConfigError         a configuration, mapping or input file is wrong
      │         ├── MappingError   (abmsync.connectors.mapping) bad YAML field mapping
      │         └── FilesError     (abmsync.connectors.files) unreadable or malformed data file
-     └── SkippableError           dead-letter this record and go on (vendor rejected one row)
+     ├── SkippableError           dead-letter this record and go on (vendor rejected one row)
+     └── BudgetExhaustedError     stop cleanly: keep what is stored, end the run as partial
+
+``BudgetExhaustedError`` is neither transient nor terminal: nothing is wrong,
+the run has spent the API calls it may spend today (see
+:mod:`abmsync.connectors.budget`). The retry policy lets it through at once;
+the engine commits what it has stored, ends the run as ``partial`` and the
+next run resumes from the committed cursors.
 
 Messages are one line that says what went wrong and where (file, line and
 column, or record id), so the CLI can print them without a traceback.
@@ -36,3 +43,11 @@ class SkippableError(AbmsyncError):
 
 class ConfigError(TerminalError):
     """Configuration, mapping or input data the user must fix before running again."""
+
+
+class BudgetExhaustedError(AbmsyncError):
+    """The run's API budget is spent: stop before the next call, keep what is stored.
+
+    Raised before a request is sent, never after, so no call is lost half-way;
+    retrying would only spend the reserve the budget exists to keep.
+    """

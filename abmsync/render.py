@@ -385,20 +385,19 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
             moves.add_row(*(str(v) if v is not None else "" for v in row))
         console.print(moves)
     title = "Write plan (dry run: nothing written)" if summary.status == "dry-run" else "Writes"
-    writes = table(title, ["target", "records", "fields changed", "conflicts", "API calls", "done"])
+    writes = table(title, ["target", "records", "fields", "conflicts", "API calls", "written"])
     for plan in summary.plans:
         name = f"{plan.system}/{plan.obj}"
-        fields = ", ".join(f"{k} {v:,}" for k, v in plan.plan.changed_fields.items() if v)
         sent = summary.sent.get(name)
-        done = ""
+        done = "—"
         if sent is not None:
-            done = f"{sent.written:,} written"
+            done = f"{sent.written:,}"
             if sent.rejected:
-                done += f", [red]{sent.rejected:,} rejected[/]"
+                done += f" ([red]{sent.rejected:,} rejected[/])"
         writes.add_row(
             name,
             f"{len(plan.patches):,}",
-            fields or "—",
+            str(sum(1 for n in plan.plan.changed_fields.values() if n)),
             f"{plan.plan.conflicts.height:,}",
             f"{estimated_calls(plan):,}",
             done,
@@ -406,6 +405,9 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
     console.print(writes)
     if summary.status == "dry-run":
         for plan in summary.plans:
+            counts = ", ".join(f"{k} {v:,}" for k, v in plan.plan.changed_fields.items() if v)
+            if counts:
+                console.print(f"{plan.system}/{plan.obj}: {counts}", highlight=False)
             for patch in plan.patches[:3]:
                 record = patch.record_id or (patch.external_id[1] if patch.external_id else "")
                 values = json.dumps(patch.values, ensure_ascii=False, default=str)

@@ -31,12 +31,14 @@ class SalesforceSettings(BaseModel):
     api_version: str = "62.0"
     verify: bool | str = Field(default=True, description="TLS verification or a CA bundle path")
     api_reserve_percent: float = Field(default=10.0, ge=0, le=100)
+    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
 
 
 class HubSpotSettings(BaseModel):
     host: str = "https://api.hubapi.com"
     access_token: SecretStr | None = None
     api_reserve_percent: float = Field(default=10.0, ge=0, le=100)
+    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
 
 
 class Settings(BaseSettings):

@@ -79,6 +79,9 @@ class FieldMeta(BaseModel):
     )
     writable: bool = True
     external_id: bool = Field(default=False, description="usable as an upsert key")
+    reference_to: str | None = Field(
+        default=None, description="the object a reference (lookup) field points to"
+    )
 
 
 class ObjectMeta(BaseModel):

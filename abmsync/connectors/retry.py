@@ -2,7 +2,9 @@
 
 Connectors say which errors are transient; this module decides how to wait:
 exponential backoff with jitter, bounded tries, and a vendor's Retry-After
-honoured when it gives one. Anything not transient is raised at once.
+honoured when it gives one. Anything not transient is raised at once, and
+that includes :class:`~abmsync.errors.BudgetExhaustedError`: a spent API budget
+is a clean stop, and another try would only spend the reserve it keeps.
 """
 
 from __future__ import annotations

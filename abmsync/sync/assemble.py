@@ -74,14 +74,16 @@ def assemble(
                 & pl.col("converted_contact_id").is_not_null()
             )
             converted.append(
-                frame.filter(done).select(
+                frame.filter(done)
+                .select(
                     pl.lit(source.system).alias("system"),
                     pl.lit(source.obj).alias("object"),
                     pl.col("id").alias("vendor_id"),
                     pl.col("converted_contact_id").alias("target_id"),
                     pl.col("email").alias("lead_email"),
                     pl.col("kind"),
-                ).cast(pl.String)
+                )
+                .cast(pl.String)
             )
             frame = frame.filter(~done)
         tombstones = source.tombstones(store).filter(pl.col("master_id").is_not_null())

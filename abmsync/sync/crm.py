@@ -18,6 +18,7 @@ from abmsync.connectors.base import (
     FieldSpec,
     FieldType,
 )
+from abmsync.connectors.budget import ApiBudget
 from abmsync.errors import AbmsyncError, ConfigError
 from abmsync.rules.model import RuleSet
 from abmsync.settings import Settings
@@ -60,12 +61,21 @@ def configured(settings: Settings) -> dict[str, Connector]:
             password=sf.password,
             api_version=sf.api_version,
             verify=sf.verify,
+            budget=ApiBudget(
+                "salesforce", reserve_percent=sf.api_reserve_percent, max_calls=sf.max_calls_per_run
+            ),
         )
     hs = settings.hubspot
     if hs.access_token:
         from abmsync.connectors.hubspot.connector import HubSpotConnector
 
-        connectors["hubspot"] = HubSpotConnector(hs.access_token, host=hs.host)
+        connectors["hubspot"] = HubSpotConnector(
+            hs.access_token,
+            host=hs.host,
+            budget=ApiBudget(
+                "hubspot", reserve_percent=hs.api_reserve_percent, max_calls=hs.max_calls_per_run
+            ),
+        )
     if not connectors:
         raise ConfigError(
             "no CRM or marketing platform is configured: set ABMSYNC_SALESFORCE__INSTANCE_URL, "

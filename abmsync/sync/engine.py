@@ -175,6 +175,7 @@ class SyncRun:
         self.step = progress or (lambda _: None)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped_by: str | None = None
+        self._calls_before = self._calls_so_far()
 
     # -- the run ------------------------------------------------------------------
 
@@ -230,6 +231,10 @@ class SyncRun:
 
     def api_calls(self) -> dict[str, int]:
         """Calls each connector made in this run, as its budget counted them."""
+        now = self._calls_so_far()
+        return {name: calls - self._calls_before.get(name, 0) for name, calls in now.items()}
+
+    def _calls_so_far(self) -> dict[str, int]:
         calls = {}
         for name, connector in self.connectors.items():
             budget = getattr(connector, "budget", None)

@@ -31,7 +31,7 @@ SYSTEM_RANK = ("salesforce", "dynamics", "hubspot", "eloqua")
 TOMBSTONE_COLUMNS: dict[str, pl.DataType] = {
     "id": pl.String(),
     "master_id": pl.String(),
-    "deleted_at": pl.Datetime("us", "UTC"),
+    "deleted_at": pl.String(),  # ISO 8601, when abmsync learnt of the deletion
 }
 
 
@@ -110,13 +110,18 @@ def load_sources(paths: Sequence[Path], systems: Sequence[str]) -> list[Source]:
             files.append(path)
         else:
             raise ConfigError(f"{path}: no such mapping file or directory")
-    sources = [Source(load_mapping(f)) for f in files]
-    sources = [s for s in sources if s.system in systems]
+    sources: list[Source] = []
     seen: dict[str, Path] = {}
-    for source, file in zip(sources, files, strict=False):
+    for file in files:
+        source = Source(load_mapping(file))
+        if source.system not in systems:
+            continue
         if source.key in seen:
-            raise ConfigError(f"{file}: {source.name} is already mapped to {source.entity}")
+            raise ConfigError(
+                f"{file}: {source.name} is already mapped to {source.entity} in {seen[source.key]}"
+            )
         seen[source.key] = file
+        sources.append(source)
     if not sources:
         raise ConfigError(
             f"no mapping in {', '.join(map(str, paths))} reads from {', '.join(systems)}"
@@ -183,7 +188,7 @@ def read_source(
                 ).join(masters, on="id", how="left")
                 store.save_snapshot(
                     source.tombstone_key,
-                    tombstones.with_columns(pl.lit(at).alias("deleted_at")),
+                    tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
                     now=at,
                     tx=tx,
                 )

@@ -45,8 +45,8 @@ def test_check_reports_missing_fields_until_they_are_installed(sandboxes: None) 
     after = runner.invoke(main, ["crm", "check", "--rules", str(RULES)])
     assert after.exit_code == 0, after.output
     again = runner.invoke(main, ["crm", "install-fields", "--rules", str(RULES)])
-    # Lead, Contact, the touchpoint object and HubSpot contacts
-    assert again.output.count("nothing to create") == 4
+    # Lead, Contact, the touchpoint object, HubSpot contacts and notes
+    assert again.output.count("nothing to create") == 5
     assert "ABM_Touchpoint__c" in installed.output
 
 

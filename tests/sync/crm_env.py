@@ -152,9 +152,13 @@ class CrmEnv:
                 SecretStr(config.client_secret),
                 verify=self.sf_ca,
                 timeout=options.get("timeout", 10),
+                budget=options.get("salesforce_budget"),
             ),
             "hubspot": HubSpotConnector(
-                SecretStr(TOKEN), host=self.hs_url, timeout=options.get("timeout", 10)
+                SecretStr(TOKEN),
+                host=self.hs_url,
+                timeout=options.get("timeout", 10),
+                budget=options.get("hubspot_budget"),
             ),
         }
 
@@ -167,8 +171,10 @@ class CrmEnv:
             for spec in field_specs(self.loaded.ruleset, system):
                 connector.ensure_fields(spec)
 
-    def sync(self, *, as_of: datetime = AS_OF, **options: Any) -> SyncSummary:
-        connectors = self.connectors()
+    def sync(
+        self, *, as_of: datetime = AS_OF, budgets: dict[str, Any] | None = None, **options: Any
+    ) -> SyncSummary:
+        connectors = self.connectors(**{f"{k}_budget": v for k, v in (budgets or {}).items()})
         stop = options.pop("stop", lambda: False)
         progress = options.pop("progress", None)
         with Store.open(self.database) as store:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from abmsync.connectors.budget import ApiBudget
 from abmsync.sync.store import Store
 from abmsync.sync.writeback import retry_dead_letters
 from tests.sync.crm_env import CrmEnv, Servers, crm_env, crm_servers, later
@@ -171,3 +172,17 @@ def test_qualified_people_missing_from_the_crm_are_listed(env: CrmEnv) -> None:
     assert unreached is not None
     # Without a touchpoint nobody is qualified yet.
     assert "web.form@hooli.com" not in unreached["email"].to_list()
+
+
+def test_a_spent_api_budget_ends_the_run_cleanly_and_the_next_run_resumes(env: CrmEnv) -> None:
+    budget = ApiBudget("salesforce", max_calls=12)
+    first = env.sync(budgets={"salesforce": budget})
+    assert first.status == "partial"
+    assert "API budget" in (first.message or "")
+    assert budget.calls <= 12
+    with Store.open(env.database) as store:
+        assert store.recent_runs()[0].status == "partial"
+        assert store.recent_runs()[0].api_calls["salesforce"] == budget.calls
+    second = env.sync()
+    assert second.status == "succeeded", second.message
+    assert lead(env, "vera.lang@acme-robotics.com")["ABM_Grade__c"] == "A"

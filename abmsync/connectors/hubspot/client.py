@@ -5,13 +5,19 @@ retry is switched off, each sub-package's ``ApiException`` (they do not share a
 base class) is turned into one of abmsync's three kinds of error through one
 table, and transient ones are retried by :func:`abmsync.connectors.retry.call_with_retries`,
 honouring a 429's Retry-After. Messages are one line and never contain the token.
+
+Every HTTP request the generated clients send (retries included) goes through
+the client's :class:`~abmsync.connectors.budget.ApiBudget`: each sub-package's
+urllib3 pool is wrapped (:class:`MeteredPool`) so the budget counts the request,
+refuses it before it is sent once the run would eat into the daily reserve,
+and reads ``X-HubSpot-RateLimit-Daily`` / ``-Daily-Remaining`` off the answer.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -25,6 +31,7 @@ import urllib3
 from pydantic import SecretStr
 from urllib3.util.retry import Retry
 
+from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, call_with_retries
 from abmsync.errors import AbmsyncError, SkippableError, TerminalError, TransientError
 
@@ -179,6 +186,35 @@ def classify(exc: Exception, what: str) -> AbmsyncError:
     return HubSpotRejectedError(message, vendor)
 
 
+def daily_quota(headers: Mapping[str, str]) -> tuple[int, int] | None:
+    """(remaining, max) daily calls from HubSpot's rate-limit headers, or None."""
+    maximum = headers.get("X-HubSpot-RateLimit-Daily")
+    remaining = headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    if maximum is None or remaining is None or not (maximum.isdigit() and remaining.isdigit()):
+        return None
+    return int(remaining), int(maximum)
+
+
+class MeteredPool:
+    """Stands in for a generated client's urllib3 pool: each request goes through the budget."""
+
+    def __init__(self, pool: Any, budget: ApiBudget) -> None:
+        self.pool = pool
+        self.budget = budget
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Count the request (or refuse it), send it, and learn the quota from the answer."""
+        with self.budget.request():
+            response = self.pool.request(method, url, **kwargs)
+            quota = daily_quota(response.headers)
+            if quota is not None:
+                self.budget.observe(*quota)
+            return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)  # clear(), connection_from_url(), ...
+
+
 class AfterPaginator:
     """HubSpot's ``paging.next.after`` paging; refuses a token it has already seen."""
 
@@ -211,13 +247,16 @@ class HubSpotClient:
         timeout: float = 10,
         attempts: int = 6,
         token_provider: Callable[[], SecretStr] | None = None,
+        budget: ApiBudget | None = None,
     ) -> None:
+        """``budget`` counts and limits the API calls (default: 10% reserve, no cap)."""
         self.host = host
         self.timeout = timeout
         self.attempts = attempts
         self._token = access_token
         self._token_provider = token_provider
         self._apis: dict[str, Any] = {}
+        self.budget = budget if budget is not None else ApiBudget("hubspot")
 
     def api(self, name: str) -> Any:
         """One generated API object (``objects.batch_api``, ...), built once per token."""
@@ -231,6 +270,8 @@ class HubSpotClient:
             target: Any = client.crm
             for part in name.split("."):
                 target = getattr(target, part)
+            rest = target.api_client.rest_client
+            rest.pool_manager = MeteredPool(rest.pool_manager, self.budget)
             self._apis[name] = target
         return self._apis[name]
 

@@ -49,6 +49,7 @@ from abmsync.connectors.base import (
     WriteResult,
     validate_patch,
 )
+from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.hubspot.client import (
     CATEGORY_KINDS,
     AfterPaginator,
@@ -63,6 +64,7 @@ SEARCH_CAP = 10_000
 BATCH_SIZE = 100
 LIST_PAGE = 100
 MODIFIED = "hs_lastmodifieddate"
+ASSOCIATION_BATCH = 1000  # pairs per batch association call
 GROUP = "abmsync"
 # The fields the DESIGN's writeback names on contacts; ``check`` reports missing ones.
 ABMSYNC_CONTACT_FIELDS = ("abm_score", "abm_grade", "abm_stage", "abm_score_reasons")
@@ -161,14 +163,21 @@ class HubSpotConnector:
         record_attempts: int = 4,
         token_provider: Callable[[], SecretStr] | None = None,
         properties: Mapping[str, Sequence[str]] | None = None,
+        budget: ApiBudget | None = None,
     ) -> None:
+        """``budget`` counts every API call and stops the run before the daily reserve.
+
+        Without one the connector keeps 10% in reserve and has no per-run cap.
+        """
         self.client = HubSpotClient(
             access_token,
             host=host,
             timeout=timeout,
             attempts=attempts,
             token_provider=token_provider,
+            budget=budget,
         )
+        self.budget = self.client.budget
         self.overlap_ms = overlap_ms
         self.record_attempts = record_attempts
         self.properties = dict(properties or {})
@@ -475,6 +484,40 @@ class HubSpotConnector:
             to_obj,
             to_id,
         )
+
+    def associate_many(self, from_obj: str, to_obj: str, pairs: Sequence[tuple[str, str]]) -> int:
+        """Link many ``(from_id, to_id)`` pairs with the default association, 1,000 per call.
+
+        Idempotent: linking records that are already linked changes nothing.
+        Returns the number of pairs HubSpot confirmed.
+        """
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicDefaultAssociationMultiPost,
+            PublicDefaultAssociationMultiPost,
+            PublicObjectId,
+        )
+
+        linked = 0
+        for first in range(0, len(pairs), ASSOCIATION_BATCH):
+            chunk = pairs[first : first + ASSOCIATION_BATCH]
+            request = BatchInputPublicDefaultAssociationMultiPost(
+                inputs=[
+                    PublicDefaultAssociationMultiPost(
+                        _from=PublicObjectId(id=a), to=PublicObjectId(id=b)
+                    )
+                    for a, b in chunk
+                ]
+            )
+            response = self.client.call(
+                f"associate {len(chunk)} {from_obj} with {to_obj}",
+                "associations.v4.batch_api",
+                "create_default",
+                from_obj,
+                to_obj,
+                request,
+            )
+            linked += len(response.results or [])
+        return linked
 
     def _with_contacts(self, obj: str, records: pl.DataFrame) -> pl.DataFrame:
         """Add ``contact_id``: the contact an engagement (a touchpoint) is associated with.

@@ -8,6 +8,11 @@ shared retry policy, and polls the job itself. Every step may be repeated
 safely: a job created twice leaves an empty job behind, the upload is a
 ``PUT``, closing a closed job changes nothing, the rest are reads.
 
+Each of those requests, every status poll included, is counted by the
+client's API budget. The budget may stop a job before it is closed (an open
+job is never run); once an ingest job is closed Salesforce applies it, so
+polling it and reading its results are never refused (:meth:`ApiBudget.finishing`).
+
 Query results are paged by ``Sforce-Locator`` (:class:`LocatorPaginator`) and
 parsed with polars into the same typed frame the REST path builds
 (:func:`csv_frame`). Ingest results come back as ``successfulResults`` and
@@ -39,6 +44,7 @@ NULL = "#N/A"  # sets a field to null in Bulk 2.0 CSV; an empty cell leaves it a
 UNPROCESSED = "BULK_UNPROCESSED"  # a row the job never reached
 _OPERATIONS = {"create": Operation.insert, "update": Operation.update, "upsert": Operation.upsert}
 _FINISHED = ("JobComplete", "Failed", "Aborted")
+_RESULTS = ("successfulResults", "failedResults")
 
 
 class LocatorPaginator:
@@ -147,15 +153,15 @@ class BulkApi:
         data = _to_csv(header, rows)
         self.client.call(lambda sf: _jobs(sf, obj).upload_job_data(job_id, data))
         self.client.call(lambda sf: _jobs(sf, obj).close_job(job_id))
-        self._wait(obj, job_id, is_query=False)
+        # Closed, the job runs whatever we do: see it through even past the budget.
+        with self.client.budget.finishing():
+            self._wait(obj, job_id, is_query=False)
+            texts = {kind: self._results(obj, job_id, kind) for kind in _RESULTS}
         waiting: dict[tuple[str, ...], deque[int]] = {}
         for index, row in enumerate(rows):
             waiting.setdefault(tuple(row), deque()).append(index)
         outcomes: list[RowOutcome | None] = [None] * len(rows)
-        for kind in ("successfulResults", "failedResults"):
-            text: str = self.client.call(
-                lambda sf, kind=kind: _jobs(sf, obj).get_ingest_results(job_id, kind)  # type: ignore[misc]
-            )
+        for kind, text in texts.items():
             for result in _parse_csv(text):
                 queue = waiting.get(tuple(result.get(name, "") for name in header))
                 if not queue:
@@ -167,6 +173,10 @@ class BulkApi:
                 outcomes[queue.popleft()] = outcome
         missing = RowOutcome(None, error=f"{UNPROCESSED}:the job did not process this row:--")
         return [o or missing for o in outcomes]
+
+    def _results(self, obj: str, job_id: str, kind: str) -> str:
+        """One ingest job's ``successfulResults`` or ``failedResults`` CSV."""
+        return str(self.client.call(lambda sf: _jobs(sf, obj).get_ingest_results(job_id, kind)))
 
     def _wait(self, obj: str, job_id: str, *, is_query: bool) -> None:
         """Poll the job until it is complete; a failed or aborted job is terminal."""

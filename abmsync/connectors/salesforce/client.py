@@ -11,19 +11,29 @@ off, ``verify`` as configured), then hands that session and the token to
   the shared policy in :mod:`abmsync.connectors.retry`, honouring Retry-After;
 - ``401 INVALID_SESSION_ID`` logs in again once and repeats the call;
 - everything else is terminal and reads as one line without the secret.
+
+Every API request the session sends (simple-salesforce's REST calls, Bulk API
+2.0 requests, retries) is counted by the client's
+:class:`~abmsync.connectors.budget.ApiBudget`, which refuses it before it is
+sent once the run would eat into the daily reserve; the OAuth token requests
+are not API calls and are not counted. The budget learns the quota from each
+answer's ``Sforce-Limit-Info`` header and from the ``limits`` resource.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
 from simple_salesforce.api import Salesforce
 from tenacity import Retrying
 
+from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, retrying
 from abmsync.errors import SkippableError, TerminalError, TransientError
 
@@ -68,6 +78,11 @@ EXPLANATIONS = {
     "API_DISABLED_FOR_ORG": "API access is not enabled for this org or user",
     "INVALID_SESSION_ID": "Salesforce refused the session right after login",
 }
+
+# OAuth endpoints: logging in is not an API call and does not count against the quota.
+LOGIN_PATH = "/services/oauth2/"
+# ``api-usage=18/5000``, not the ``per-app-api-usage=...`` that may follow it.
+_API_USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
 
 # Per-record error codes (composite results) that may succeed when sent again.
 RETRYABLE_RECORD_CODES = frozenset(
@@ -137,18 +152,48 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-class _TimeoutSession(requests.Session):
-    """A session with a default timeout and no environment proxies or CA bundles."""
+def daily_quota(response: requests.Response) -> tuple[int, int] | None:
+    """(remaining, max) daily API requests an answer reports, or None.
 
-    def __init__(self, timeout: float, verify: bool | str) -> None:
+    The ``limits`` resource says it in its body; every other answer in its
+    ``Sforce-Limit-Info: api-usage=used/max`` header.
+    """
+    if response.ok and urlsplit(response.url).path.rstrip("/").endswith("/limits"):
+        try:
+            daily = response.json()["DailyApiRequests"]
+            return int(daily["Remaining"]), int(daily["Max"])
+        except (ValueError, KeyError, TypeError):
+            pass  # not the shape we know: fall back to the header
+    match = _API_USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+    if match is None:
+        return None
+    used, maximum = int(match[1]), int(match[2])
+    return maximum - used, maximum
+
+
+class _ApiSession(requests.Session):
+    """A session with a default timeout, no environment proxies or CA bundles, and a budget.
+
+    ``send`` is where every HTTP request passes (redirects included), so that
+    is where each API request is counted and, past the budget, refused.
+    """
+
+    def __init__(self, timeout: float, verify: bool | str, budget: ApiBudget) -> None:
         super().__init__()
         self.trust_env = False
         self.verify = verify
         self.default_timeout = timeout
+        self.budget = budget
 
     def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if urlsplit(request.url or "").path.startswith(LOGIN_PATH):
+            return super().send(request, **kwargs)
+        with self.budget.request():
+            return super().send(request, **kwargs)
 
 
 class SalesforceClient:
@@ -166,7 +211,9 @@ class SalesforceClient:
         verify: bool | str = True,
         timeout: float = 10,
         attempts: int = 6,
+        budget: ApiBudget | None = None,
     ) -> None:
+        """``budget`` counts and limits the API calls (default: 10% reserve, no cap)."""
         self.login_url = instance_url.rstrip("/")
         self.instance_url = self.login_url
         self.client_id = client_id
@@ -175,8 +222,10 @@ class SalesforceClient:
         self._password = password
         self.api_version = api_version
         self.attempts = attempts
-        self.session = _TimeoutSession(timeout, verify)
-        self.session.hooks["response"].append(self._raise_for_error)
+        self.budget = budget if budget is not None else ApiBudget("salesforce")
+        self.session = _ApiSession(timeout, verify, self.budget)
+        # Learn the quota from every answer, errors included, before they become exceptions.
+        self.session.hooks["response"].extend([self._observe_quota, self._raise_for_error])
         self._sf: Salesforce | None = None
         # tenacity 9.2 deprecates the ``initial`` the shared policy passes; build it
         # once with that warning silenced and copy it per call (copies nest safely).
@@ -278,6 +327,12 @@ class SalesforceClient:
             raise TransientError(
                 f"connection to Salesforce failed: {type(error).__name__}"
             ) from error
+
+    def _observe_quota(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Response hook: tell the budget what Salesforce says is left of the daily quota."""
+        quota = daily_quota(response)
+        if quota is not None:
+            self.budget.observe(*quota)
 
     def _raise_for_error(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Response hook: turn an error answer into an abmsync error before anyone parses it."""

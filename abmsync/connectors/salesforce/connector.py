@@ -43,6 +43,7 @@ from abmsync.connectors.base import (
     WriteResult,
     validate_patch,
 )
+from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.salesforce.bulk import (
     DEFAULT_PAGE_SIZE,
     POLARS_TYPES,
@@ -192,8 +193,13 @@ class SalesforceConnector:
         bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
         bulk_write_threshold: int = DEFAULT_BULK_WRITE_THRESHOLD,
         bulk_page_size: int = DEFAULT_PAGE_SIZE,
+        budget: ApiBudget | None = None,
     ) -> None:
-        """``bulk_reads``: always (True), never (False) or above ``bulk_threshold`` (None)."""
+        """``bulk_reads``: always (True), never (False) or above ``bulk_threshold`` (None).
+
+        ``budget`` counts every API call and stops the run before the daily
+        reserve (default: 10% reserve, no per-run cap); it is :attr:`budget`.
+        """
         self.client = SalesforceClient(
             instance_url,
             client_id,
@@ -204,7 +210,9 @@ class SalesforceConnector:
             verify=verify,
             timeout=timeout,
             attempts=attempts,
+            budget=budget,
         )
+        self.budget = self.client.budget
         self.overlap = overlap
         self.attempts = attempts
         self.expected_fields = expected_fields
@@ -542,6 +550,15 @@ def field_metadata(spec: FieldMeta) -> dict[str, Any]:
     }
     if kind in simple:
         return {**base, "type": simple[kind]}
+    if kind is FieldType.REFERENCE and spec.reference_to:
+        relationship = spec.name.removesuffix("__c").replace("_", "") + "s"
+        return {
+            **base,
+            "type": "Lookup",
+            "referenceTo": spec.reference_to,
+            "relationshipName": relationship,
+            "deleteConstraint": "SetNull",
+        }
     if kind is FieldType.STRING:
         return {**base, "type": "Text", "length": spec.length or 255}
     if kind is FieldType.TEXT:

@@ -5,6 +5,12 @@ CRM v3/v4 APIs return) so the Starlette layer in ``app.py`` only routes and
 renders. Values are kept as HubSpot keeps them: every property value is a
 string; ``createdate``, ``lastmodifieddate``, ``hs_lastmodifieddate`` and
 ``hs_object_id`` are derived from the record's own clock fields.
+
+The portal is one abmsync reads marketing activity from: besides HubSpot's own
+properties, notes have the custom ``abm_activity_type`` (form_submit,
+page_view, ...) and ``abm_activity_url``, which ``examples/mappings/hubspot-notes.yaml``
+turns into touchpoints (HubSpot's form, analytics and email-event APIs are
+not emulated).
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+from abmsync.schema import TouchpointType
 
 JSON = dict[str, Any]
 
@@ -38,6 +46,7 @@ DEFAULT_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("notes", "deals"): 214,
     ("deals", "notes"): 213,
 }
+ACTIVITY_TYPE, ACTIVITY_URL = "abm_activity_type", "abm_activity_url"  # custom note properties
 SEARCH_RESULT_CAP = 10_000
 SEARCH_PAGE_MAX = 200
 LIST_PAGE_MAX = 100
@@ -264,6 +273,31 @@ def default_properties(obj: str) -> list[PropertyDef]:
         "notes": [
             _prop("hs_note_body", "Note body", "string", "textarea"),
             _prop("hs_timestamp", "Activity date", "datetime", "date"),
+            _prop(
+                ACTIVITY_TYPE,
+                "ABM activity type",
+                "enumeration",
+                "select",
+                options=[
+                    {
+                        "label": kind.value.replace("_", " ").capitalize(),
+                        "value": kind.value,
+                        "displayOrder": i,
+                        "hidden": False,
+                    }
+                    for i, kind in enumerate(TouchpointType)
+                ],
+                description="What the person did: form_submit, page_view, email_open, ...",
+                hubspot_defined=False,
+            ),
+            _prop(
+                ACTIVITY_URL,
+                "ABM activity URL",
+                "string",
+                "text",
+                description="The page, form or file of the activity",
+                hubspot_defined=False,
+            ),
         ],
     }
     return system + own[obj]
@@ -547,6 +581,85 @@ class HubSpotStore:
                 self.records[obj][record.id] = record
                 ids.append(record.id)
             return ids
+
+    def insert_many(
+        self,
+        obj: str,
+        rows: Sequence[Mapping[str, Any]],
+        created_ms: Sequence[int] | None = None,
+    ) -> list[int]:
+        """Create records in one go, as an import does; return their ids in order.
+
+        Values are validated as by :meth:`create`, and unique properties checked
+        against the portal and within ``rows``, before anything is stored: one bad
+        row raises :class:`RecordRejectedError` and nothing is created.
+        ``created_ms`` sets each record's ``createdate`` (default: now); the
+        modification time is now.
+        """
+        if created_ms is not None and len(created_ms) != len(rows):
+            raise ValueError(f"{len(rows)} rows but {len(created_ms)} creation times")
+        with self._lock:
+            cleaned = [self._validated(obj, row) for row in rows]
+            for name in self.unique_properties(obj):
+                taken = {
+                    r.properties[name]
+                    for r in self.records[obj].values()
+                    if r.archived_ms is None and name in r.properties
+                }
+                for values in cleaned:
+                    value = values.get(name)
+                    if not value:
+                        continue
+                    if value in taken:
+                        message = f"{obj[:-1].title()} with {name} {value} already exists."
+                        raise RecordRejectedError(RecordError(409, "CONFLICT", message))
+                    taken.add(value)
+            now = self.now()
+            ids: list[int] = []
+            for index, values in enumerate(cleaned):
+                created = now if created_ms is None else int(created_ms[index])
+                record = Record(self._next_id, {}, created, now)
+                _apply(record, values)
+                self._next_id += 1
+                self.records[obj][record.id] = record
+                ids.append(record.id)
+            return ids
+
+    def link_many(self, from_obj: str, to_obj: str, pairs: Iterable[tuple[int, int]]) -> int:
+        """Associate many pairs of record ids with the default type, both ways; return
+        how many. Raises :class:`RecordRejectedError` (linking none) if an id is unknown."""
+        type_id = DEFAULT_ASSOCIATION_TYPES[(from_obj, to_obj)]
+        inverse = DEFAULT_ASSOCIATION_TYPES[(to_obj, from_obj)]
+        with self._lock:
+            links = list(pairs)
+            sources, targets = self.records[from_obj], self.records[to_obj]
+            for from_id, to_id in links:
+                if from_id not in sources or to_id not in targets:
+                    message = f"No {from_obj} {from_id} or {to_obj} {to_id}"
+                    raise RecordRejectedError(RecordError(404, "OBJECT_NOT_FOUND", message))
+            for from_id, to_id in links:
+                a, b = (from_obj, from_id), (to_obj, to_id)
+                self.links.setdefault(a, {}).setdefault(b, set()).add(type_id)
+                self.links.setdefault(b, {}).setdefault(a, set()).add(inverse)
+            return len(links)
+
+    def ids_by(self, obj: str, name: str) -> dict[str, int]:
+        """Ids of live records by their value of property ``name`` (the first one wins)."""
+        with self._lock:
+            found: dict[str, int] = {}
+            for record in self.records[obj].values():
+                value = record.properties.get(name)
+                if record.archived_ms is None and value is not None:
+                    found.setdefault(value, record.id)
+            return found
+
+    def add_owner(self, first_name: str, last_name: str, email: str) -> str:
+        """Add a user who can own records (as inviting a user does); return the owner id."""
+        with self._lock:
+            owner = _owner(len(self.owners) + 1, first_name, last_name, self.now())
+            owner["email"] = email
+            self.owners.append(owner)
+            return str(owner["id"])
 
     # -- reading -----------------------------------------------------------------
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -521,6 +521,53 @@ class Store:
             self._insert(obj, row)
             return str(row["Id"])
 
+    def insert_many(self, obj_name: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Insert records in one statement, as a data load does; return their ids in order.
+
+        Each row is checked and converted as ``create(..., trusted=True)`` does, so
+        it may set read-only fields and ``CreatedDate``; the first bad value raises
+        :class:`RecordError` before anything is stored. Modification stamps are the
+        store's clock unless a row gives them. For seeding: one ``create`` per
+        record costs a statement and a lock round trip each.
+        """
+        obj = self._require(obj_name)
+        cleaned = [self.clean(obj, row, creating=True, trusted=True) for row in rows]
+        columns = list(obj.fields)
+        with self._lock:
+            now = self._now()
+            base: dict[str, Any] = {
+                f.name: int(bool(f.default)) if f.type == "boolean" else f.default
+                for f in obj.fields.values()
+                if f.default is not None or f.type == "boolean"
+            }
+            base |= {"CreatedDate": now, "LastModifiedDate": now, "SystemModstamp": now}
+            base["IsDeleted"] = 0
+            if "OwnerId" in obj.fields:
+                base["OwnerId"] = self.admin_id or None
+            if self.admin_id:
+                base["CreatedById"] = base["LastModifiedById"] = self.admin_id
+            ids: list[str] = []
+            values: list[tuple[Any, ...]] = []
+            for clean in cleaned:
+                self._counter += 1
+                row = {**base, "Id": record_id(obj.prefix, self._counter), **clean}
+                ids.append(str(row["Id"]))
+                values.append(tuple(row.get(name) for name in columns))
+            names = ", ".join(f'"{n}"' for n in columns)
+            marks = ", ".join("?" for _ in columns)
+            self._db.executemany(f'INSERT INTO "{obj.name}" ({names}) VALUES ({marks})', values)
+            return ids
+
+    def add_picklist_values(self, obj_name: str, field_name: str, values: Iterable[str]) -> None:
+        """Add values to a picklist, as an admin does in Setup (existing ones are kept)."""
+        obj = self._require(obj_name)
+        with self._lock:
+            spec = obj.field(field_name)
+            if spec is None or spec.type not in ("picklist", "multipicklist"):
+                raise RecordError("INVALID_FIELD", f"{obj.name}.{field_name} is not a picklist")
+            added = tuple(v for v in dict.fromkeys(values) if v not in spec.picklist)
+            obj.fields[spec.name] = replace(spec, picklist=spec.picklist + added)
+
     def _insert(self, obj: ObjectDef, row: Mapping[str, Any]) -> None:
         names = ", ".join(f'"{n}"' for n in row)
         marks = ", ".join("?" for _ in row)
@@ -723,6 +770,11 @@ def custom_field(name: str, metadata: Mapping[str, Any]) -> FieldDef:
         return _f(name, "boolean", nillable=False, default=default, **common)
     if kind in ("Date", "DateTime"):
         return _f(name, kind.lower(), **common)
+    if kind == "Lookup":
+        target = str(metadata.get("referenceTo") or "")
+        if not target:
+            raise RecordError("FIELD_INTEGRITY_EXCEPTION", "Lookup needs referenceTo", ["type"])
+        return _f(name, "reference", reference_to=(target,), **common)
     if kind in ("Picklist", "MultiselectPicklist"):
         value_set = metadata.get("valueSet") or {}
         values = (value_set.get("valueSetDefinition") or {}).get("value") or []

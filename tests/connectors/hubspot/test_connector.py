@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +20,10 @@ from abmsync.connectors.base import (
     FieldType,
     Patch,
 )
+from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.connectors.hubspot import HubSpotConnector
-from abmsync.errors import TerminalError
+from abmsync.errors import BudgetExhaustedError, TerminalError
+from abmsync.sandbox.server import SandboxServer
 from tests.connectors.hubspot.conftest import TOKEN, Sandbox
 
 # abmsync/connectors/retry.py passes tenacity's deprecated ``initial``; not this module's to fix.
@@ -235,3 +239,107 @@ def test_faults_do_not_change_the_end_state(fault: str, sandbox: Sandbox) -> Non
     assert sandbox.faults.counts.get(fault, 0) > 0
     sandbox.clear_faults()
     assert sorted(r["properties"]["email"] for r in sandbox.records("contacts")) == expected_store
+
+
+# -- the API budget ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def daily_limit(hubspot_server: SandboxServer) -> Iterator[Callable[[int], None]]:
+    """Set the emulator's daily API limit for one test (the server is shared)."""
+    gate = hubspot_server.app.state.gate
+    saved = gate.daily_limit
+
+    def set_limit(limit: int) -> None:
+        gate.daily_limit = limit
+
+    yield set_limit
+    gate.daily_limit = saved
+
+
+def answered(sandbox: Sandbox) -> int:
+    """API requests the emulator served (a fault's answer never reaches it)."""
+    return sum(sandbox.requests().values())
+
+
+def test_a_connector_without_a_budget_keeps_ten_percent_in_reserve(sandbox: Sandbox) -> None:
+    default = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url)
+    assert default.budget.reserve_percent == 10 and default.budget.max_calls is None
+    assert default.budget is default.client.budget
+    budget = ApiBudget("hubspot", reserve_percent=25, max_calls=7)
+    assert HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, budget=budget).budget is budget
+
+
+def test_a_429_is_retried_after_its_retry_after_and_both_tries_are_counted(
+    connector: HubSpotConnector, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faults = sandbox.faults
+    faults.retry_after = 0.6
+    sent: list[str] = []
+
+    def first_is_limited(path: str) -> str | None:
+        if path.startswith("/__sandbox"):
+            return None
+        sent.append(path)
+        return "rate_limit" if len(sent) == 1 else None
+
+    monkeypatch.setattr(faults, "next_request_fault", first_is_limited)
+    started = time.monotonic()
+    connector.describe("contacts")
+    waited = time.monotonic() - started
+    assert 0.6 <= waited < 1.1  # the default backoff would have waited 0.2-0.4 s
+    assert (connector.budget.calls, answered(sandbox), len(sent)) == (2, 1, 2)
+
+
+def test_the_budget_counts_every_request_and_retry_as_the_emulator_does(
+    sandbox: Sandbox,
+) -> None:
+    faults = sandbox.faults
+    before = sum(faults.counts.values())  # the fault switchboard outlives each test
+    faults.rate_limit = faults.server_error = faults.token_expiry = 0.1
+    connector = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, attempts=10)
+    sync_scenario(connector)
+    injected = sum(faults.counts.values()) - before
+    assert injected > 0
+    assert connector.budget.calls == answered(sandbox) + injected
+    snapshot = connector.budget.snapshot()
+    assert snapshot.daily_max == 1_000_000 and snapshot.remaining == 1_000_000 - answered(sandbox)
+
+
+def test_a_long_read_stops_before_the_reserve(
+    sandbox: Sandbox, daily_limit: Callable[[int], None]
+) -> None:
+    start = 1_700_000_000_000
+    sandbox.seed("contacts", 9_000, {"email": "c{i}@x.com"}, start, start + 60_000)
+    daily_limit(50)
+    slim = HubSpotConnector(
+        SecretStr(TOKEN),
+        host=sandbox.url,
+        properties={"contacts": ["email"]},
+        budget=ApiBudget("hubspot", reserve_percent=20),
+    )
+    batches: list[Batch] = []
+    with pytest.raises(BudgetExhaustedError) as stop:
+        batches.extend(slim.read_changes("contacts", None))
+    assert str(stop.value) == (
+        "hubspot: API budget reached: 40 of 50 daily calls used, 20% (10) kept in reserve"
+    )
+    assert answered(sandbox) == slim.budget.calls == 40
+    assert sum(b.records.height for b in batches) == 40 * 200
+    assert slim.budget.snapshot() == BudgetSnapshot(
+        system="hubspot", calls=40, remaining=10, daily_max=50, reserve=10
+    )
+
+
+def test_max_calls_stops_a_read_at_the_cap(sandbox: Sandbox) -> None:
+    start = 1_700_000_000_000
+    sandbox.seed("contacts", 1_000, {"email": "c{i}@x.com"}, start, start + 60_000)
+    capped = HubSpotConnector(
+        SecretStr(TOKEN),
+        host=sandbox.url,
+        properties={"contacts": ["email"]},
+        budget=ApiBudget("hubspot", max_calls=3),
+    )
+    with pytest.raises(BudgetExhaustedError, match="3 calls made in this run"):
+        drain(capped.read_changes("contacts", None))
+    assert answered(sandbox) == capped.budget.calls == 3

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import requests
 from pydantic import SecretStr
 
 from abmsync.connectors.base import (
@@ -19,8 +20,10 @@ from abmsync.connectors.base import (
     FieldType,
     Patch,
 )
+from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.connectors.salesforce import ChangeWindow, SalesforceConnector
-from abmsync.errors import TerminalError
+from abmsync.connectors.salesforce.client import daily_quota
+from abmsync.errors import BudgetExhaustedError, TerminalError
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.salesforce import SandboxConfig
 
@@ -358,3 +361,106 @@ def test_creates_whose_answer_is_lost_are_not_sent_twice(org: Org) -> None:
     time.sleep(0.8)  # let the emulator finish the requests the client gave up on
     names = pl.concat([b.records for b in _read_all(connector, "Lead", None)])["LastName"]
     assert names.n_unique() == names.len() <= 3
+
+
+# -- the API budget ------------------------------------------------------------------------
+
+
+class RateLimitedOnce(Faults):
+    """The first API request gets a 429 with Retry-After; the rest are answered."""
+
+    def next_request_fault(self, path: str) -> str | None:
+        if any(path.startswith(p) for p in self.exempt_paths) or self.counts:
+            return None
+        self.counts["rate_limit"] = 1
+        return "rate_limit"
+
+
+def test_a_connector_without_a_budget_keeps_ten_percent_in_reserve(org: Org) -> None:
+    default = org.connector()
+    assert default.budget.reserve_percent == 10 and default.budget.max_calls is None
+    assert default.budget is default.client.budget
+    budget = ApiBudget("salesforce", reserve_percent=25, max_calls=7)
+    assert org.connector(budget=budget).budget is budget
+
+
+def test_a_429_is_retried_after_its_retry_after_and_both_tries_are_counted(
+    make_org: MakeOrg,
+) -> None:
+    org = make_org(RateLimitedOnce(retry_after=0.6))
+    connector = org.connector()
+    started = time.monotonic()
+    connector.describe("Lead")
+    waited = time.monotonic() - started
+    assert 0.6 <= waited < 1.1  # the default backoff would have waited 0.2-0.4 s
+    assert org.faults.counts == {"rate_limit": 1}
+    assert (connector.budget.calls, org.sandbox.api_used) == (2, 1)
+
+
+def test_the_budget_counts_rest_and_bulk_calls_and_retries_as_the_org_does(
+    make_org: MakeOrg,
+) -> None:
+    faults = Faults(seed=3, rate_limit=0.1, server_error=0.1, token_expiry=0.1, retry_after=0.01)
+    org = make_org(faults, seed_data={"Lead": _leads(120)}, config=SandboxConfig(page_size=50))
+    connector = org.connector(attempts=10, bulk_write_threshold=20, bulk_page_size=50)
+    batches = _read_all(connector, "Lead", None)  # REST pages
+    updates = [Patch(obj="Lead", record_id=i, values={"Title": "CTO"}) for i in _ids(batches)]
+    assert all(r.ok for r in connector.write("Lead", updates[:10]))  # one sObject Collection
+    assert all(r.ok for r in connector.write("Lead", updates))  # one Bulk 2.0 ingest job
+    connector.bulk_reads = True
+    assert len(_ids(_read_all(connector, "Lead", None))) == 120  # a Bulk 2.0 query job
+    # Every request the org answered, plus every one a fault answered before it could.
+    assert sum(faults.counts.values()) > 0
+    assert connector.budget.calls == org.sandbox.api_used + sum(faults.counts.values())
+
+
+def test_a_long_read_stops_before_the_reserve_and_the_next_run_resumes(make_org: MakeOrg) -> None:
+    org = make_org(
+        seed_data={"Lead": _leads(600)},
+        config=SandboxConfig(daily_api_limit=50, page_size=10),
+    )
+    connector = org.connector(budget=ApiBudget("salesforce", reserve_percent=20))
+    batches: list[Batch] = []
+    with pytest.raises(BudgetExhaustedError) as stop:
+        batches.extend(connector.read_changes("Lead", None))
+    assert str(stop.value) == (
+        "salesforce: API budget reached: 40 of 50 daily calls used, 20% (10) kept in reserve"
+    )
+    assert org.sandbox.api_used == connector.budget.calls == 40  # describe, query, 38 more pages
+    assert connector.budget.snapshot() == BudgetSnapshot(
+        system="salesforce", calls=40, remaining=10, daily_max=50, reserve=10
+    )
+    # The next day: a new quota, and the read carries on from the last batch's cursor.
+    org.sandbox.api_used, org.sandbox.config.daily_api_limit = 0, 1000
+    rest = _read_all(org.connector(), "Lead", batches[-1].cursor)
+    assert len(_ids(batches)) + len(_ids(rest)) == len(set(_ids(batches) + _ids(rest))) == 600
+
+
+def test_max_calls_stops_a_read_at_the_cap(make_org: MakeOrg) -> None:
+    org = make_org(seed_data={"Lead": _leads(100)}, config=SandboxConfig(page_size=10))
+    connector = org.connector(budget=ApiBudget("salesforce", max_calls=5))
+    with pytest.raises(BudgetExhaustedError, match="5 calls made in this run"):
+        _read_all(connector, "Lead", None)
+    assert org.sandbox.api_used == connector.budget.calls == 5
+
+
+def test_check_teaches_the_budget_the_quota_from_limits(make_org: MakeOrg) -> None:
+    org = make_org(config=SandboxConfig(daily_api_limit=1000))
+    connector = org.connector(expected_fields={})
+    assert connector.budget.snapshot().daily_max is None
+    assert connector.check().ok
+    assert connector.budget.snapshot().remaining == 1000  # the limits call is free here
+    assert connector.budget.calls == 1
+
+
+def test_daily_quota_reads_the_limits_body_and_the_usage_header() -> None:
+    limits = requests.Response()
+    limits.status_code, limits.url = 200, "https://x/services/data/v62.0/limits/"
+    limits._content = b'{"DailyApiRequests": {"Max": 15000, "Remaining": 1200}}'
+    assert daily_quota(limits) == (1200, 15000)
+    query = requests.Response()
+    query.status_code, query.url = 200, "https://x/services/data/v62.0/query"
+    query.headers["Sforce-Limit-Info"] = "api-usage=25/5000; per-app-api-usage=17/250(appName=a)"
+    assert daily_quota(query) == (4975, 5000)
+    query.headers["Sforce-Limit-Info"] = "per-app-api-usage=17/250(appName=a)"
+    assert daily_quota(query) is None

@@ -1,0 +1,469 @@
+"""A week of activity on seeded emulators, for demos of incremental syncs.
+
+``simulate_week`` plays the seven days after ``start`` on the Salesforce and
+HubSpot emulators that ``abmsync.sandbox.seed.seed_sandbox`` loaded (pass the
+same handles: ``app.state.sandbox`` and ``app.state.store``). It writes to the
+stores in process, as users and integrations would through the APIs, and
+returns an :class:`ActivitySummary` naming every record it touched:
+
+- HubSpot: marketing touches (notes typed by ``abm_activity_type``) by about
+  1 % of the contacts; five contact-sales or demo-request form fills by people
+  still in subscriber, lead or recycled, which fast-track them to MQL under
+  ``examples/rules.yaml``; four new contacts from form fills, never in Salesforce.
+- Salesforce: sales call and accept up to six MQL leads and reject up to four
+  (Lead Status ``Accepted`` / ``Rejected``, most with a ``Rejection_Reason__c``);
+  one accepted lead is converted (to its company's account when the org has
+  it); the newest of a pair of leads with one email is merged into the oldest;
+  one lead is deleted (a competitor's when there is one).
+
+The same seed, data set and emulator state give the same activity. Activity
+times fall in the week; modification stamps are the emulators' clocks, so a
+cursor taken before the call sees all of it.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from abmsync.sandbox import vocab
+from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
+from abmsync.sandbox.hubspot.store import ACTIVITY_TYPE, ACTIVITY_URL, HubSpotStore
+from abmsync.sandbox.salesforce.app import SalesforceSandbox
+from abmsync.sandbox.salesforce.store import Store
+from abmsync.sandbox.seed import (
+    ACCEPTED,
+    CAMPAIGN_TYPES,
+    NOT_CONTACTED,
+    REASON_FIELD,
+    REJECTED,
+    email_key,
+)
+from abmsync.schema import normalize_email, utc
+
+FAST_TRACK_PATHS = ("/contact-sales", "/demo-request")
+
+
+@dataclass(frozen=True)
+class NewTouch:
+    """A touchpoint added to HubSpot as a note on a contact."""
+
+    note_id: str
+    contact_id: str
+    email: str
+    type: str
+    url: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class NewContact:
+    """A HubSpot contact from a form fill that never reached Salesforce."""
+
+    contact_id: str
+    email: str
+    company: str | None
+
+
+@dataclass(frozen=True)
+class LeadFeedback:
+    """Sales' verdict on an MQL lead: its new Status, the reason, and the call logged."""
+
+    lead_id: str
+    status: str
+    reason: str | None
+    task_id: str | None
+
+
+@dataclass(frozen=True)
+class Conversion:
+    lead_id: str
+    contact_id: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Merge:
+    master_id: str
+    duplicate_id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ActivitySummary:
+    """What ``simulate_week`` did, with the records involved.
+
+    ``fast_tracks`` are the contact-sales and demo-request form fills; they are
+    in ``touchpoints`` too.
+    """
+
+    start: datetime
+    end: datetime
+    touchpoints: tuple[NewTouch, ...] = ()
+    fast_tracks: tuple[NewTouch, ...] = ()
+    new_contacts: tuple[NewContact, ...] = ()
+    feedback: tuple[LeadFeedback, ...] = ()
+    conversion: Conversion | None = None
+    merge: Merge | None = None
+    deleted_lead_id: str | None = None
+
+    def lines(self) -> list[str]:
+        """One readable line per notable change, for a demo to print."""
+        lines = [f"{len(self.touchpoints)} new marketing touchpoints in HubSpot"]
+        lines += [f"{t.email} filled in {t.url} (contact {t.contact_id})" for t in self.fast_tracks]
+        lines += [
+            f"new HubSpot contact {c.contact_id} ({c.email}), not in Salesforce"
+            for c in self.new_contacts
+        ]
+        for item in self.feedback:
+            reason = f" ({item.reason})" if item.reason else ""
+            lines.append(f"lead {item.lead_id} set to {item.status}{reason}")
+        if self.conversion is not None:
+            c = self.conversion
+            lines.append(
+                f"lead {c.lead_id} converted to contact {c.contact_id} at account {c.account_id}"
+            )
+        if self.merge is not None:
+            m = self.merge
+            lines.append(f"lead {m.duplicate_id} merged into {m.master_id} ({m.email})")
+        if self.deleted_lead_id is not None:
+            lines.append(f"lead {self.deleted_lead_id} deleted")
+        return lines
+
+
+@dataclass
+class _Week:
+    """Seven days from ``start`` and the random stream that picks times and people."""
+
+    rng: random.Random
+    start: datetime
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=7)
+
+    def moment(self) -> datetime:
+        """A time in the week, to the millisecond."""
+        offset = self.rng.randrange(7 * 86_400_000 - 3_600_000)
+        return self.start + timedelta(milliseconds=offset)
+
+    def pick(self, items: list[str], count: int) -> list[str]:
+        """Up to ``count`` distinct items, drawn in a reproducible order."""
+        return self.rng.sample(sorted(items), min(count, len(items)))
+
+
+def simulate_week(
+    data: Dataset,
+    salesforce: SalesforceSandbox | None,
+    hubspot: HubSpotStore | None,
+    *,
+    seed: int = 11,
+    start: datetime,
+) -> ActivitySummary:
+    """Play the week after ``start`` on emulators seeded with ``data``; the same seed,
+    data and emulator state give the same activity.
+
+    HubSpot: marketing touches by about 1 % of contacts (10 to 500 people), five
+    contact-sales or demo-request form fills by subscribers, leads or recycled
+    people (they fast-track to MQL under ``examples/rules.yaml``), and four new
+    contacts from form fills. Salesforce: sales accept up to six and reject up
+    to four MQL leads, calling the accepted ones; one accepted lead is converted
+    (to its account when there is one), one pair of leads with the same email
+    is merged into the older, and one lead is deleted (a competitor's when
+    there is one). Activity times fall in the week; modification stamps are the
+    emulators' clocks, so a cursor taken before the call sees all of it.
+    """
+    week = _Week(random.Random(seed), utc(start))
+    people = data.people.join(
+        data.accounts.select(account_id="id", _account="name"),
+        on="account_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(_email=email_key())
+    summary = ActivitySummary(start=week.start, end=week.end)
+    if hubspot is not None:
+        summary = _hubspot_week(data, people, hubspot, week, summary)
+    if salesforce is not None:
+        summary = _salesforce_week(people, salesforce, week, summary)
+    return summary
+
+
+# --- the week in HubSpot ----------------------------------------------------------------------
+
+_MARKETING = [
+    (kind, ordinary)
+    for kind, ordinary, _, system in vocab.TOUCHPOINT_RATES
+    if system == "hubspot" and ordinary > 0 and kind not in CAMPAIGN_TYPES
+]
+_EMAIL_TYPES = set(vocab.EMAIL_TYPES)
+_PATHS = {
+    "page_view": vocab.PAGE_PATHS,
+    "form_submit": tuple(p for p in vocab.FORM_PATHS if p[0] not in FAST_TRACK_PATHS),
+    "download": vocab.DOWNLOAD_PATHS,
+}
+
+
+@dataclass(frozen=True)
+class _Touch:
+    contact_id: str
+    email: str
+    type: str
+    url: str | None
+    at: datetime
+    campaign: str | None = None
+
+
+def _hubspot_week(
+    data: Dataset, people: pl.DataFrame, store: HubSpotStore, week: _Week, summary: ActivitySummary
+) -> ActivitySummary:
+    contacts = store.ids_by("contacts", "email")
+    reachable = people.filter(pl.col("_email").is_in(list(contacts)))
+    quiet = reachable.filter(
+        pl.col("stage").is_in(["subscriber", "lead", "recycled"]) & ~pl.col("is_competitor")
+    )
+    touches: list[_Touch] = []
+    fast: list[_Touch] = []
+    for email in week.pick(quiet["_email"].unique().to_list(), 5):
+        at, path = week.moment(), week.rng.choice(FAST_TRACK_PATHS)
+        contact = str(contacts[email])
+        touches.append(_Touch(contact, email, "page_view", vocab.VENDOR_SITE + "/pricing", at))
+        fast.append(_Touch(contact, email, "form_submit", vocab.VENDOR_SITE + path, at + _MINUTE))
+    unsubscribed = set(reachable.filter("unsubscribed")["_email"].to_list())
+    active = week.pick(
+        reachable["_email"].unique().to_list(), max(10, min(500, len(contacts) // 100))
+    )
+    for email in active:
+        for _ in range(week.rng.randint(1, 4)):
+            touches.append(_random_touch(week, str(contacts[email]), email, email in unsubscribed))
+    new_contacts, signups = _new_contacts(data, store, week, contacts)
+    touches += signups
+    notes = _add_notes(store, [*touches, *fast])
+    return replace(
+        summary,
+        touchpoints=tuple(notes),
+        fast_tracks=tuple(
+            n
+            for n in notes
+            if n.type == "form_submit" and n.url and n.url.endswith(FAST_TRACK_PATHS)
+        ),
+        new_contacts=tuple(new_contacts),
+    )
+
+
+_MINUTE = timedelta(minutes=1)
+
+
+def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> _Touch:
+    """One marketing touch drawn with the generator's rates; no emails to the unsubscribed."""
+    kinds, weights = zip(*_MARKETING, strict=True)
+    kind = week.rng.choices(kinds, weights)[0]
+    if unsubscribed and kind in _EMAIL_TYPES:
+        kind = "page_view"
+    at = week.moment()
+    paths = _PATHS.get(kind)
+    url = None
+    if paths:
+        url = vocab.VENDOR_SITE + week.rng.choices([p[0] for p in paths], [p[1] for p in paths])[0]
+    campaign = f"Newsletter {at:%Y-%m}" if kind in _EMAIL_TYPES else None
+    return _Touch(contact, email, kind, url, at, campaign)
+
+
+def _new_contacts(
+    data: Dataset, store: HubSpotStore, week: _Week, contacts: dict[str, int]
+) -> tuple[list[NewContact], list[_Touch]]:
+    """Four people who sign up on the website: HubSpot contacts, no Salesforce record."""
+    companies = store.ids_by("companies", "domain")
+    accounts = data.accounts.filter(pl.col("domain").is_in(list(companies))).sort("id")
+    if accounts.height == 0:
+        return [], []
+    firsts = sorted(set(data.people["first_name"].drop_nulls().to_list()))
+    lasts = sorted(set(data.people["last_name"].drop_nulls().to_list()))
+    titles = sorted(set(data.people["title"].drop_nulls().str.strip_chars().to_list()))
+    rows: list[dict[str, str]] = []
+    created: list[int] = []
+    signups: list[tuple[str, str | None, str, datetime]] = []
+    for _ in range(4):
+        account = accounts.row(week.rng.randrange(accounts.height), named=True)
+        first, last = week.rng.choice(firsts), week.rng.choice(lasts)
+        email = _free_address(f"{_ascii(first)}.{_ascii(last)}", account["domain"], contacts)
+        form = week.rng.choice(["/newsletter-signup", "/whitepaper/abm-playbook"])
+        at = week.moment()
+        rows.append(
+            {
+                "email": email,
+                "firstname": first,
+                "lastname": last,
+                "jobtitle": week.rng.choice(titles),
+                "company": account["name"],
+                "country": account["country"] or "",
+                "lifecyclestage": "subscriber" if form == "/newsletter-signup" else "lead",
+                "hs_email_optout": "false",
+            }
+        )
+        created.append(round(at.timestamp() * 1000))
+        signups.append((email, account["name"], form, at))
+        contacts[email] = -1  # taken
+    ids = store.insert_many("contacts", rows, created)
+    store.link_many(
+        "contacts",
+        "companies",
+        [(i, companies[str(r["email"]).split("@")[1]]) for i, r in zip(ids, rows, strict=True)],
+    )
+    touches: list[_Touch] = []
+    for record_id, (email, _, form, at) in zip(ids, signups, strict=True):
+        touches.append(_Touch(str(record_id), email, "form_submit", vocab.VENDOR_SITE + form, at))
+    made = [
+        NewContact(str(i), email, company)
+        for i, (email, company, _, _) in zip(ids, signups, strict=True)
+    ]
+    return made, touches
+
+
+def _ascii(text: str) -> str:
+    """Letters of ``text`` without accents, lower-case, for an email address."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in plain.lower() if c.isalpha()) or "contact"
+
+
+def _free_address(local: str, domain: str, taken: dict[str, int]) -> str:
+    email, number = f"{local}@{domain}", 1
+    while email in taken:
+        number += 1
+        email = f"{local}{number}@{domain}"
+    return email
+
+
+def _add_notes(store: HubSpotStore, touches: list[_Touch]) -> list[NewTouch]:
+    """The touches as notes on their contacts, oldest first."""
+    touches = sorted(touches, key=lambda t: (t.at, t.contact_id, t.type))
+    rows = []
+    for touch in touches:
+        label = touch.type.replace("_", " ").title()
+        what = touch.url or touch.campaign
+        row = {
+            "hs_timestamp": touch.at.isoformat(timespec="milliseconds"),
+            "hs_note_body": f"{label}: {what}" if what else label,
+            ACTIVITY_TYPE: touch.type,
+        }
+        if touch.url:
+            row[ACTIVITY_URL] = touch.url
+        rows.append(row)
+    ids = store.insert_many("notes", rows, [round(t.at.timestamp() * 1000) for t in touches])
+    store.link_many(
+        "notes", "contacts", [(i, int(t.contact_id)) for i, t in zip(ids, touches, strict=True)]
+    )
+    return [
+        NewTouch(str(i), t.contact_id, t.email, t.type, t.url, t.at)
+        for i, t in zip(ids, touches, strict=True)
+    ]
+
+
+# --- the week in Salesforce -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Lead:
+    id: str
+    email: str | None
+    created: str
+    status: str
+    owner: str | None
+
+
+def _salesforce_week(
+    people: pl.DataFrame, sandbox: SalesforceSandbox, week: _Week, summary: ActivitySummary
+) -> ActivitySummary:
+    store = sandbox.store
+    rows = store.select(
+        'SELECT "Id", "Email", "CreatedDate", "Status", "OwnerId" FROM "Lead" '
+        'WHERE "IsDeleted" = 0 AND "IsConverted" = 0 ORDER BY "Id"'
+    )
+    leads = [_Lead(r[0], normalize_email(r[1]), r[2], r[3], r[4]) for r in rows]
+    mql = (pl.col("stage") == "mql") & (pl.col("kind") == "lead")
+    mqls = set(people.filter(mql)["_email"].drop_nulls())
+    waiting = [lead.id for lead in leads if lead.status == NOT_CONTACTED and lead.email in mqls]
+    picked = week.pick(waiting, 10)
+    accepted, rejected = picked[:6], picked[6:]
+    by_id = {lead.id: lead for lead in leads}
+    feedback = [_accept(store, by_id[i], week) for i in accepted]
+    for lead_id in rejected:
+        reason = week.rng.choice(REJECTION_REASONS) if week.rng.random() < 0.8 else None
+        store.update("Lead", lead_id, {"Status": REJECTED, REASON_FIELD: reason})
+        feedback.append(LeadFeedback(lead_id, REJECTED, reason, None))
+    used = set(picked)
+    conversion = _convert(people, sandbox, accepted, by_id) if accepted else None
+    merge = _merge(sandbox, [lead for lead in leads if lead.id not in used], week)
+    if merge is not None:
+        used |= {merge.master_id, merge.duplicate_id}
+    competitors = set(people.filter("is_competitor")["_email"].drop_nulls())
+    spare = [lead for lead in leads if lead.id not in used]
+    doomed = [lead.id for lead in spare if lead.email in competitors] or [x.id for x in spare]
+    deleted = week.pick(doomed, 1)
+    for lead_id in deleted:
+        store.delete("Lead", lead_id)
+    return replace(
+        summary,
+        feedback=tuple(feedback),
+        conversion=conversion,
+        merge=merge,
+        deleted_lead_id=deleted[0] if deleted else None,
+    )
+
+
+def _accept(store: Store, lead: _Lead, week: _Week) -> LeadFeedback:
+    """Sales call the lead and accept it."""
+    at = week.moment()
+    task = {
+        "WhoId": lead.id,
+        "Subject": "Call",
+        "Type": "Call",
+        "TaskSubtype": "Call",
+        "Status": "Completed",
+        "ActivityDate": at.date().isoformat(),
+        "OwnerId": lead.owner,
+        "CreatedDate": at.isoformat(),
+    }
+    task_id = store.create("Task", task, trusted=True)
+    store.update("Lead", lead.id, {"Status": ACCEPTED})
+    return LeadFeedback(lead.id, ACCEPTED, None, task_id)
+
+
+def _convert(
+    people: pl.DataFrame, sandbox: SalesforceSandbox, accepted: list[str], leads: dict[str, _Lead]
+) -> Conversion:
+    """Convert the first accepted lead whose person works at an account of the org, to that
+    account; else the first accepted lead, to a new account from its Company."""
+    rows = sandbox.store.select(
+        'SELECT "Name", "Id" FROM "Account" WHERE "IsDeleted" = 0 ORDER BY "Id"'
+    )
+    accounts: dict[str, str] = dict(reversed(rows))  # the oldest of a name wins
+    employers: dict[str | None, str] = dict(
+        people.drop_nulls(["_email", "_account"]).select("_email", "_account").iter_rows()
+    )
+    chosen, account_id = accepted[0], None
+    for lead_id in accepted:
+        account_id = accounts.get(employers.get(leads[lead_id].email, ""))
+        if account_id is not None:
+            chosen = lead_id
+            break
+    done = sandbox.convert_lead(chosen, account_id)
+    return Conversion(done["leadId"], done["contactId"], done["accountId"])
+
+
+def _merge(sandbox: SalesforceSandbox, leads: list[_Lead], week: _Week) -> Merge | None:
+    """Merge the newest of two or more leads with one email into the oldest."""
+    by_email: dict[str, list[_Lead]] = {}
+    for lead in leads:
+        if lead.email:
+            by_email.setdefault(lead.email, []).append(lead)
+    emails = week.pick([e for e, group in by_email.items() if len(group) > 1], 1)
+    if not emails:
+        return None
+    group = sorted(by_email[emails[0]], key=lambda lead: (lead.created, lead.id))
+    master, duplicate = group[0].id, group[-1].id
+    sandbox.merge("Lead", master, [duplicate])
+    return Merge(master, duplicate, emails[0])
