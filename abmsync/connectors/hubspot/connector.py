@@ -102,6 +102,10 @@ class ChangeCursor:
     seen: dict[str, int] = field(default_factory=dict)
     archived_ms: int | None = None
     archived_seen: list[str] = field(default_factory=list)
+    # A full load pages the list endpoint (no 10,000 cap); while it runs, the
+    # cursor holds the list position and the newest change before it began.
+    list_after: str | None = None
+    list_from: int | None = None
 
     @classmethod
     def parse(cls, cursor: Cursor | None) -> ChangeCursor:
@@ -114,6 +118,8 @@ class ChangeCursor:
                 seen={str(k): int(v) for k, v in (data.get("seen") or {}).items()},
                 archived_ms=data.get("archived_ms"),
                 archived_seen=[str(i) for i in data.get("archived_seen") or []],
+                list_after=data.get("list_after"),
+                list_from=data.get("list_from"),
             )
         except (ValueError, AttributeError, TypeError) as exc:
             raise TerminalError(f"HubSpot cursor is not valid JSON state: {exc}") from None
@@ -136,6 +142,11 @@ class ChangeCursor:
                 "seen": dict(sorted(self.seen.items())),
                 "archived_ms": self.archived_ms,
                 "archived_seen": sorted(self.archived_seen),
+                **(
+                    {"list_after": self.list_after, "list_from": self.list_from}
+                    if self.list_from is not None
+                    else {}
+                ),
             },
             separators=(",", ":"),
         )
@@ -223,6 +234,8 @@ class HubSpotConnector:
         state = ChangeCursor.parse(cursor)
         full_load = state.modified_ms is None
         names = list(self.properties.get(obj) or sorted(self.describe(obj).fields))
+        if full_load:
+            yield from self._full_load(obj, state, names)
         start = 0 if state.modified_ms is None else max(state.modified_ms - self.overlap_ms, 0)
         for page in self._search_changes(obj, start, names):
             rows: list[dict[str, str | None]] = []
@@ -244,6 +257,49 @@ class HubSpotConnector:
             cursor=state.to_cursor(0),
             deleted_ids=[] if full_load else deleted,
         )
+
+    def _full_load(self, obj: str, state: ChangeCursor, names: list[str]) -> Iterator[Batch]:
+        """Every record through the list endpoint: 100 a page, no 10,000 cap, resumable.
+
+        Changes made while it runs are left to the search that follows, which
+        starts from the newest change seen before the load began.
+        """
+        if state.list_from is None:
+            newest = self._search(obj, 0, None, [MODIFIED], limit=1, descending=True)
+            state.list_from = _modified_ms(newest.results[0]) if newest.results else 0
+        paginator = AfterPaginator()
+        paginator.after = state.list_after
+        while True:
+            response = self.client.call(
+                f"list {obj}",
+                "objects.basic_api",
+                "get_page",
+                obj,
+                limit=LIST_PAGE,
+                after=paginator.after,
+                properties=names,
+            )
+            paginator.advance(response)
+            state.list_after = paginator.after
+            rows = [
+                {"id": str(r.id), **{n: r.properties.get(n) for n in names}}
+                for r in response.results
+            ]
+            floor = (state.list_from or 0) - self.overlap_ms
+            for record in response.results:
+                modified = _modified_ms(record)
+                if modified >= floor:  # the search after the load will see it again
+                    state.seen[str(record.id)] = modified
+            if paginator.done:
+                # The load is complete: searches continue from before it began.
+                state.modified_ms, state.list_from, state.list_after = state.list_from, None, None
+            if rows or paginator.done:
+                records = _frame(rows, names)
+                if rows and obj in ENGAGEMENT_CONTACTS:
+                    records = self._with_contacts(obj, records)
+                yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
+            if paginator.done:
+                return
 
     def _search(
         self,

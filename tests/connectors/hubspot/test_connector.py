@@ -325,7 +325,8 @@ def test_a_long_read_stops_before_the_reserve(
         "hubspot: API budget reached: 40 of 50 daily calls used, 20% (10) kept in reserve"
     )
     assert answered(sandbox) == slim.budget.calls == 40
-    assert sum(b.records.height for b in batches) == 40 * 200
+    # A full load: one search for the newest change, then list pages of 100.
+    assert sum(b.records.height for b in batches) == 39 * 100
     assert slim.budget.snapshot() == BudgetSnapshot(
         system="hubspot", calls=40, remaining=10, daily_max=50, reserve=10
     )
@@ -343,3 +344,25 @@ def test_max_calls_stops_a_read_at_the_cap(sandbox: Sandbox) -> None:
     with pytest.raises(BudgetExhaustedError, match="3 calls made in this run"):
         drain(capped.read_changes("contacts", None))
     assert answered(sandbox) == capped.budget.calls == 3
+
+
+def test_a_full_load_pages_the_list_past_the_search_cap_and_resumes_after_a_crash(
+    sandbox: Sandbox, connector: HubSpotConnector
+) -> None:
+    start = 1_700_000_000_000
+    # 10,500 records changed in one millisecond: past the search API's 10,000 cap.
+    sandbox.seed("contacts", 10_500, {"email": "c{i}@x.com"}, start, start)
+    reader = HubSpotConnector(
+        SecretStr(TOKEN), host=sandbox.url, properties={"contacts": ["email"]}
+    )
+    first = reader.read_changes("contacts", None)
+    taken = [next(first) for _ in range(30)]  # then the process dies
+    first.close()
+    rest, _, cursor = drain(reader.read_changes("contacts", taken[-1].cursor))
+    emails = [r["email"] for b in taken for r in b.records.to_dicts()] + [
+        r["email"] for r in rest
+    ]
+    assert len(emails) == len(set(emails)) == 10_500
+    # Afterwards the cursor is an ordinary incremental one: nothing new, nothing read.
+    again, _, _ = drain(reader.read_changes("contacts", cursor))
+    assert again == []
