@@ -216,9 +216,22 @@ def test_score_reads_a_vendor_export_through_a_mapping(runner: CliRunner, tmp_pa
     report = ROOT / "tests" / "connectors" / "fixtures" / "salesforce-leads-report.csv"
     mapping = ROOT / "examples" / "mappings" / "files-salesforce-report.yaml"
     out = tmp_path / "scores.jsonl"
-    result = runner.invoke(main, ["score", "--rules", str(EXAMPLE_RULES), "--people", str(report),
-                                  "--mapping", str(mapping), "--out", str(out), "--no-ledger",
-                                  "--json"])
+    result = runner.invoke(
+        main,
+        [
+            "score",
+            "--rules",
+            str(EXAMPLE_RULES),
+            "--people",
+            str(report),
+            "--mapping",
+            str(mapping),
+            "--out",
+            str(out),
+            "--no-ledger",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     scores = pl.read_ndjson(out)
     assert scores.height == json.loads(result.output)["people"] > 0

@@ -12,8 +12,12 @@ from abmsync.settings import DEFAULT_DATABASE_URL, Settings
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
-    for name in ("ABMSYNC_DATABASE_URL", "ABMSYNC_RULES", "ABMSYNC_SALESFORCE__CLIENT_ID",
-                 "ABMSYNC_SALESFORCE__CLIENT_SECRET"):
+    for name in (
+        "ABMSYNC_DATABASE_URL",
+        "ABMSYNC_RULES",
+        "ABMSYNC_SALESFORCE__CLIENT_ID",
+        "ABMSYNC_SALESFORCE__CLIENT_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

@@ -359,9 +359,7 @@ def test_a_full_load_pages_the_list_past_the_search_cap_and_resumes_after_a_cras
     taken = [next(first) for _ in range(30)]  # then the process dies
     first.close()
     rest, _, cursor = drain(reader.read_changes("contacts", taken[-1].cursor))
-    emails = [r["email"] for b in taken for r in b.records.to_dicts()] + [
-        r["email"] for r in rest
-    ]
+    emails = [r["email"] for b in taken for r in b.records.to_dicts()] + [r["email"] for r in rest]
     assert len(emails) == len(set(emails)) == 10_500
     # Afterwards the cursor is an ordinary incremental one: nothing new, nothing read.
     again, _, _ = drain(reader.read_changes("contacts", cursor))
