@@ -105,6 +105,7 @@ def sync(
     url = database or settings.database_url.get_secret_value()
     options = SyncOptions(dry_run=dry_run, as_of=parse_as_of(as_of))
     last: list[SyncSummary] = []
+    stopped = False
     with one_line_errors():
         schedule = schedule_from_options(every, cron, tz)
         with StopSignal() as stop, Store.open(url) as store:
@@ -141,8 +142,12 @@ def sync(
             if schedule is not None and not as_json:
                 console.print(f"syncing {schedule.describe()}; SIGTERM or Ctrl-C stops")
             run_scheduled(job, schedule, stop, on_result=show, on_error=failed, on_wait=waiting)
+            stopped = stop.requested
     if last:
-        sys.exit(EXIT_CODES.get(last[-1].status, 1))
+        code = EXIT_CODES.get(last[-1].status, 1)
+        if stopped and last[-1].status == "partial":
+            code = 0  # asked to stop: finishing the batch and leaving is a clean exit
+        sys.exit(code)
 
 
 def _step(text: str) -> None:

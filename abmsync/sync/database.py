@@ -16,6 +16,7 @@ otherwise trip over:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,7 +156,7 @@ def open_engine(url: str) -> sa.Engine:
     shown = display_url(parsed)
     engine = create_state_engine(parsed)
     try:
-        upgrade(engine)
+        _upgrade_when_free(engine)
     except CommandError as exc:
         engine.dispose()
         reason = one_line(str(exc), secret=_password(parsed))
@@ -168,6 +169,24 @@ def open_engine(url: str) -> sa.Engine:
             f"cannot open state database {shown}: {_reason(exc, _password(parsed))}"
         ) from None
     return engine
+
+
+def _upgrade_when_free(engine: sa.Engine, attempts: int = 8) -> None:
+    """``upgrade``, retried while another process creating the same new SQLite file holds it.
+
+    SQLite answers "database is locked" at once, without waiting, when two
+    connections race to switch a brand-new file to WAL mode.
+    """
+    for attempt in range(attempts):
+        try:
+            upgrade(engine)
+            return
+        except sa.exc.OperationalError as exc:
+            locked = "database is locked" in str(exc.orig)
+            if engine.dialect.name != "sqlite" or not locked or attempt == attempts - 1:
+                raise
+            engine.dispose()
+            time.sleep(0.05 * 2**attempt)
 
 
 def _reason(exc: sa.exc.SQLAlchemyError, secret: str | None) -> str:

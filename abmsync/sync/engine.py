@@ -182,7 +182,7 @@ class SyncRun:
     def run(self) -> SyncSummary:
         """Run once; a run that finds the lock taken does nothing (status ``skipped``)."""
         started = time.perf_counter()
-        if not self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
+        if not self._take_lock():
             return SyncSummary(
                 status="skipped", message="another sync of this configuration is running"
             )
@@ -212,6 +212,18 @@ class SyncRun:
             raise
         self._finish(summary, started)
         return summary
+
+    def _take_lock(self) -> bool:
+        """Take the run lock; a lock left by a process of this host that died is taken over."""
+        if self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
+            return True
+        holder = self.store.lock_holder(LOCK)
+        if holder is None or not _dead_here(holder):
+            return False
+        # kill -9 or a power cut: the holder never released it. Its run is over.
+        self.store.release_lock(LOCK, holder)
+        self.store.interrupt_running_runs(f"interrupted: process {holder} ended without finishing")
+        return self.store.try_lock(LOCK, self.holder, self.options.lock_ttl)
 
     def _finish(self, summary: SyncSummary, started: float) -> None:
         summary.api_calls = self.api_calls()
@@ -380,6 +392,21 @@ class SyncRun:
     def _renew_lock(self) -> None:
         if not self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
             raise StoppedEarlyError("lost the run lock to another sync; stopping")
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether ``holder`` (host:pid:nonce) was a process of this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def unreached(assembled: Assembled, evaluated: EvaluatedPass) -> pl.DataFrame:

@@ -230,6 +230,24 @@ class RunLogStore(StoreBase):
             # A row comes back only if the insert or the conditional update happened.
             return connection.execute(statement.returning(locks.c.name)).first() is not None
 
+    def lock_holder(self, name: str) -> str | None:
+        """Who holds lock ``name`` (expired or not), if anyone."""
+        query = sa.select(locks.c.holder).where(locks.c.name == name)
+        with self._connect(None, write=False) as connection:
+            return connection.execute(query).scalar_one_or_none()
+
+    def interrupt_running_runs(
+        self, message: str, *, now: datetime | None = None, tx: Transaction | None = None
+    ) -> int:
+        """Mark runs still ``running`` as ``failed`` with ``message`` (their process is gone)."""
+        query = (
+            sa.update(runs)
+            .where(runs.c.status == "running")
+            .values(status="failed", finished_at=_now(now), error=message)
+        )
+        with self._connect(tx, write=True) as connection:
+            return int(connection.execute(query).rowcount)
+
     def release_lock(self, name: str, holder: str) -> bool:
         """Release lock ``name`` if ``holder`` holds it; ``False`` otherwise."""
         query = sa.delete(locks).where(locks.c.name == name, locks.c.holder == holder)

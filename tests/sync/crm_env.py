@@ -21,10 +21,12 @@ from abmsync.connectors.hubspot.connector import HubSpotConnector
 from abmsync.connectors.salesforce.connector import SalesforceConnector
 from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.sandbox.faults import Faults
+from abmsync.sandbox.generate import Dataset
 from abmsync.sandbox.hubspot.app import create_app as hubspot_app
 from abmsync.sandbox.hubspot.store import HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox, SandboxConfig
 from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+from abmsync.sandbox.seed import seed_sandbox
 from abmsync.sandbox.server import SandboxServer
 from abmsync.sync.crm import field_specs
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
@@ -235,7 +237,35 @@ class CrmEnv:
             {"email": r.get("email"), **{n: r.get(n) for n in names}}
             for r in self.hs_rows("contacts")
         ]
-        return {"leads": leads, "contacts": contacts, "hubspot": hubspot}
+        touchpoints = sorted(
+            (r["ABM_Touchpoint_Key__c"], r["ABM_Type__c"], r["ABM_Lead__c"], r["ABM_Contact__c"])
+            for r in self.sf_rows(
+                "ABM_Touchpoint__c",
+                "ABM_Touchpoint_Key__c",
+                "ABM_Type__c",
+                "ABM_Lead__c",
+                "ABM_Contact__c",
+            )
+        )
+        notes = sorted(
+            (
+                r["abm_touchpoint_key"],
+                r.get("hs_note_body"),
+                tuple(
+                    str(a["toObjectId"])
+                    for a in self.hubspot.associations_of("notes", str(r["id"]), "contacts")
+                ),
+            )
+            for r in self.hs_rows("notes")
+            if r.get("abm_touchpoint_key")
+        )
+        return {
+            "leads": leads,
+            "contacts": contacts,
+            "hubspot": hubspot,
+            "touchpoints": touchpoints,
+            "notes": notes,
+        }
 
 
 class Switch:
@@ -269,12 +299,14 @@ def crm_servers() -> Iterator[Servers]:
 
 
 @contextmanager
-def crm_env(tmp_path: Path, servers: Servers, *, seed: bool = True) -> Iterator[CrmEnv]:
-    """Fresh emulators seeded with the small data set above, fields installed."""
+def crm_env(
+    tmp_path: Path, servers: Servers, *, seed: bool = True, dataset: Dataset | None = None
+) -> Iterator[CrmEnv]:
+    """Fresh emulators seeded with the small data set above (or ``dataset``), fields installed."""
     sf_faults, hs_faults = Faults(seed=3), Faults(seed=4)
     sf_faults.retry_after = hs_faults.retry_after = 0.01
     seed_data: dict[str, list[dict[str, Any]]] = {}
-    if seed:
+    if seed and dataset is None:
         seed_data = {"Account": ACCOUNTS, "Lead": LEADS}
     sf_app = salesforce_app(sf_faults, config=SandboxConfig(), seed_data=seed_data)
     hs_app = hubspot_app(hs_faults, token=TOKEN, burst_limit=1_000_000)
@@ -291,7 +323,9 @@ def crm_env(tmp_path: Path, servers: Servers, *, seed: bool = True) -> Iterator[
         database=f"sqlite:///{tmp_path / 'state.db'}",
         loaded=load_rules(RULES),
     )
-    if seed:
+    if dataset is not None:
+        seed_sandbox(dataset, env.salesforce, env.hubspot)
+    elif seed:
         account = env.sf_rows("Account")[0]["Id"]
         for contact in CONTACTS:
             env.salesforce.store.create("Contact", {**contact, "AccountId": account})

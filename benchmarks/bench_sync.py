@@ -1,0 +1,512 @@
+"""Sync throughput: an initial sync of N people beside a raw read-only paging loop (the limit).
+
+    python benchmarks/bench_sync.py --people 100000
+
+Generates N people (``abmsync sandbox generate``'s generator) and loads them
+into the Salesforce and HubSpot emulators. The emulators run in a server
+process of their own, so they do not compete for the GIL with the client being
+measured, and every measured job runs in a child process of its own, so its
+peak RSS is the client's alone:
+
+* ``raw read``: a plain loop that only reads, with the same client libraries,
+  every record of every object the sync reads (simple-salesforce
+  ``query_all_iter`` over Account, Contact, Lead, Opportunity, CampaignMember
+  and Task; hubspot-api-client's list endpoint ``crm.objects.basic_api.get_page``,
+  100 a page, over companies, contacts, deals and notes), asking for the same
+  fields the connectors ask for and doing nothing with them: the limit;
+* ``initial sync``: ``SyncRun`` with ``examples/rules.yaml`` and
+  ``examples/mappings`` from an empty state database: read, score, plan, write;
+* ``no-change sync``: a second ``SyncRun`` on the same state database and
+  emulators with nothing changed in between (target: zero writes). It still
+  reads back the records the initial sync wrote, as any change-based reader must.
+
+The raw read and the syncs each get a freshly seeded server, so both see the
+same data (the abmsync fields already created); the benchmark asserts that the
+initial sync read exactly the records the raw loop read. It prints records read
+per object, seconds for each job, the ratio initial sync / raw read (target
+within 2x, reported as met or not, not asserted), API calls per system as the
+emulators counted them, records written per object, the sync's time per step
+and each job's peak RSS.
+
+``--touchpoints-per-person`` defaults to 2, not the generator's 20: HubSpot
+keeps marketing touchpoints as notes, which every client (the raw loop too)
+reads page by page, 100 records a page, and the sync then copies each one to
+Salesforce as a touchpoint record. At 20 a person, 100,000 people are some
+1.8 million notes: the run would take hours of note paging and measure little
+but that; at 2 people stay the bulk of the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "examples" / "rules.yaml"
+MAPPINGS = ROOT / "examples" / "mappings"
+SYSTEMS = ["salesforce", "hubspot"]
+TOKEN = "sandbox-token"
+TARGET_RATIO = 2.0
+JOBS = ("raw read", "initial sync", "no-change sync")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """How to reach one seeded server process, and the fields each source is read with."""
+
+    salesforce_url: str
+    ca_file: str
+    hubspot_url: str
+    client_id: str
+    client_secret: str
+    seeded: dict[str, int]  # "system/object" -> records loaded
+    fields: dict[str, list[str]]  # "system/object" -> fields read, in the sync's source order
+
+
+# --- the server process ------------------------------------------------------------
+
+
+def serve(data: Path) -> None:
+    """Seed and serve both emulators; answer ``counts`` on stdin until stdin closes."""
+    from pydantic import SecretStr
+
+    from abmsync.connectors.base import FieldType
+    from abmsync.connectors.hubspot.connector import HubSpotConnector
+    from abmsync.connectors.salesforce.connector import SalesforceConnector
+    from abmsync.rules.loader import load_rules
+    from abmsync.sandbox.faults import Faults
+    from abmsync.sandbox.generate import read_dataset
+    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
+    from abmsync.sandbox.salesforce.app import SandboxConfig
+    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+    from abmsync.sandbox.seed import seed_sandbox
+    from abmsync.sandbox.server import SandboxServer
+    from abmsync.sync.crm import field_specs
+    from abmsync.sync.sources import load_sources
+
+    config = SandboxConfig(daily_api_limit=10_000_000)
+    sf_app = salesforce_app(Faults(), config=config)
+    hs_app = hubspot_app(Faults(), token=TOKEN, burst_limit=1_000_000)
+    seeded = seed_sandbox(read_dataset(data), sf_app.state.sandbox, hs_app.state.store)
+    with SandboxServer(sf_app, tls=True) as sf, SandboxServer(hs_app) as hs:
+        salesforce = SalesforceConnector(
+            sf.url, config.client_id, SecretStr(config.client_secret), verify=str(sf.ca_file)
+        )
+        hubspot = HubSpotConnector(SecretStr(TOKEN), host=hs.url)
+        ruleset = load_rules(RULES).ruleset
+        for system, connector in (("salesforce", salesforce), ("hubspot", hubspot)):
+            for spec in field_specs(ruleset, system):
+                connector.ensure_fields(spec)
+        # The fields the connectors' read_changes ask for: every typed Salesforce
+        # field, every HubSpot property.
+        fields: dict[str, list[str]] = {}
+        for source in load_sources([MAPPINGS], SYSTEMS):
+            if source.system == "salesforce":
+                meta = salesforce.describe(source.obj)
+                names = [n for n, f in meta.fields.items() if f.type is not FieldType.OTHER]
+            else:
+                names = sorted(hubspot.describe(source.obj).fields)
+            fields[source.name] = names
+        # An open keep-alive TLS connection would hold up the Salesforce server's stop.
+        salesforce.client.session.close()
+        info = ServerInfo(
+            salesforce_url=sf.url,
+            ca_file=str(sf.ca_file),
+            hubspot_url=hs.url,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            seeded={f"{system}/{obj}": n for system, obj, n in seeded.rows()},
+            fields=fields,
+        )
+        _say(asdict(info))
+        for line in sys.stdin:
+            if line.strip() == "counts":
+                _say(
+                    {
+                        "salesforce": sf_app.state.sandbox.api_used,
+                        "hubspot": dict(hs_app.state.gate.requests),
+                    }
+                )
+
+
+def _say(message: dict[str, Any]) -> None:
+    print(json.dumps(message), flush=True)
+
+
+@dataclass
+class Calls:
+    """API calls an emulator counted: Salesforce in total, HubSpot per endpoint."""
+
+    salesforce: int
+    hubspot: dict[str, int]
+
+    def since(self, before: Calls) -> Calls:
+        return Calls(
+            self.salesforce - before.salesforce,
+            {
+                path: n - before.hubspot.get(path, 0)
+                for path, n in self.hubspot.items()
+                if n != before.hubspot.get(path, 0)
+            },
+        )
+
+
+class Server:
+    """A running server process; :meth:`calls` asks it what its emulators counted."""
+
+    def __init__(self, process: subprocess.Popen[str], info: ServerInfo) -> None:
+        self.process = process
+        self.info = info
+
+    def calls(self) -> Calls:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("counts\n")
+        self.process.stdin.flush()
+        answer = _answer(self.process.stdout)
+        return Calls(int(answer["salesforce"]), dict(answer["hubspot"]))
+
+
+@contextmanager
+def server(data: Path) -> Iterator[Server]:
+    """A fresh server process seeded with ``data``, stopped (stdin closed) on exit."""
+    command = [sys.executable, __file__, "--serve", "--data", str(data)]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            yield Server(process, ServerInfo(**_answer(process.stdout)))
+        finally:
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(timeout=120)
+
+
+def _answer(stream: IO[str]) -> dict[str, Any]:
+    """The next JSON line the server writes (other output is skipped)."""
+    for line in stream:
+        if line.startswith("{"):
+            answer: dict[str, Any] = json.loads(line)
+            return answer
+    raise RuntimeError("the sandbox server process exited; see its output above")
+
+
+# --- the measured jobs (each in a child process) ---------------------------------
+
+
+def read_raw(info: ServerInfo) -> dict[str, Any]:
+    """Read every record of every source with the plain client libraries; nothing else."""
+    import requests
+    from hubspot import Client
+    from simple_salesforce.api import Salesforce
+
+    started = time.perf_counter()
+    session = requests.Session()
+    session.verify, session.trust_env = info.ca_file, False
+    token = session.post(
+        f"{info.salesforce_url}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": info.client_id,
+            "client_secret": info.client_secret,
+        },
+        timeout=30,
+    ).json()
+    sf = Salesforce(
+        instance_url=token["instance_url"],
+        session_id=token["access_token"],
+        session=session,
+        version="62.0",
+    )
+    hs = Client.create(access_token=TOKEN, host=info.hubspot_url)
+    records: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for name, fields in info.fields.items():
+        system, obj = name.split("/")
+        begun = time.perf_counter()
+        count = 0
+        if system == "salesforce":
+            soql = f"SELECT {', '.join(fields)} FROM {obj}"
+            for _ in sf.query_all_iter(soql, include_deleted=True):
+                count += 1
+        else:
+            after = None
+            while True:
+                page = hs.crm.objects.basic_api.get_page(
+                    obj, limit=100, after=after, properties=fields
+                )
+                count += len(page.results)
+                if page.paging is None or page.paging.next is None:
+                    break
+                after = page.paging.next.after
+        records[name] = count
+        seconds[name] = time.perf_counter() - begun
+    return {
+        "seconds": time.perf_counter() - started,
+        "read": records,
+        "read_seconds": seconds,
+        "peak_mib": _peak_mib(),
+    }
+
+
+def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str, Any]:
+    """One ``SyncRun`` against the server; its counts, step times and API calls."""
+    from pydantic import SecretStr
+
+    from abmsync.connectors.base import Connector
+    from abmsync.connectors.hubspot.connector import HubSpotConnector
+    from abmsync.connectors.salesforce.connector import SalesforceConnector
+    from abmsync.rules.loader import load_rules
+    from abmsync.sandbox.generate import DEFAULT_AS_OF
+    from abmsync.sync.engine import SyncOptions, SyncRun
+    from abmsync.sync.sources import load_sources
+    from abmsync.sync.store import Store
+
+    loaded = load_rules(RULES)
+    sources = load_sources([MAPPINGS], SYSTEMS)
+    connectors: dict[str, Connector] = {
+        "salesforce": SalesforceConnector(
+            info.salesforce_url,
+            info.client_id,
+            SecretStr(info.client_secret),
+            verify=info.ca_file,
+        ),
+        "hubspot": HubSpotConnector(SecretStr(TOKEN), host=info.hubspot_url),
+    }
+    steps: list[tuple[str, float]] = []
+
+    def progress(message: str) -> None:
+        steps.append((message, time.perf_counter()))
+
+    with Store.open(database) as store:
+        run = SyncRun(
+            loaded,
+            sources,
+            connectors,
+            store,
+            options=SyncOptions(as_of=DEFAULT_AS_OF),
+            progress=progress,
+        )
+        started = time.perf_counter()
+        if profile is not None:
+            import cProfile
+
+            with cProfile.Profile() as profiler:
+                summary = run.run()
+            profiler.dump_stats(profile)
+        else:
+            summary = run.run()
+        seconds = time.perf_counter() - started
+    ends = [at for _, at in steps[1:]] + [started + seconds]
+    return {
+        "status": summary.status,
+        "message": summary.message,
+        "seconds": seconds,
+        "read": {name: stats.records for name, stats in summary.read.items()},
+        "written": {name: stats.written for name, stats in summary.sent.items()},
+        "created": {name: stats.created for name, stats in summary.sent.items()},
+        "counts": summary.counts(),
+        "budget_calls": summary.api_calls,
+        "steps": [
+            [_step_name(message), end - at] for (message, at), end in zip(steps, ends, strict=True)
+        ],
+        "before_first_step": (steps[0][1] if steps else started + seconds) - started,
+        "peak_mib": _peak_mib(),
+    }
+
+
+def _step_name(message: str) -> str:
+    """A progress message without its record count (``writing 1,234 salesforce Lead``)."""
+    words = message.split()
+    if words and words[0] == "writing" and len(words) > 1:
+        return " ".join([words[0], *words[2:]])
+    return message
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def spawn(job: str, info_file: Path, database: str, profile: Path | None) -> dict[str, Any]:
+    """Run one job in a child process; its result is the last line it prints."""
+    command = [
+        sys.executable,
+        __file__,
+        "--job",
+        job,
+        "--server-info",
+        str(info_file),
+        "--database",
+        database,
+    ]
+    if profile is not None:
+        command += ["--profile", str(profile)]
+    done = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(
+    job: str, srv: Server, work: Path, database: str, profile: Path | None = None
+) -> dict[str, Any]:
+    """One job against ``srv``, with the API calls the emulators counted meanwhile."""
+    info_file = work / "server.json"
+    info_file.write_text(json.dumps(asdict(srv.info)))
+    before = srv.calls()
+    result = spawn(job, info_file, database, profile)
+    result["calls"] = asdict(srv.calls().since(before))
+    return result
+
+
+# --- the report ------------------------------------------------------------------
+
+
+def report(people: int, touches: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Print the tables; return the figures (the smoke test checks them)."""
+    raw, initial, again = (results[job] for job in JOBS)
+    print(
+        f"\n{'object':<28}{'seeded':>10}{'raw read':>10}{'sync read':>11}"
+        f"{'no-change read':>16}{'written':>10}{'created':>10}{'no-change written':>19}"
+    )
+    seeded = results["seeded"]
+    names = list(dict.fromkeys([*raw["read"], *initial["written"]]))
+    for name in names:
+        print(
+            f"{name:<28}{_figure(seeded.get(name)):>10}{_figure(raw['read'].get(name)):>10}"
+            f"{_figure(initial['read'].get(name)):>11}{_figure(again['read'].get(name)):>16}"
+            f"{_figure(initial['written'].get(name)):>10}"
+            f"{_figure(initial['created'].get(name)):>10}"
+            f"{_figure(again['written'].get(name)):>19}"
+        )
+    print(
+        f"\n{'job':<16}{'status':>10}{'seconds':>9}{'records read':>14}{'written':>9}"
+        f"{'SF calls':>10}{'HS calls':>10}{'peak RSS':>10}"
+    )
+    for job in JOBS:
+        result = results[job]
+        calls = result["calls"]
+        written = sum(result.get("written", {}).values())
+        print(
+            f"{job:<16}{result.get('status', '-'):>10}{result['seconds']:>9.1f}"
+            f"{sum(result['read'].values()):>14,}{written:>9,}{calls['salesforce']:>10,}"
+            f"{sum(calls['hubspot'].values()):>10,}{result['peak_mib']:>6,.0f} MiB"
+        )
+    ratio = initial["seconds"] / raw["seconds"]
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    no_change_writes = sum(again["written"].values())
+    print(
+        f"\n{people:,} people, {touches:,} touchpoints: the initial sync took {ratio:.2f}x "
+        f"the raw read ({initial['seconds']:.1f}s vs {raw['seconds']:.1f}s); "
+        f"target within {TARGET_RATIO:g}x: {verdict}"
+    )
+    print(
+        f"no-change sync: {no_change_writes:,} records written (target 0: "
+        f"{'met' if no_change_writes == 0 else 'NOT met'}), {again['seconds']:.1f}s, "
+        f"{again['calls']['salesforce']:,} Salesforce and "
+        f"{sum(again['calls']['hubspot'].values()):,} HubSpot calls"
+    )
+    for job in ("initial sync", "no-change sync"):
+        result = results[job]
+        print(f"\n{job}: seconds per step (steps as the sync reports its progress)")
+        print(f"  {'(login, rules, lock)':<44}{result['before_first_step']:>8.1f}")
+        for step, seconds in result["steps"]:
+            print(f"  {step:<44}{seconds:>8.1f}")
+        budget = ", ".join(f"{k} {v:,}" for k, v in result["budget_calls"].items())
+        print(f"  API calls by the connectors' own count: {budget}")
+        hubspot = sorted(result["calls"]["hubspot"].items(), key=lambda kv: -kv[1])
+        print("  HubSpot calls by endpoint: " + ", ".join(f"{p} {n:,}" for p, n in hubspot))
+    raw_seconds = ", ".join(f"{k} {v:.1f}s" for k, v in raw["read_seconds"].items())
+    print(f"\nraw read, seconds per object: {raw_seconds}")
+    return {
+        "ratio": ratio,
+        "ratio_met": ratio <= TARGET_RATIO,
+        "no_change_written": no_change_writes,
+        "statuses": [initial["status"], again["status"]],
+        "raw_read": raw["read"],
+        "sync_read": initial["read"],
+        "written": initial["written"],
+        "seconds": {job: results[job]["seconds"] for job in JOBS},
+    }
+
+
+def _figure(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
+    """Run the benchmark (or, with ``--serve`` / ``--job``, one of its processes)."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument(
+        "--touchpoints-per-person",
+        type=float,
+        default=2.0,
+        help="average touchpoints per person (low on purpose: see the module docstring)",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the initial sync to this file"
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--job", choices=["raw", "sync"], help=argparse.SUPPRESS)
+    parser.add_argument("--server-info", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.data)
+        return None
+    if args.job:
+        info = ServerInfo(**json.loads(args.server_info.read_text()))
+        if args.job == "raw":
+            print(json.dumps(read_raw(info)))
+        else:
+            print(json.dumps(run_sync(info, args.database, args.profile)))
+        return None
+
+    from abmsync.sandbox.generate import generate_dataset, write_dataset
+
+    begun = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="abmsync-bench-sync-") as tmp:
+        work = Path(tmp)
+        data = generate_dataset(
+            args.people, seed=args.seed, touchpoints_per_person=args.touchpoints_per_person
+        )
+        write_dataset(data, work / "data")
+        people, touches = data.people.height, data.touchpoints.height
+        del data
+        print(
+            f"data: {people:,} people, {touches:,} touchpoints "
+            f"(generated in {time.perf_counter() - begun:.1f}s)",
+            flush=True,
+        )
+        results: dict[str, dict[str, Any]] = {}
+        database = f"sqlite:///{work / 'state.db'}"
+        with server(work / "data") as srv:
+            results["seeded"] = srv.info.seeded
+            print("measuring the raw read", flush=True)
+            results["raw read"] = measure("raw", srv, work, database)
+        with server(work / "data") as srv:
+            print("measuring the initial sync", flush=True)
+            results["initial sync"] = measure("sync", srv, work, database, args.profile)
+            print("measuring the no-change sync", flush=True)
+            results["no-change sync"] = measure("sync", srv, work, database)
+        figures = report(people, touches, results)
+    # The initial sync must have read what the raw loop read, record for record.
+    assert figures["sync_read"] == figures["raw_read"], (figures["sync_read"], figures["raw_read"])
+    print(f"\nbenchmark wall time: {time.perf_counter() - begun:.0f}s")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
