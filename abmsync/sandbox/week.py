@@ -275,7 +275,10 @@ def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> 
 def _new_contacts(
     data: Dataset, store: HubSpotStore, week: _Week, contacts: dict[str, int]
 ) -> tuple[list[NewContact], list[_Touch]]:
-    """Four people who sign up on the website: HubSpot contacts, no Salesforce record."""
+    """Four people who sign up on the website: HubSpot contacts, no Salesforce record.
+
+    The first of them asks for a demo, which qualifies them at once.
+    """
     companies = store.ids_by("companies", "domain")
     accounts = data.accounts.filter(pl.col("domain").is_in(list(companies))).sort("id")
     if accounts.height == 0:
@@ -286,11 +289,16 @@ def _new_contacts(
     rows: list[dict[str, str]] = []
     created: list[int] = []
     signups: list[tuple[str, str | None, str, datetime]] = []
-    for _ in range(4):
+    for number in range(4):
         account = accounts.row(week.rng.randrange(accounts.height), named=True)
         first, last = week.rng.choice(firsts), week.rng.choice(lasts)
         email = _free_address(f"{_ascii(first)}.{_ascii(last)}", account["domain"], contacts)
-        form = week.rng.choice(["/newsletter-signup", "/whitepaper/abm-playbook"])
+        # The first asks for a demo: the web-form lead that gets lost between systems.
+        form = (
+            "/demo-request"
+            if number == 0
+            else week.rng.choice(["/newsletter-signup", "/whitepaper/abm-playbook"])
+        )
         at = week.moment()
         rows.append(
             {

@@ -281,6 +281,16 @@ class SyncRun:
             return
         self.step("recording scores and stages")
         with self.store.transaction() as tx:
+            self.store.link_many(
+                assembled.records.select(
+                    pl.lit("person").alias("entity"),
+                    pl.col("person_id").alias("local_id"),
+                    "system",
+                    pl.col("object").alias("obj"),
+                    "vendor_id",
+                ),
+                tx=tx,
+            )
             score_rows = record_pass(self.store, evaluated, tx=tx)
         summary.passed = evaluated.summary(score_rows)
         for plan in summary.plans:

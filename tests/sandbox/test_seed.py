@@ -399,7 +399,7 @@ def test_new_touchpoints_are_read_after_a_cursor_taken_before_the_week(
         notes["occurred_at"] < summary.end
     ).all()
     forms = notes.filter(pl.col("id").is_in([t.note_id for t in summary.fast_tracks]))
-    assert forms.height == len(summary.fast_tracks) == 5
+    assert forms.height == len(summary.fast_tracks) == 6  # 5 known people, 1 new sign-up
     assert set(forms["type"]) == {"form_submit"}
     assert forms["url"].str.contains("/contact-sales|/demo-request").all()
     new = {c.contact_id for c in summary.new_contacts}
