@@ -1,0 +1,95 @@
+"""``abmsync sync``, ``status`` and ``deadletters`` as a RevOps engineer runs them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from abmsync.cli import main
+from tests.sync.crm_env import MAPPINGS, CrmEnv, Servers, crm_env, crm_servers
+
+AS_OF = "2026-11-29T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    with crm_servers() as started:
+        yield started
+
+
+@pytest.fixture
+def env(tmp_path: Path, servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Iterator[CrmEnv]:
+    with crm_env(tmp_path, servers) as made:
+        for key, value in {**made.env(), "ABMSYNC_MAPPINGS": str(MAPPINGS)}.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.chdir(tmp_path)  # no abmsync.toml or .env of the checkout
+        yield made
+
+
+def sync(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["sync", "--as-of", AS_OF, *args])
+    return result.exit_code, result.output
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(env: CrmEnv) -> None:
+    code, out = sync("--dry-run")
+    assert code == 0, out
+    assert "dry-run" in out and "Write plan (dry run: nothing written)" in out
+    assert "salesforce/Lead: ABM_Score__c 4" in out  # counts per object and field
+    assert "ABM_Grade__c" in out  # a sample of the changes
+    assert all(r["ABM_Score__c"] is None for r in env.sf_rows("Lead", "ABM_Score__c"))
+
+
+def test_sync_then_status_then_a_second_sync_that_writes_nothing(env: CrmEnv) -> None:
+    code, out = sync()
+    assert code == 0, out
+    assert "succeeded" in out
+    code, out = sync("--json")
+    assert code == 0, out
+    second = json.loads(out)
+    assert second["counts"]["written"] == 0 and second["counts"]["planned"] == 0
+    status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    first_run, second_run = status["runs"][1], status["runs"][0]
+    assert first_run["status"] == second_run["status"] == "succeeded"
+    assert first_run["counts"]["written"] == 8 and second_run["counts"]["written"] == 0
+    assert first_run["api_calls"]["salesforce"] > 0
+    assert {c["obj"] for c in status["cursors"]} >= {"Lead", "Contact", "contacts"}
+
+
+def test_rejections_exit_2_are_listed_and_retried(env: CrmEnv) -> None:
+    env.salesforce.add_validation_rule(
+        "Lead", lambda values: values.get("ABM_Grade__c") == "D", "Grade D needs a review"
+    )
+    code, out = sync()
+    assert code == 2, out
+    assert "rejected" in out
+    listed = CliRunner().invoke(main, ["deadletters", "list"])
+    assert listed.exit_code == 0 and "Dead letters (2)" in listed.output
+    letters = json.loads(CliRunner().invoke(main, ["deadletters", "list", "--json"]).output)
+    assert {d["error_code"] for d in letters} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    assert {d["message"] for d in letters} == {"Grade D needs a review"}
+    again = CliRunner().invoke(main, ["deadletters", "retry"])
+    assert again.exit_code == 2  # still rejected: the rule is still there
+    assert "0 resolved, 2 still rejected" in again.output
+    env.salesforce.validation_rules.clear()
+    fixed = CliRunner().invoke(main, ["deadletters", "retry"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "salesforce Lead: 2 resolved, 0 still rejected" in fixed.output
+    assert CliRunner().invoke(main, ["deadletters", "list", "--json"]).output.strip() == "[]"
+
+
+def test_bad_credentials_fail_with_one_line_and_exit_1(
+    env: CrmEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABMSYNC_SALESFORCE__CLIENT_SECRET", "wrong-secret")
+    code, out = sync()
+    assert code == 1
+    assert "wrong-secret" not in out
+    assert "failed" in out
+    status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert status["runs"][0]["status"] == "failed"
+    assert status["runs"][0]["error"]
