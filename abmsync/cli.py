@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,49 +23,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from abmsync.errors import AbmsyncError, ConfigError
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-class CliError(click.ClickException):
-    """A domain error shown as one line, with its exit code."""
-
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, markup=True)
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn abmsync's own errors into one-line CLI errors."""
-    try:
-        yield
-    except AbmsyncError as exc:
-        raise CliError(str(exc)) from exc
-
-
-def parse_as_of(value: str | None) -> datetime | None:
-    """Parse an ISO date or timestamp; naive values are UTC."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO date or time: {value!r}") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def database_url(explicit: str | None) -> str:
-    """The state database URL: the option, else settings (env, .env, abmsync.toml)."""
-    if explicit:
-        return explicit
-    from abmsync.settings import Settings
-
-    return Settings().database_url.get_secret_value()
-
+from abmsync.clikit import (
+    CliError,
+    console,
+    database_url,
+    domain_errors,
+    err_console,
+    parse_as_of,
+)
+from abmsync.errors import ConfigError
 
 mapping_option = click.option(
     "--mapping",

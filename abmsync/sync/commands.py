@@ -10,36 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from abmsync.clikit import console, database_url, domain_errors, err_console, parse_as_of
 from abmsync.errors import AbmsyncError
 from abmsync.settings import Settings
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
 from abmsync.sync.store import Store
 
 EXIT_CODES = {"succeeded": 0, "dry-run": 0, "skipped": 0, "partial": 2, "failed": 1}
-console = Console()
-err_console = Console(stderr=True)
-
-
-class SyncCliError(click.ClickException):
-    """A domain error shown as one red line."""
-
-    def show(self, file: object = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False)
-
-
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    try:
-        yield
-    except AbmsyncError as exc:
-        raise SyncCliError(str(exc)) from exc
 
 
 def open_run(
@@ -97,16 +79,15 @@ def sync(
     One run by default; --every or --cron keeps running until SIGTERM or
     Ctrl-C, which finish the current batch first.
     """
-    from abmsync.cli import parse_as_of
     from abmsync.render import render_sync
     from abmsync.sync.schedule import StopSignal, run_scheduled, schedule_from_options
 
     settings = Settings()
-    url = database or settings.database_url.get_secret_value()
+    url = database_url(database)
     options = SyncOptions(dry_run=dry_run, as_of=parse_as_of(as_of))
     last: list[SyncSummary] = []
     stopped = False
-    with one_line_errors():
+    with domain_errors():
         schedule = schedule_from_options(every, cron, tz)
         with StopSignal() as stop, Store.open(url) as store:
             quiet = as_json or not sys.stderr.isatty()
@@ -163,8 +144,8 @@ def retry(connector: str | None, database: str | None) -> None:
     from abmsync.sync.writeback import retry_dead_letters
 
     settings = Settings()
-    url = database or settings.database_url.get_secret_value()
-    with one_line_errors(), Store.open(url) as store:
+    url = database_url(database)
+    with domain_errors(), Store.open(url) as store:
         outcome = retry_dead_letters(store, configured(settings), connector=connector)
     for (system, obj), stats in sorted(outcome.items()):
         console.print(

@@ -86,11 +86,7 @@ def test_parse_every_rejects_bad_values_in_one_line_with_an_example(
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_every(text)
-    message = str(caught.value)
-    assert repr(text) in message
-    assert complaint in message
-    assert "e.g. " in message
-    assert "\n" not in message
+    assert_one_line(caught.value, text, complaint, "e.g. ")
 
 
 # -- every ------------------------------------------------------------------
@@ -224,11 +220,7 @@ def test_invalid_cron_expressions_are_one_line_config_errors(
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         Schedule.cron(expression)
-    message = str(caught.value)
-    assert repr(expression) in message
-    assert complaint in message
-    assert "'*/15 * * * *'" in message
-    assert "\n" not in message
+    assert_one_line(caught.value, expression, complaint, "'*/15 * * * *'")
 
 
 def test_unknown_time_zone_is_a_config_error() -> None:
@@ -559,3 +551,12 @@ def test_a_second_sigterm_while_stopping_interrupts_the_run() -> None:
         process.kill()
     assert process.returncode == 130, err
     assert out.splitlines() == ["interrupted"]
+
+
+def assert_one_line(error: Exception, value: str, complaint: str, example: str) -> None:
+    """The message quotes the bad value, says what is wrong, shows an example, in one line."""
+    message = str(error)
+    assert repr(value) in message
+    assert complaint in message
+    assert example in message
+    assert "\n" not in message

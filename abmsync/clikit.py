@@ -1,0 +1,59 @@
+"""What every ``abmsync`` command shares: the consoles, one-line errors, times, the database.
+
+Kept apart from :mod:`abmsync.cli` so command modules elsewhere
+(:mod:`abmsync.sync.commands`, :mod:`abmsync.sandbox.commands`) use the same
+plumbing without importing the whole command tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+
+from abmsync.errors import AbmsyncError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliError(click.ClickException):
+    """A domain error shown as one line, with its exit code."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, markup=True)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn abmsync's own errors into one-line CLI errors."""
+    try:
+        yield
+    except AbmsyncError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """Parse an ISO date or timestamp; naive values are UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO date or time: {value!r}") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def database_url(explicit: str | None) -> str:
+    """The state database URL: the option, else settings (env, .env, abmsync.toml)."""
+    if explicit:
+        return explicit
+    from abmsync.settings import Settings
+
+    return Settings().database_url.get_secret_value()
