@@ -120,9 +120,7 @@ def run_demo(
     serve: bool = False,
 ) -> list[SyncSummary]:
     """Run the demo; returns the three syncs' summaries. See the module docstring."""
-    for path, what in ((rules_path, "rules file"), (mappings, "mappings directory")):
-        if not path.exists():
-            raise ConfigError(f"{path}: {what} not found (run the demo from the abmsync checkout)")
+    rules_path, mappings = _locate(rules_path, "rules file"), _locate(mappings, "mappings")
     console.rule("[bold]1. Rules")
     loaded = load_rules(rules_path)
     results = run_rule_tests(loaded)
@@ -189,6 +187,16 @@ def run_demo(
         if serve:
             _serve(console, sandbox, url, rules_path, mappings)
     return summaries
+
+
+def _locate(path: Path, what: str) -> Path:
+    """``path`` as given, or else inside the abmsync checkout (for the default examples)."""
+    if path.exists():
+        return path
+    checkout = Path(__file__).resolve().parents[1] / path
+    if not path.is_absolute() and checkout.exists():
+        return checkout
+    raise ConfigError(f"{path}: {what} not found (run the demo from the abmsync checkout)")
 
 
 def _run(

@@ -106,6 +106,7 @@ class ChangeCursor:
     # cursor holds the list position and the newest change before it began.
     list_after: str | None = None
     list_from: int | None = None
+    after_load: bool = False  # the next search starts at modified_ms, without the overlap
 
     @classmethod
     def parse(cls, cursor: Cursor | None) -> ChangeCursor:
@@ -120,6 +121,7 @@ class ChangeCursor:
                 archived_seen=[str(i) for i in data.get("archived_seen") or []],
                 list_after=data.get("list_after"),
                 list_from=data.get("list_from"),
+                after_load=bool(data.get("after_load", False)),
             )
         except (ValueError, AttributeError, TypeError) as exc:
             raise TerminalError(f"HubSpot cursor is not valid JSON state: {exc}") from None
@@ -131,6 +133,7 @@ class ChangeCursor:
         self.seen[record_id] = modified
         if self.modified_ms is None or modified > self.modified_ms:
             self.modified_ms = modified
+            self.after_load = False
             floor = modified - overlap_ms
             self.seen = {k: v for k, v in self.seen.items() if v >= floor}
         return True
@@ -147,6 +150,7 @@ class ChangeCursor:
                     if self.list_from is not None
                     else {}
                 ),
+                **({"after_load": True} if self.after_load else {}),
             },
             separators=(",", ":"),
         )
@@ -236,7 +240,12 @@ class HubSpotConnector:
         names = list(self.properties.get(obj) or sorted(self.describe(obj).fields))
         if full_load:
             yield from self._full_load(obj, state, names)
-        start = 0 if state.modified_ms is None else max(state.modified_ms - self.overlap_ms, 0)
+        if state.modified_ms is None:
+            start = 0
+        elif state.after_load:
+            start = state.modified_ms
+        else:
+            start = max(state.modified_ms - self.overlap_ms, 0)
         for page in self._search_changes(obj, start, names):
             rows: list[dict[str, str | None]] = []
             for record in page:
@@ -285,14 +294,16 @@ class HubSpotConnector:
                 {"id": str(r.id), **{n: r.properties.get(n) for n in names}}
                 for r in response.results
             ]
-            floor = (state.list_from or 0) - self.overlap_ms
+            began = state.list_from or 0
             for record in response.results:
                 modified = _modified_ms(record)
-                if modified >= floor:  # the search after the load will see it again
+                if modified >= began:  # the search after the load sees it again
                     state.seen[str(record.id)] = modified
             if paginator.done:
-                # The load is complete: searches continue from before it began.
+                # The load is complete: searches continue from when it began. The list
+                # read everything older itself, so no overlap is re-read this once.
                 state.modified_ms, state.list_from, state.list_after = state.list_from, None, None
+                state.after_load = True
             if rows or paginator.done:
                 records = _frame(rows, names)
                 if rows and obj in ENGAGEMENT_CONTACTS:

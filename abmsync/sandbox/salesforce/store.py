@@ -429,6 +429,10 @@ class Store:
             obj.fields[spec.name] = spec
             kind = _AFFINITY.get(spec.type, "TEXT")
             self._db.execute(f'ALTER TABLE "{obj.name}" ADD COLUMN "{spec.name}" {kind}')
+            if spec.external_id:  # upserts look records up by it, as Salesforce indexes it
+                self._db.execute(
+                    f'CREATE INDEX "{obj.name}_{spec.name}" ON "{obj.name}" ("{spec.name}")'
+                )
 
     # -- reads ----------------------------------------------------------------
 

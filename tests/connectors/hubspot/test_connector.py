@@ -165,18 +165,23 @@ def test_read_changes_is_incremental_across_same_millisecond_changes_and_deletes
 
 
 def test_read_changes_splits_windows_past_the_10000_result_cap(sandbox: Sandbox) -> None:
-    """60 changes spread over 2 s, then 10,020 in one millisecond: bisect, then keyset."""
+    """After a full load, 60 changes over 2 s, then 10,020 in one millisecond: bisect, keyset."""
     start = 1_700_000_000_000
     sandbox.freeze(start + 10_000)
+    sandbox.seed("contacts", 1, {"email": "before@x.com"}, start - 5_000, start - 5_000)
+    slim = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, properties={"contacts": ["email"]})
+    loaded, _, cursor = drain(slim.read_changes("contacts", None))
+    assert [r["email"] for r in loaded] == ["before@x.com"]
     sandbox.seed("contacts", 60, {"email": "spread{i}@x.com"}, start, start + 2_000)
     sandbox.seed("contacts", 10_020, {"email": "same{i}@x.com"}, start + 3_000, start + 3_000)
-    slim = HubSpotConnector(SecretStr(TOKEN), host=sandbox.url, properties={"contacts": ["email"]})
-    rows, _, cursor = drain(slim.read_changes("contacts", None))
+    searches = sandbox.requests().get("POST /crm/v3/objects/contacts/search", 0)
+    rows, _, cursor = drain(slim.read_changes("contacts", cursor))
     emails = [r["email"] for r in rows]
     assert len(emails) == len(set(emails)) == 10_080
     assert json.loads(cursor.value)["modified_ms"] == start + 3_000
     # one unbounded probe, the newest, window counts, then pages of 200
-    assert sandbox.requests()["POST /crm/v3/objects/contacts/search"] > 10_080 // 200 + 3
+    searched = sandbox.requests()["POST /crm/v3/objects/contacts/search"] - searches
+    assert searched > 10_080 // 200 + 3
 
 
 def test_associate_links_a_touchpoint_note_to_a_contact(connector: HubSpotConnector) -> None:
