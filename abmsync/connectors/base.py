@@ -211,6 +211,15 @@ class Connector(Protocol):
         ...
 
 
+@runtime_checkable
+class SelectsFields(Protocol):
+    """A connector that can read only some fields of an object (HubSpot: hundreds exist)."""
+
+    def select_fields(self, obj: str, fields: Sequence[str]) -> None:
+        """Read only ``fields`` (those that exist) of ``obj`` from now on."""
+        ...
+
+
 # Error codes shared by every connector (the names Salesforce uses).
 INVALID_FIELD = "INVALID_FIELD"
 NOT_WRITABLE = "INVALID_FIELD_FOR_INSERT_UPDATE"

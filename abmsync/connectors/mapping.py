@@ -196,6 +196,15 @@ class Mapping(BaseModel):
         return self
 
     @property
+    def vendor_fields(self) -> list[str]:
+        """Every vendor field the mapping reads, in order of first use."""
+        names: list[str] = []
+        for rule in self.fields.values():
+            names += [rule.field] if rule.field else list(rule.first_of or [])
+        names += list(self.custom)
+        return list(dict.fromkeys(names))
+
+    @property
     def origin(self) -> str:
         """The file this mapping was loaded from, or ``''`` if built in code."""
         return self._origin

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from abmsync.connectors.base import Connector, Cursor
+from abmsync.connectors.base import Connector, Cursor, SelectsFields
 from abmsync.connectors.mapping import Mapping, apply_mapping, load_mapping
 from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
@@ -162,6 +162,9 @@ def read_source(
     are skipped. Stops after the current batch once ``stop()`` is true.
     """
     stats = ReadStats()
+    if isinstance(connector, SelectsFields):
+        wanted = [*source.mapping.vendor_fields, *owned, *([echo] if echo else [])]
+        connector.select_fields(source.obj, wanted)
     value = store.get_cursor(source.system, source.obj)
     cursor = Cursor(value=value) if value is not None else None
     id_field = source.id_field or "Id"
