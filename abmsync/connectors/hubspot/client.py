@@ -299,6 +299,30 @@ class HubSpotClient:
 
         return call_with_retries(once, attempts=self.attempts)
 
+    def call_json(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``call``, but the answer is the parsed JSON body rather than SDK models.
+
+        For pages of records: the SDK builds a model per record and parses
+        every timestamp with dateutil, which costs more than the HTTP call.
+        The body is read inside the retried call, so a connection dropped
+        mid-body is retried like any other.
+        """
+
+        def read() -> Any:
+            response = self.call(what, api, method, *args, _preload_content=False, **kwargs)
+            try:
+                return json.loads(response.data)
+            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                raise HubSpotTransientError(
+                    f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
+                ) from None
+            except ValueError as exc:
+                raise HubSpotTerminalError(
+                    f"HubSpot {what}: unexpected response ({one_line(str(exc))[:200]})"
+                ) from None
+
+        return call_with_retries(read, attempts=self.attempts)
+
     def _refresh_token(self) -> None:
         """Take a new token from the provider (OAuth apps); a private-app token is kept."""
         if self._token_provider is not None:

@@ -283,40 +283,43 @@ class HubSpotConnector:
         if state.list_from is None:
             newest = self._search(obj, 0, None, [MODIFIED], limit=1, descending=True)
             state.list_from = _modified_ms(newest.results[0]) if newest.results else 0
-        paginator = AfterPaginator()
-        paginator.after = state.list_after
+        after = state.list_after
         while True:
-            response = self.client.call(
+            page = self.client.call_json(
                 f"list {obj}",
                 "objects.basic_api",
                 "get_page",
                 obj,
                 limit=LIST_PAGE,
-                after=paginator.after,
+                after=after,
                 properties=names,
             )
-            paginator.advance(response)
-            state.list_after = paginator.after
+            following = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if following is not None and str(following) == after:
+                raise TerminalError(f"HubSpot returned the page token {following!r} twice")
+            done = following is None
+            after = state.list_after = None if done else str(following)
+            results = page.get("results") or []
             rows = [
-                {"id": str(r.id), **{n: r.properties.get(n) for n in names}}
-                for r in response.results
+                {"id": str(r["id"]), **{n: (r.get("properties") or {}).get(n) for n in names}}
+                for r in results
             ]
             began = state.list_from or 0
-            for record in response.results:
-                modified = _modified_ms(record)
+            for record in results:
+                modified = _modified_json_ms(record)
                 if modified >= began:  # the search after the load sees it again
-                    state.seen[str(record.id)] = modified
-            if paginator.done:
+                    state.seen[str(record["id"])] = modified
+            if done:
                 # The load is complete: searches continue from when it began. The list
                 # read everything older itself, so no overlap is re-read this once.
                 state.modified_ms, state.list_from, state.list_after = state.list_from, None, None
                 state.after_load = True
-            if rows or paginator.done:
+            if rows or done:
                 records = _frame(rows, names)
                 if rows and obj in ENGAGEMENT_CONTACTS:
                     records = self._with_contacts(obj, records)
                 yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
-            if paginator.done:
+            if done:
                 return
 
     def _search(
@@ -792,6 +795,12 @@ def _modified_ms(record: Any) -> int:
     if text:
         return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
     return _ms(record.updated_at)
+
+
+def _modified_json_ms(record: Mapping[str, Any]) -> int:
+    """``_modified_ms`` of a record as raw JSON."""
+    text = (record.get("properties") or {}).get(MODIFIED) or record.get("updatedAt")
+    return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
 
 
 def _ms(moment: datetime) -> int:
