@@ -557,7 +557,7 @@ _register_sandbox_commands()
 
 
 @main.command("demo")
-@click.option("--people", default=5000, show_default=True, help="people to generate")
+@click.option("--people", default=3000, show_default=True, help="people to generate")
 @click.option("--seed", default=7, show_default=True, help="random seed of the data")
 @click.option(
     "--dir",
