@@ -412,6 +412,15 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
                 record = patch.record_id or (patch.external_id[1] if patch.external_id else "")
                 values = json.dumps(patch.values, ensure_ascii=False, default=str)
                 console.print(f"  {plan.system}/{plan.obj} {record}: {values}", highlight=False)
+    edits = [(plan, row) for plan in summary.plans for row in plan.plan.conflicts.iter_rows()]
+    if edits:
+        shown = table(
+            f"Owned fields edited by hand in the CRM ({len(edits):,})",
+            ["target", "record", "field", "CRM value", "abmsync wrote", "wanted", "winner"],
+        )
+        for plan, row in edits[:SAMPLE_ROWS]:
+            shown.add_row(f"{plan.system}/{plan.obj}", *(str(v or "") for v in row))
+        console.print(shown)
     if summary.unreached is not None and summary.unreached.height:
         lost = table(
             f"Qualified in the marketing platform, not in the CRM ({summary.unreached.height:,})",

@@ -134,6 +134,7 @@ def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
         "unchanged": plan.plan.unchanged,
         "fields": {k: v for k, v in plan.plan.changed_fields.items() if v},
         "conflicts": plan.plan.conflicts.height,
+        "conflict_sample": plan.plan.conflicts.head(SAMPLE).to_dicts(),
         "unresolved_owners": plan.unresolved_owners,
         "api_calls": estimated_calls(plan),
         "sample": [

@@ -93,3 +93,17 @@ def test_bad_credentials_fail_with_one_line_and_exit_1(
     status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
     assert status["runs"][0]["status"] == "failed"
     assert status["runs"][0]["error"]
+
+
+def test_a_hand_edit_is_shown_and_logged_in_the_run(env: CrmEnv) -> None:
+    assert sync()[0] == 0
+    vera = next(
+        r for r in env.sf_rows("Lead", "Email") if r["Email"] == "vera.lang@acme-robotics.com"
+    )
+    env.salesforce.store.update("Lead", vera["Id"], {"ABM_Grade__c": "C"})
+    code, out = sync()
+    assert code == 0, out
+    assert "Owned fields edited by hand in the CRM (1)" in out
+    code, out = sync("--json")
+    plan = next(p for p in json.loads(out)["plans"] if p["object"] == "Lead")
+    assert plan["conflicts"] == 0  # abmsync won last time: nothing is edited any more
