@@ -26,7 +26,9 @@ initial sync read exactly the records the raw loop read. It prints records read
 per object, seconds for each job, the ratio initial sync / raw read (target
 within 2x, reported as met or not, not asserted), API calls per system as the
 emulators counted them, records written per object, the sync's time per step
-and each job's peak RSS.
+and each job's peak RSS. It also splits each job's time: the CPU seconds the
+measured process used, and those the emulators used meanwhile (time neither
+used is spent waiting, e.g. on SQLite commits).
 
 ``--touchpoints-per-person`` defaults to 2, not the generator's 20: HubSpot
 keeps marketing touchpoints as notes, which every client (the raw loop too)
@@ -135,6 +137,7 @@ def serve(data: Path) -> None:
                     {
                         "salesforce": sf_app.state.sandbox.api_used,
                         "hubspot": dict(hs_app.state.gate.requests),
+                        "cpu": _cpu_seconds(),
                     }
                 )
 
@@ -144,36 +147,38 @@ def _say(message: dict[str, Any]) -> None:
 
 
 @dataclass
-class Calls:
-    """API calls an emulator counted: Salesforce in total, HubSpot per endpoint."""
+class Counters:
+    """What the server counted: API calls (HubSpot's per endpoint) and its CPU seconds."""
 
     salesforce: int
     hubspot: dict[str, int]
+    cpu: float
 
-    def since(self, before: Calls) -> Calls:
-        return Calls(
+    def since(self, before: Counters) -> Counters:
+        return Counters(
             self.salesforce - before.salesforce,
             {
                 path: n - before.hubspot.get(path, 0)
                 for path, n in self.hubspot.items()
                 if n != before.hubspot.get(path, 0)
             },
+            self.cpu - before.cpu,
         )
 
 
 class Server:
-    """A running server process; :meth:`calls` asks it what its emulators counted."""
+    """A running server process; :meth:`counters` asks it what its emulators counted."""
 
     def __init__(self, process: subprocess.Popen[str], info: ServerInfo) -> None:
         self.process = process
         self.info = info
 
-    def calls(self) -> Calls:
+    def counters(self) -> Counters:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write("counts\n")
         self.process.stdin.flush()
         answer = _answer(self.process.stdout)
-        return Calls(int(answer["salesforce"]), dict(answer["hubspot"]))
+        return Counters(int(answer["salesforce"]), dict(answer["hubspot"]), float(answer["cpu"]))
 
 
 @contextmanager
@@ -210,7 +215,7 @@ def read_raw(info: ServerInfo) -> dict[str, Any]:
     from hubspot import Client
     from simple_salesforce.api import Salesforce
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     session = requests.Session()
     session.verify, session.trust_env = info.ca_file, False
     token = session.post(
@@ -253,6 +258,7 @@ def read_raw(info: ServerInfo) -> dict[str, Any]:
         seconds[name] = time.perf_counter() - begun
     return {
         "seconds": time.perf_counter() - started,
+        "cpu": _cpu_seconds() - cpu,
         "read": records,
         "read_seconds": seconds,
         "peak_mib": _peak_mib(),
@@ -297,7 +303,7 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
             options=SyncOptions(as_of=DEFAULT_AS_OF),
             progress=progress,
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         if profile is not None:
             import cProfile
 
@@ -307,11 +313,13 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
         else:
             summary = run.run()
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu
     ends = [at for _, at in steps[1:]] + [started + seconds]
     return {
         "status": summary.status,
         "message": summary.message,
         "seconds": seconds,
+        "cpu": cpu,
         "read": {name: stats.records for name, stats in summary.read.items()},
         "written": {name: stats.written for name, stats in summary.sent.items()},
         "created": {name: stats.created for name, stats in summary.sent.items()},
@@ -337,6 +345,12 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time this process has used so far, all threads, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def spawn(job: str, info_file: Path, database: str, profile: Path | None) -> dict[str, Any]:
     """Run one job in a child process; its result is the last line it prints."""
     command = [
@@ -359,12 +373,14 @@ def spawn(job: str, info_file: Path, database: str, profile: Path | None) -> dic
 def measure(
     job: str, srv: Server, work: Path, database: str, profile: Path | None = None
 ) -> dict[str, Any]:
-    """One job against ``srv``, with the API calls the emulators counted meanwhile."""
+    """One job against ``srv``, with the API calls and CPU the emulators used meanwhile."""
     info_file = work / "server.json"
     info_file.write_text(json.dumps(asdict(srv.info)))
-    before = srv.calls()
+    before = srv.counters()
     result = spawn(job, info_file, database, profile)
-    result["calls"] = asdict(srv.calls().since(before))
+    counted = srv.counters().since(before)
+    result["calls"] = {"salesforce": counted.salesforce, "hubspot": counted.hubspot}
+    result["emulator_cpu"] = counted.cpu
     return result
 
 
@@ -389,8 +405,8 @@ def report(people: int, touches: int, results: dict[str, dict[str, Any]]) -> dic
             f"{_figure(again['written'].get(name)):>19}"
         )
     print(
-        f"\n{'job':<16}{'status':>10}{'seconds':>9}{'records read':>14}{'written':>9}"
-        f"{'SF calls':>10}{'HS calls':>10}{'peak RSS':>10}"
+        f"\n{'job':<16}{'status':>10}{'seconds':>9}{'client CPU':>12}{'emulator CPU':>14}"
+        f"{'records read':>14}{'written':>9}{'SF calls':>10}{'HS calls':>10}{'peak RSS':>10}"
     )
     for job in JOBS:
         result = results[job]
@@ -398,6 +414,7 @@ def report(people: int, touches: int, results: dict[str, dict[str, Any]]) -> dic
         written = sum(result.get("written", {}).values())
         print(
             f"{job:<16}{result.get('status', '-'):>10}{result['seconds']:>9.1f}"
+            f"{result['cpu']:>12.1f}{result['emulator_cpu']:>14.1f}"
             f"{sum(result['read'].values()):>14,}{written:>9,}{calls['salesforce']:>10,}"
             f"{sum(calls['hubspot'].values()):>10,}{result['peak_mib']:>6,.0f} MiB"
         )

@@ -1,0 +1,362 @@
+"""Reading HubSpot changes: full loads by list, then searches on the modification time.
+
+Mixed into :class:`~abmsync.connectors.hubspot.connector.HubSpotConnector`.
+A first read (no cursor) pages the list endpoint, which has no result cap and
+resumes mid-load from its cursor; later reads search ``hs_lastmodifieddate``
+after the cursor with an overlap window, splitting the range into windows
+under the search API's 10,000-result cap, and keyset-paging a millisecond
+that alone holds more. Archived records come back as deletions. Engagements
+(notes) get the contact they are associated with, one batch call per page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+from abmsync.connectors.base import Batch, Cursor, ObjectMeta
+from abmsync.connectors.hubspot.client import AfterPaginator, HubSpotClient
+from abmsync.errors import TerminalError
+
+SEARCH_PAGE = 200
+SEARCH_CAP = 10_000
+LIST_PAGE = 100
+MODIFIED = "hs_lastmodifieddate"
+# Engagement objects read as touchpoints, and the object that says whose touchpoint it is.
+ENGAGEMENT_CONTACTS = {"notes": "contacts"}
+
+
+@dataclass
+class ChangeCursor:
+    """Where ``read_changes`` is: newest modification seen, and what it has emitted near it.
+
+    ``seen`` keeps (id -> modified ms) for records within the overlap window, so
+    re-reading the overlap (and same-millisecond changes) emits nothing twice.
+    """
+
+    modified_ms: int | None = None
+    seen: dict[str, int] = field(default_factory=dict)
+    archived_ms: int | None = None
+    archived_seen: list[str] = field(default_factory=list)
+    # A full load pages the list endpoint (no 10,000 cap); while it runs, the
+    # cursor holds the list position and the newest change before it began.
+    list_after: str | None = None
+    list_from: int | None = None
+    after_load: bool = False  # the next search starts at modified_ms, without the overlap
+
+    @classmethod
+    def parse(cls, cursor: Cursor | None) -> ChangeCursor:
+        if cursor is None:
+            return cls()
+        try:
+            data = json.loads(cursor.value)
+            return cls(
+                modified_ms=data.get("modified_ms"),
+                seen={str(k): int(v) for k, v in (data.get("seen") or {}).items()},
+                archived_ms=data.get("archived_ms"),
+                archived_seen=[str(i) for i in data.get("archived_seen") or []],
+                list_after=data.get("list_after"),
+                list_from=data.get("list_from"),
+                after_load=bool(data.get("after_load", False)),
+            )
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise TerminalError(f"HubSpot cursor is not valid JSON state: {exc}") from None
+
+    def observe(self, record_id: str, modified: int, overlap_ms: int) -> bool:
+        """Note a record; False if this (id, modified) was emitted before."""
+        if self.seen.get(record_id) == modified:
+            return False
+        self.seen[record_id] = modified
+        if self.modified_ms is None or modified > self.modified_ms:
+            self.modified_ms = modified
+            self.after_load = False
+            floor = modified - overlap_ms
+            self.seen = {k: v for k, v in self.seen.items() if v >= floor}
+        return True
+
+    def to_cursor(self, records: int) -> Cursor:
+        value = json.dumps(
+            {
+                "modified_ms": self.modified_ms,
+                "seen": dict(sorted(self.seen.items())),
+                "archived_ms": self.archived_ms,
+                "archived_seen": sorted(self.archived_seen),
+                **(
+                    {"list_after": self.list_after, "list_from": self.list_from}
+                    if self.list_from is not None
+                    else {}
+                ),
+                **({"after_load": True} if self.after_load else {}),
+            },
+            separators=(",", ":"),
+        )
+        observed = (
+            datetime.fromtimestamp(self.modified_ms / 1000, tz=UTC)
+            if self.modified_ms is not None
+            else None
+        )
+        return Cursor(value=value, observed_at=observed, records=records)
+
+
+class ChangeReader:
+    """``read_changes`` and its paging, for a connector with a client and ``describe``."""
+
+    client: HubSpotClient
+    overlap_ms: int
+    properties: dict[str, list[str]]
+
+    def describe(self, obj: str) -> ObjectMeta:
+        raise NotImplementedError
+
+    def read_changes(self, obj: str, cursor: Cursor | None) -> Iterator[Batch]:
+        """Changed records since ``cursor`` (all when None), then archived ones as deletes."""
+        state = ChangeCursor.parse(cursor)
+        full_load = state.modified_ms is None
+        names = list(self.properties.get(obj) or sorted(self.describe(obj).fields))
+        if full_load:
+            yield from self._full_load(obj, state, names)
+        if state.modified_ms is None:
+            start = 0
+        elif state.after_load:
+            start = state.modified_ms
+        else:
+            start = max(state.modified_ms - self.overlap_ms, 0)
+        for page in self._search_changes(obj, start, names):
+            rows: list[dict[str, str | None]] = []
+            for record in page:
+                modified = _modified_ms(record)
+                if state.observe(str(record.id), modified, self.overlap_ms):
+                    rows.append(
+                        {"id": str(record.id), **{n: record.properties.get(n) for n in names}}
+                    )
+            if rows:
+                records = _frame(rows, names)
+                if obj in ENGAGEMENT_CONTACTS:
+                    records = self._with_contacts(obj, records)
+                yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
+        deleted = self._archived_since(obj, state)
+        yield Batch(
+            obj=obj,
+            records=_frame([], names),
+            cursor=state.to_cursor(0),
+            deleted_ids=[] if full_load else deleted,
+        )
+
+    def _full_load(self, obj: str, state: ChangeCursor, names: list[str]) -> Iterator[Batch]:
+        """Every record through the list endpoint: 100 a page, no 10,000 cap, resumable.
+
+        Changes made while it runs are left to the search that follows, which
+        starts from the newest change seen before the load began.
+        """
+        if state.list_from is None:
+            newest = self._search(obj, 0, None, [MODIFIED], limit=1, descending=True)
+            state.list_from = _modified_ms(newest.results[0]) if newest.results else 0
+        after = state.list_after
+        while True:
+            page = self.client.call_json(
+                f"list {obj}",
+                "objects.basic_api",
+                "get_page",
+                obj,
+                limit=LIST_PAGE,
+                after=after,
+                properties=names,
+            )
+            following = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if following is not None and str(following) == after:
+                raise TerminalError(f"HubSpot returned the page token {following!r} twice")
+            done = following is None
+            after = state.list_after = None if done else str(following)
+            results = page.get("results") or []
+            rows = [
+                {"id": str(r["id"]), **{n: (r.get("properties") or {}).get(n) for n in names}}
+                for r in results
+            ]
+            began = state.list_from or 0
+            for record in results:
+                modified = _modified_json_ms(record)
+                if modified >= began:  # the search after the load sees it again
+                    state.seen[str(record["id"])] = modified
+            if done:
+                # The load is complete: searches continue from when it began. The list
+                # read everything older itself, so no overlap is re-read this once.
+                state.modified_ms, state.list_from, state.list_after = state.list_from, None, None
+                state.after_load = True
+            if rows or done:
+                records = _frame(rows, names)
+                if rows and obj in ENGAGEMENT_CONTACTS:
+                    records = self._with_contacts(obj, records)
+                yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
+            if done:
+                return
+
+    def _search(
+        self,
+        obj: str,
+        lo: int,
+        hi: int | None,
+        names: list[str],
+        *,
+        after: str | None = None,
+        limit: int = SEARCH_PAGE,
+        descending: bool = False,
+        extra: list[Any] | None = None,
+        sort_by: str = MODIFIED,
+    ) -> Any:
+        filters = [Filter(property_name=MODIFIED, operator="GTE", value=str(lo))]
+        if hi is not None:
+            filters.append(Filter(property_name=MODIFIED, operator="LTE", value=str(hi)))
+        filters.extend(extra or [])
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=filters)],
+            sorts=[
+                {"propertyName": sort_by, "direction": "DESCENDING" if descending else "ASCENDING"}
+            ],
+            properties=names,
+            limit=limit,
+            after=after,
+        )
+        return self.client.call(f"search {obj}", "objects.search_api", "do_search", obj, request)
+
+    def _search_changes(self, obj: str, start: int, names: list[str]) -> Iterator[list[Any]]:
+        """Pages of records modified at or after ``start``, oldest first, past the 10k cap."""
+        first = self._search(obj, start, None, names)
+        if int(first.total) <= SEARCH_CAP:
+            yield from self._pages(obj, start, None, names, first)
+            return
+        newest = self._search(obj, start, None, [MODIFIED], limit=1, descending=True)
+        end = _modified_ms(newest.results[0]) if newest.results else start
+        for lo, hi, total in self._windows(obj, start, end):
+            if total > SEARCH_CAP:  # more than 10,000 changes in one millisecond
+                yield from self._same_millisecond(obj, lo, names)
+            else:
+                yield from self._pages(obj, lo, hi, names, None)
+
+    def _windows(self, obj: str, lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
+        """Bisect [lo, hi] until every window holds at most 10,000 results."""
+        total = int(self._search(obj, lo, hi, [MODIFIED], limit=1).total)
+        if total <= SEARCH_CAP or lo >= hi:
+            if total:
+                yield lo, hi, total
+            return
+        middle = (lo + hi) // 2
+        yield from self._windows(obj, lo, middle)
+        yield from self._windows(obj, middle + 1, hi)
+
+    def _pages(
+        self, obj: str, lo: int, hi: int | None, names: list[str], first: Any
+    ) -> Iterator[list[Any]]:
+        paginator = AfterPaginator()
+        response = first if first is not None else self._search(obj, lo, hi, names)
+        while True:
+            yield list(response.results)
+            paginator.advance(response)
+            if paginator.done or int(paginator.after or 0) + SEARCH_PAGE > SEARCH_CAP:
+                return  # anything past the cap is newer and is read on the next run
+            response = self._search(obj, lo, hi, names, after=paginator.after)
+
+    def _same_millisecond(self, obj: str, moment: int, names: list[str]) -> Iterator[list[Any]]:
+        """Keyset paging on ``hs_object_id`` for one millisecond holding >10,000 changes."""
+        last = 0
+        while True:
+            extra = [Filter(property_name="hs_object_id", operator="GT", value=str(last))]
+            response = self._search(obj, moment, moment, names, extra=extra, sort_by="hs_object_id")
+            if not response.results:
+                return
+            yield list(response.results)
+            last = int(response.results[-1].id)
+
+    def _archived_since(self, obj: str, state: ChangeCursor) -> list[str]:
+        """Ids archived since the cursor (list with ``archived=true``); updates ``state``."""
+        floor = None if state.archived_ms is None else state.archived_ms - self.overlap_ms
+        already = set(state.archived_seen)
+        deleted: list[str] = []
+        stamps: dict[str, int] = {}
+        paginator = AfterPaginator()
+        while not paginator.done:
+            response = self.client.call(
+                f"list archived {obj}",
+                "objects.basic_api",
+                "get_page",
+                obj,
+                limit=LIST_PAGE,
+                after=paginator.after,
+                archived=True,
+                properties=["hs_object_id"],
+            )
+            for record in response.results:
+                archived_at = record.archived_at or record.updated_at
+                stamp = _ms(archived_at)
+                if floor is not None and stamp < floor:
+                    continue
+                stamps[str(record.id)] = stamp
+                if str(record.id) not in already:
+                    deleted.append(str(record.id))
+            paginator.advance(response)
+        if stamps:
+            newest = max(stamps.values())
+            if state.archived_ms is None or newest > state.archived_ms:
+                state.archived_ms = newest
+        if state.archived_ms is not None:
+            keep = state.archived_ms - self.overlap_ms
+            state.archived_seen = sorted(i for i, s in stamps.items() if s >= keep)
+        return deleted
+
+    def _with_contacts(self, obj: str, records: pl.DataFrame) -> pl.DataFrame:
+        """Add ``contact_id``: the contact an engagement (a touchpoint) is associated with.
+
+        One batch read per page of engagements, not one call per record.
+        """
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        ids = records["id"].to_list()
+        request = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids]
+        )
+        response = self.client.call(
+            f"read contacts of {len(ids)} {obj}",
+            "associations.v4.batch_api",
+            "get_page",
+            obj,
+            ENGAGEMENT_CONTACTS[obj],
+            request,
+        )
+        first: dict[str, str] = {}
+        for item in response.results or []:
+            linked = sorted(str(to.to_object_id) for to in (item.to or []))
+            if linked:
+                first[str(item._from.id)] = linked[0]
+        contacts = pl.Series("contact_id", [first.get(i) for i in ids], dtype=pl.String)
+        return records.with_columns(contacts)
+
+
+def _modified_ms(record: Any) -> int:
+    text = (record.properties or {}).get(MODIFIED)
+    if text:
+        return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+    return _ms(record.updated_at)
+
+
+def _modified_json_ms(record: Mapping[str, Any]) -> int:
+    """``_modified_ms`` of a record as raw JSON."""
+    text = (record.get("properties") or {}).get(MODIFIED) or record.get("updatedAt")
+    return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+
+
+def _ms(moment: datetime) -> int:
+    """Epoch milliseconds, rounded (float seconds * 1000 can land just below)."""
+    return round(moment.timestamp() * 1000)
+
+
+def _frame(rows: list[dict[str, str | None]], names: list[str]) -> pl.DataFrame:
+    columns = ["id", *[n for n in names if n != "id"]]
+    return pl.DataFrame(rows, schema=dict.fromkeys(columns, pl.String))
