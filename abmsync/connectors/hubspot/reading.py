@@ -313,28 +313,22 @@ class ChangeReader:
 
         One batch read per page of engagements, not one call per record.
         """
-        from hubspot.crm.associations.v4 import (
-            BatchInputPublicFetchAssociationsBatchRequest,
-            PublicFetchAssociationsBatchRequest,
-        )
-
         ids = records["id"].to_list()
-        request = BatchInputPublicFetchAssociationsBatchRequest(
-            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in ids]
-        )
-        response = self.client.call(
+        # Plain JSON both ways: SDK models cost a Configuration (and logger
+        # set-up) per object, more than the call itself.
+        page = self.client.call_json(
             f"read contacts of {len(ids)} {obj}",
             "associations.v4.batch_api",
             "get_page",
             obj,
             ENGAGEMENT_CONTACTS[obj],
-            request,
+            {"inputs": [{"id": i} for i in ids]},
         )
         first: dict[str, str] = {}
-        for item in response.results or []:
-            linked = sorted(str(to.to_object_id) for to in (item.to or []))
+        for item in page.get("results") or []:
+            linked = sorted(str(to["toObjectId"]) for to in (item.get("to") or []))
             if linked:
-                first[str(item._from.id)] = linked[0]
+                first[str(item["from"]["id"])] = linked[0]
         contacts = pl.Series("contact_id", [first.get(i) for i in ids], dtype=pl.String)
         return records.with_columns(contacts)
 
