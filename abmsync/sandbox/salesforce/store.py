@@ -443,11 +443,15 @@ class Store:
 
     def get(self, obj: ObjectDef, rid: str, *, deleted: bool = False) -> Record | None:
         """One record by id (15 or 18 characters), or None."""
+        # A 15-character id is a prefix of the 18-character one: a range on the
+        # primary key finds it (an OR with substr() would scan the whole table).
+        query = f'SELECT * FROM "{obj.name}" WHERE "Id" = ?'
+        params: tuple[str, ...] = (rid,)
+        if len(rid) == 15:
+            query = f'SELECT * FROM "{obj.name}" WHERE "Id" >= ? AND "Id" < ?'
+            params = (rid, rid + "~")
         with self._lock:
-            row = self._db.execute(
-                f'SELECT * FROM "{obj.name}" WHERE "Id" = ? OR substr("Id", 1, 15) = ?',
-                (rid, rid[:15]),
-            ).fetchone()
+            row = self._db.execute(query, params).fetchone()
         if row is None:
             return None
         record = self.to_json(obj, dict(zip(obj.fields, row, strict=True)))
