@@ -34,6 +34,8 @@ from abmsync.render import render_sync, table
 from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.rules.testing import run_rule_tests
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
+from abmsync.sandbox.hubspot.store import HubSpotStore
+from abmsync.sandbox.salesforce.app import SalesforceSandbox
 from abmsync.sandbox.seed import seed_sandbox
 from abmsync.sandbox.server import SandboxServer
 from abmsync.sandbox.week import ActivitySummary, simulate_week
@@ -53,8 +55,8 @@ class Sandbox:
     ca_file: str
     hubspot_url: str
     connectors: dict[str, Connector]
-    salesforce: object  # the emulated org (SalesforceSandbox)
-    hubspot: object  # the emulated portal (HubSpotStore)
+    salesforce: SalesforceSandbox  # the emulated org
+    hubspot: HubSpotStore  # the emulated portal
     token: str
     client_id: str
     client_secret: str
@@ -137,7 +139,7 @@ def run_demo(
     data = generate_dataset(people, seed=seed, as_of=DEFAULT_AS_OF)
     summaries: list[SyncSummary] = []
     with running_sandbox() as sandbox, Store.open(url) as store:
-        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot)  # type: ignore[arg-type]
+        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot)
         loaded_rows = table("Loaded into the sandbox", ["system", "object", "records"])
         for system, obj, count in seeded.rows():
             loaded_rows.add_row(system, obj, f"{count:,}")
@@ -164,10 +166,13 @@ def run_demo(
         _show_records(console, sandbox)
 
         console.rule("[bold]4. A week passes")
+        # The portal's clock moves on a week too, as it would between two real syncs.
+        # (Salesforce keeps real time: its deleted-records query asks up to now.)
+        sandbox.hubspot.set_clock(frozen_ms=None, offset_ms=int(WEEK.total_seconds() * 1000))
         week = simulate_week(
             data,
-            sandbox.salesforce,  # type: ignore[arg-type]
-            sandbox.hubspot,  # type: ignore[arg-type]
+            sandbox.salesforce,
+            sandbox.hubspot,
             seed=seed + 4,
             start=DEFAULT_AS_OF,
         )

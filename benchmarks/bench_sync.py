@@ -32,10 +32,12 @@ used is spent waiting, e.g. on SQLite commits).
 
 ``--touchpoints-per-person`` defaults to 2, not the generator's 20: HubSpot
 keeps marketing touchpoints as notes, which every client (the raw loop too)
-reads page by page, 100 records a page, and the sync then copies each one to
-Salesforce as a touchpoint record. At 20 a person, 100,000 people are some
-1.8 million notes: the run would take hours of note paging and measure little
-but that; at 2 people stay the bulk of the data.
+reads page by page, 100 records a page (the sync adds one association read per
+page), and the sync copies those of people in Salesforce there as touchpoint
+records. At 20 a person, 100,000 people are some 1.9 million notes: the run
+would be mostly note paging and touchpoint writes; at 2 (about 190,000 notes)
+people stay the bulk of the work. ``--profile FILE`` writes a cProfile of the
+initial sync (``python -m pstats FILE``), best taken at a smaller size.
 """
 
 from __future__ import annotations
