@@ -50,6 +50,8 @@ MODEL_ERRORS: tuple[type[Exception], ...] = (
     owners_errors.OpenApiException,
     associations_errors.OpenApiException,
 )
+# An answer that is not what the API promises: a model that does not fit, or bad JSON.
+UNEXPECTED_ANSWERS: tuple[type[Exception], ...] = (*MODEL_ERRORS, ValueError)
 
 
 class ErrorKind(Enum):
@@ -277,51 +279,54 @@ class HubSpotClient:
 
     def call(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``api.method(*args, **kwargs)`` with a timeout, mapped errors and retries."""
-
-        def once() -> Any:
-            function = getattr(self.api(api), method)
-            try:
-                return function(*args, _request_timeout=self.timeout, **kwargs)
-            except API_EXCEPTIONS as exc:
-                error = classify(exc, what)
-                vendor = getattr(error, "vendor", None)
-                if vendor is not None and vendor.category == "EXPIRED_AUTHENTICATION":
-                    self._refresh_token()
-                raise error from None
-            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-                raise HubSpotTransientError(
-                    f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
-                ) from None
-            except MODEL_ERRORS as exc:
-                raise HubSpotTerminalError(
-                    f"HubSpot {what}: unexpected response ({one_line(str(exc))[:200]})"
-                ) from None
-
-        return call_with_retries(once, attempts=self.attempts)
+        return call_with_retries(
+            lambda: self._once(what, api, method, args, kwargs, raw=False),
+            attempts=self.attempts,
+        )
 
     def call_json(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """``call``, but the answer is the parsed JSON body rather than SDK models.
 
         For pages of records: the SDK builds a model per record and parses
         every timestamp with dateutil, which costs more than the HTTP call.
-        The body is read inside the retried call, so a connection dropped
+        The body is read inside the retried attempt, so a connection dropped
         mid-body is retried like any other.
         """
+        return call_with_retries(
+            lambda: self._once(what, api, method, args, kwargs, raw=True),
+            attempts=self.attempts,
+        )
 
-        def read() -> Any:
-            response = self.call(what, api, method, *args, _preload_content=False, **kwargs)
-            try:
-                return json.loads(response.data)
-            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-                raise HubSpotTransientError(
-                    f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
-                ) from None
-            except ValueError as exc:
-                raise HubSpotTerminalError(
-                    f"HubSpot {what}: unexpected response ({one_line(str(exc))[:200]})"
-                ) from None
-
-        return call_with_retries(read, attempts=self.attempts)
+    def _once(
+        self,
+        what: str,
+        api: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        raw: bool,
+    ) -> Any:
+        """One attempt of a call, its errors mapped to abmsync's."""
+        function = getattr(self.api(api), method)
+        extra = {"_preload_content": False} if raw else {}
+        try:
+            answer = function(*args, _request_timeout=self.timeout, **extra, **kwargs)
+            return json.loads(answer.data) if raw else answer
+        except API_EXCEPTIONS as exc:
+            error = classify(exc, what)
+            vendor = getattr(error, "vendor", None)
+            if vendor is not None and vendor.category == "EXPIRED_AUTHENTICATION":
+                self._refresh_token()
+            raise error from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            raise HubSpotTransientError(
+                f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
+            ) from None
+        except UNEXPECTED_ANSWERS as exc:
+            raise HubSpotTerminalError(
+                f"HubSpot {what}: unexpected response ({one_line(str(exc))[:200]})"
+            ) from None
 
     def _refresh_token(self) -> None:
         """Take a new token from the provider (OAuth apps); a private-app token is kept."""
