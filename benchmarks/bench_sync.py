@@ -36,8 +36,9 @@ reads page by page, 100 records a page (the sync adds one association read per
 page), and the sync copies those of people in Salesforce there as touchpoint
 records. At 20 a person, 100,000 people are some 1.9 million notes: the run
 would be mostly note paging and touchpoint writes; at 2 (about 190,000 notes)
-people stay the bulk of the work. ``--profile FILE`` writes a cProfile of the
-initial sync (``python -m pstats FILE``), best taken at a smaller size.
+people stay the bulk of the work. ``--profile DIR`` writes cProfiles of the
+two syncs there (``initial-sync.prof``, ``no-change-sync.prof``; read them with
+``python -m pstats``), best taken at a smaller size.
 """
 
 from __future__ import annotations
@@ -458,6 +459,13 @@ def report(people: int, touches: int, results: dict[str, dict[str, Any]]) -> dic
     }
 
 
+def _profile(directory: Path | None, job: str) -> Path | None:
+    if directory is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{job}.prof"
+
+
 def _figure(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
@@ -474,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--profile", type=Path, help="write a cProfile of the initial sync to this file"
+        "--profile", type=Path, help="write cProfiles of the two syncs to this directory"
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -517,9 +525,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
             results["raw read"] = measure("raw", srv, work, database)
         with server(work / "data") as srv:
             print("measuring the initial sync", flush=True)
-            results["initial sync"] = measure("sync", srv, work, database, args.profile)
+            results["initial sync"] = measure(
+                "sync", srv, work, database, _profile(args.profile, "initial-sync")
+            )
             print("measuring the no-change sync", flush=True)
-            results["no-change sync"] = measure("sync", srv, work, database)
+            results["no-change sync"] = measure(
+                "sync", srv, work, database, _profile(args.profile, "no-change-sync")
+            )
         figures = report(people, touches, results)
     # The initial sync must have read what the raw loop read, record for record.
     assert figures["sync_read"] == figures["raw_read"], (figures["sync_read"], figures["raw_read"])
