@@ -43,10 +43,6 @@ class ObjectPlan:
     links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (object, id)
     unresolved_owners: int = 0
 
-    @property
-    def touchpoints(self) -> bool:
-        return bool(self.links) or any(p.external_id for p in self.patches)
-
 
 @dataclass
 class SendStats:
@@ -89,11 +85,11 @@ def plan_object(
         # The rules name owners their way (own-001, an email); the CRM wants its user id.
         known = set(assembled.user_ids.values())
         translate = {**{u: u for u in known}, **assembled.user_ids}
+        named = int(desired["owner_id"].is_not_null().sum())
         desired = desired.with_columns(
             pl.col("owner_id").replace_strict(translate, default=None).alias("owner_id")
         )
-        wanted = records.join(results, on="person_id", how="inner")["owner_id"]
-        unresolved = int(wanted.is_not_null().sum()) - int(desired["owner_id"].is_not_null().sum())
+        unresolved = named - int(desired["owner_id"].is_not_null().sum())
     groups: dict[Policy, list[OwnedField]] = {}
     for key, name in keys.items():
         spec = meta.fields.get(name)
