@@ -98,6 +98,7 @@ def serve(data: Path) -> None:
     from abmsync.sandbox.server import SandboxServer
     from abmsync.sync.crm import field_specs
     from abmsync.sync.sources import load_sources
+    from abmsync.sync.touchpoints import echo_field
 
     config = SandboxConfig(daily_api_limit=10_000_000)
     sf_app = salesforce_app(Faults(), config=config)
@@ -112,15 +113,25 @@ def serve(data: Path) -> None:
         for system, connector in (("salesforce", salesforce), ("hubspot", hubspot)):
             for spec in field_specs(ruleset, system):
                 connector.ensure_fields(spec)
-        # The fields the connectors' read_changes ask for: every typed Salesforce
-        # field, every HubSpot property.
+        # The fields a sync reads: every typed Salesforce field; of HubSpot's, those
+        # read_source selects (the mapping's, the owned ones and the echo key).
+        writeback = ruleset.writeback
+        targets = {
+            system: (t.object, t.external_id)
+            for system in writeback.systems
+            if (t := writeback.touchpoints(system)) is not None
+        }
         fields: dict[str, list[str]] = {}
         for source in load_sources([MAPPINGS], SYSTEMS):
             if source.system == "salesforce":
                 meta = salesforce.describe(source.obj)
                 names = [n for n, f in meta.fields.items() if f.type is not FieldType.OTHER]
             else:
-                names = sorted(hubspot.describe(source.obj).fields)
+                owned = list(writeback.objects(source.system).get(source.obj, {}).values())
+                echo = echo_field(source.system, source.obj, targets)
+                wanted = [*source.mapping.vendor_fields, *owned, *([echo] if echo else [])]
+                hubspot.select_fields(source.obj, wanted)
+                names = hubspot.properties[source.obj]
             fields[source.name] = names
         # An open keep-alive TLS connection would hold up the Salesforce server's stop.
         salesforce.client.session.close()
@@ -283,6 +294,7 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
 
     loaded = load_rules(RULES)
     sources = load_sources([MAPPINGS], SYSTEMS)
+    hubspot = HubSpotConnector(SecretStr(TOKEN), host=info.hubspot_url)
     connectors: dict[str, Connector] = {
         "salesforce": SalesforceConnector(
             info.salesforce_url,
@@ -290,7 +302,7 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
             SecretStr(info.client_secret),
             verify=info.ca_file,
         ),
-        "hubspot": HubSpotConnector(SecretStr(TOKEN), host=info.hubspot_url),
+        "hubspot": hubspot,
     }
     steps: list[tuple[str, float]] = []
 
@@ -328,6 +340,7 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
         "created": {name: stats.created for name, stats in summary.sent.items()},
         "counts": summary.counts(),
         "budget_calls": summary.api_calls,
+        "hubspot_fields": {f"hubspot/{obj}": names for obj, names in hubspot.properties.items()},
         "steps": [
             [_step_name(message), end - at] for (message, at), end in zip(steps, ends, strict=True)
         ],
@@ -533,8 +546,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
                 "sync", srv, work, database, _profile(args.profile, "no-change-sync")
             )
         figures = report(people, touches, results)
-    # The initial sync must have read what the raw loop read, record for record.
+    # The initial sync must have read what the raw loop read, record for record, and
+    # asked HubSpot for the same properties.
     assert figures["sync_read"] == figures["raw_read"], (figures["sync_read"], figures["raw_read"])
+    used = results["initial sync"]["hubspot_fields"]
+    asked = {name: fields for name, fields in srv.info.fields.items() if name in used}
+    assert used == asked, (used, asked)
     print(f"\nbenchmark wall time: {time.perf_counter() - begun:.0f}s")
     return figures
 

@@ -49,6 +49,7 @@ class ChangeCursor:
     list_after: str | None = None
     list_from: int | None = None
     after_load: bool = False  # the next search starts at modified_ms, without the overlap
+    _kept: int = field(default=0, repr=False)  # size of ``seen`` after the last pruning
 
     @classmethod
     def parse(cls, cursor: Cursor | None) -> ChangeCursor:
@@ -76,8 +77,12 @@ class ChangeCursor:
         if self.modified_ms is None or modified > self.modified_ms:
             self.modified_ms = modified
             self.after_load = False
-            floor = modified - overlap_ms
-            self.seen = {k: v for k, v in self.seen.items() if v >= floor}
+            # Pruned once the map has doubled, not on every newer stamp: reading
+            # oldest first moves the stamp on almost every record (O(n^2) otherwise).
+            if len(self.seen) > 2 * self._kept + 1000:
+                floor = modified - overlap_ms
+                self.seen = {k: v for k, v in self.seen.items() if v >= floor}
+                self._kept = len(self.seen)
         return True
 
     def to_cursor(self, records: int) -> Cursor:
