@@ -10,7 +10,7 @@ from rich.table import Table
 
 from abmsync.rules.diff import RulesDiff
 from abmsync.rules.explain import reasons_of
-from abmsync.rules.scoring import ScoreResult
+from abmsync.rules.scoring import SCORE_DIGITS, ScoreResult
 from abmsync.rules.sla import SlaReport
 from abmsync.sync.engine import SyncSummary, estimated_calls
 from abmsync.sync.lifecycle_job import PassSummary
@@ -97,8 +97,8 @@ def render_explanation(
                 "person_id": row["person_id"],
                 "email": row["email"],
                 "fit": row["fit"],
-                "engagement": row["engagement"],
-                "total": row["total"],
+                "engagement": round(row["engagement"], SCORE_DIGITS),
+                "total": round(row["total"], SCORE_DIGITS),
                 "grade": row["grade"],
                 "band": row["band"],
                 "priority": row["priority"],

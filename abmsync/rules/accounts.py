@@ -4,7 +4,9 @@ Accounts are scored in two steps around person scoring: first what is known
 of the account alone (tier, account fit), which people inherit; then, once
 people are scored, the roll-up of their engagement and buying roles onto
 their account (engaged people, engaged roles, coverage) and the
-marketing-qualified-account condition over it.
+marketing-qualified-account condition over it. The condition sees the exact
+roll-up; ``account_engagement`` and ``coverage`` are rounded only afterwards,
+for display.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def roll_up_accounts(
         .group_by("account_id")
         .agg(
             pl.len().cast(pl.Int64).alias("people"),
-            pl.col("engagement").sum().round(2).alias("account_engagement"),
+            pl.col("engagement").sum().alias("account_engagement"),
             engaged.sum().cast(pl.Int64).alias("engaged_people"),
             *per_role,
         )
@@ -87,6 +89,8 @@ def roll_up_accounts(
         pl.col("engaged_roles").fill_null(0),
     )
     coverage = pl.col("engaged_roles") / len(roles) if roles else pl.lit(0.0)
-    frame = frame.with_columns(coverage.round(4).alias("coverage"))
+    frame = frame.with_columns(coverage.alias("coverage"))
     mqa = rules.mqa.expr if rules.mqa is not None else pl.lit(False)
-    return frame.with_columns(mqa.alias("mqa"))
+    return frame.with_columns(mqa.alias("mqa")).with_columns(
+        pl.col("account_engagement").round(2), pl.col("coverage").round(4)
+    )

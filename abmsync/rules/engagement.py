@@ -6,7 +6,7 @@ Semantics, as admins read them in the rules file:
   rule it matches (rules are independent: a pricing-page view can match both
   a generic ``page_view`` rule and a ``/pricing`` rule);
 * touchpoints older than ``window_days`` or later than the as-of time count
-  for nothing;
+  for nothing (one exactly ``window_days`` old still counts);
 * ``cap`` bounds the decayed total one rule can give one person (for negative
   rules, the magnitude).
 
@@ -48,7 +48,7 @@ def in_window(
         .filter(
             pl.col("person_id").is_not_null()
             & (pl.col("age_days") >= 0)
-            & (pl.col("age_days") < engagement.window_days)
+            & (pl.col("age_days") <= engagement.window_days)
         )
         .with_columns(decay.alias("decay"))
     )

@@ -62,7 +62,9 @@ class EventRule(StrictModel):
 
 class Engagement(StrictModel):
     half_life_days: float | None = Field(default=30, gt=0, description="null = no decay")
-    window_days: float = Field(default=180, gt=0, description="older touchpoints are ignored")
+    window_days: float = Field(
+        default=180, gt=0, description="older touchpoints are ignored (this old still counts)"
+    )
     events: list[EventRule] = Field(default_factory=list)
     types: list[str] = Field(
         default_factory=list, description="touchpoint types beyond the built-in ones"
@@ -186,7 +188,9 @@ class FastTrack(StageMove):
     type: str | None = None
     when: str | None = Field(default=None, description="condition on touchpoint fields")
     within_days: float = Field(
-        default=14, gt=0, description="only this recent touchpoints count (and after stage entry)"
+        default=14,
+        gt=0,
+        description="touchpoints at most this many days old count (and after stage entry)",
     )
 
     @model_validator(mode="after")

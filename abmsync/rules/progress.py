@@ -14,7 +14,7 @@ Order of precedence in one pass, per person:
 2. a transition into a terminal stage (e.g. a competitor to disqualified)
    wins over everything else;
 3. then a fast track (e.g. a "contact sales" form newer than the person's
-   stage entry and younger than ``within_days``) moves them at once;
+   stage entry and at most ``within_days`` old) moves them at once;
 4. otherwise the first matching transition moves them;
 5. people in a terminal stage never move, and nobody moves twice at the
    same as-of time (so re-running a pass is a no-op).
@@ -47,6 +47,7 @@ CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "rules_version": pl.String(),
     "changed_at": TIMESTAMP,
 }
+MOVED_COLUMNS = ("person_id", "from_stage", "to_stage", "rule")
 FLAG_COLUMNS: dict[str, pl.DataType] = {
     "person_id": pl.String(),
     "flag": pl.String(),
@@ -64,7 +65,7 @@ class LifecycleOutcome:
     state: pl.DataFrame  # STATE_COLUMNS, every scored person
     changes: pl.DataFrame  # CHANGE_COLUMNS, placements first, then moves
     flags: pl.DataFrame  # FLAG_COLUMNS
-    moved: pl.DataFrame  # person_id, from_stage, to_stage, rule: this pass's moves only
+    moved: pl.DataFrame  # MOVED_COLUMNS: this pass's moves only
 
 
 def empty_state() -> pl.DataFrame:
@@ -89,7 +90,7 @@ def advance(
             state.filter(pl.lit(False)),
             pl.DataFrame(schema=CHANGE_COLUMNS),
             _flags(rules, people),
-            pl.DataFrame(schema={"person_id": pl.String()}),
+            pl.DataFrame(schema={name: CHANGE_COLUMNS[name] for name in MOVED_COLUMNS}),
         )
     as_of = pl.lit(rules.as_of, dtype=TIMESTAMP)
     known = pl.Series(lifecycle.stages, dtype=pl.String()).implode()
@@ -197,7 +198,7 @@ def advance(
         state=state_out.cast(STATE_COLUMNS),  # type: ignore[arg-type]
         changes=changes.select(list(CHANGE_COLUMNS)).cast(CHANGE_COLUMNS),  # type: ignore[arg-type]
         flags=_flags(rules, people),
-        moved=moves.select("person_id", "from_stage", "to_stage", "rule"),
+        moved=moves.select(MOVED_COLUMNS),
     )
 
 
@@ -215,7 +216,7 @@ def _with_fast_tracks(
         window.group_by("person_id")
         .agg(
             pl.col("occurred_at")
-            .filter(term.mask & (pl.col("age_days") < term.rule.within_days))
+            .filter(term.mask & (pl.col("age_days") <= term.rule.within_days))
             .max()
             .alias(term.column)
             for term in terms

@@ -6,6 +6,11 @@ and bands a ``when`` chain. No row is visited in Python, so a million people
 with twenty million touchpoints score in seconds, and the same inputs always
 give the same outputs (backtests and what-if comparisons depend on it).
 
+Everything thresholded (grades on fit, bands on engagement, lifecycle
+conditions, the MQA roll-up) sees the exact values: 4.996 points of
+engagement are below a band at 5. Only what is shown or written is rounded
+(:meth:`ScoreResult.public_people`, the write-back's ``score_digits``).
+
 Engagement semantics are described in :mod:`abmsync.rules.engagement`.
 """
 
@@ -28,6 +33,7 @@ from abmsync.rules.model import FieldType
 from abmsync.schema import TIMESTAMP, cast_column, conform
 
 SECONDS_PER_DAY = 86400.0
+SCORE_DIGITS = 2  # decimals of engagement and total as shown and recorded
 
 _POLARS_TYPES: dict[FieldType, pl.DataType] = {
     "text": pl.String(),
@@ -87,11 +93,23 @@ class ScoreResult:
             pl.col(counts).fill_null(0)
         )
 
-    def public_people(self, person_ids: Sequence[str] | None = None) -> pl.DataFrame:
-        """Scores with their reasons text, rules version and time, without internal columns."""
+    def public_people(
+        self, person_ids: Sequence[str] | None = None, *, digits: int | None = SCORE_DIGITS
+    ) -> pl.DataFrame:
+        """Scores with their reasons text, rules version and time, without internal columns.
+
+        ``engagement`` and ``total`` are rounded to ``digits`` decimals (None:
+        exact, for a caller that rounds once itself, as the write-back does).
+        """
+        rounded = (
+            [pl.col("engagement").round(digits), pl.col("total").round(digits)]
+            if digits is not None
+            else []
+        )
         return (
             self.explained(person_ids)
             .with_columns(
+                *rounded,
                 reasons_text(self.rules).alias("reasons"),
                 pl.lit(self.rules.as_of, dtype=TIMESTAMP).alias("scored_at"),
                 pl.lit(self.rules.version).alias("rules_version"),
@@ -119,7 +137,7 @@ def score(
     frame = frame.with_columns(_grade(rules), _band(rules), *_role_flags(rules))
     frame = frame.with_columns(
         _roles(rules),
-        (pl.col("fit") + pl.col("engagement")).round(2).alias("total"),
+        (pl.col("fit") + pl.col("engagement")).alias("total"),
     ).with_columns(
         pl.concat_str([pl.col("grade"), pl.col("band").cast(pl.String)]).alias("priority"),
     )
@@ -234,7 +252,7 @@ def _join_engagement(
         engagement, left_on="id", right_on="person_id", how="left", maintain_order="left"
     )
     frame = frame.with_columns(pl.col(points).fill_null(0.0)) if points else frame
-    total = pl.sum_horizontal(points).round(2) if points else pl.lit(0.0)
+    total = pl.sum_horizontal(points) if points else pl.lit(0.0)
     return frame.with_columns(total.alias("engagement"))
 
 

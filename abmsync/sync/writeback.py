@@ -57,8 +57,11 @@ class SendStats:
 
 
 def person_results(evaluated: EvaluatedPass) -> pl.DataFrame:
-    """One row per person with every value a write-back key can name."""
-    scores = evaluated.result.public_people().select(
+    """One row per person with every value a write-back key can name.
+
+    Numbers stay exact here: the plan rounds them once, to ``score_digits``.
+    """
+    scores = evaluated.result.public_people(digits=None).select(
         "person_id", "fit", "engagement", "total", "grade", "priority", "reasons", "account_tier"
     )
     state = evaluated.state.select("person_id", "stage", "owner_id")

@@ -105,7 +105,7 @@ def score_person(
         total = 0.0
         for touch in touchpoints:
             age = (as_of - touch["occurred_at"]).total_seconds() / 86400
-            if age < 0 or age >= engagement_rules.window_days:
+            if age < 0 or age > engagement_rules.window_days:
                 continue
             if event.type is not None and touch.get("type") != event.type:
                 continue
@@ -118,7 +118,6 @@ def score_person(
             total = max(-event.cap, min(event.cap, total))
         engagement += total
     grade = next((g for g, t in ruleset.grades.items() if fit >= t), ruleset.lowest_grade)
-    engagement = round(engagement, 2)
     band = next(
         (b for b, t in sorted(ruleset.bands.items()) if engagement >= t), ruleset.lowest_band
     )

@@ -194,3 +194,15 @@ def test_rerunning_a_pass_at_the_same_time_moves_nobody_twice() -> None:
     assert again.changes.is_empty()
     later = run(frame, T0 + timedelta(days=1), first.state, tps)
     assert stage_of(later, "p0") == "recycled"  # a day later the status still says rejected
+
+
+def test_a_fast_track_touchpoint_exactly_within_days_old_still_counts() -> None:
+    frame = people({"stage": "lead"}, {"stage": "lead"})
+    edge = T0 - timedelta(days=7)
+    tps = touches(
+        ("p0", "form_submit", edge, "https://x.io/contact-sales"),
+        ("p1", "form_submit", edge - timedelta(microseconds=1), "https://x.io/contact-sales"),
+    )
+    outcome = run(frame, T0, tps=tps)
+    assert stage_of(outcome, "p0") == "mql"
+    assert stage_of(outcome, "p1") == "lead"

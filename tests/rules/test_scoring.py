@@ -91,6 +91,79 @@ def test_touchpoints_outside_the_window_or_in_the_future_count_for_nothing() -> 
     assert row(result)["band"] == 4
 
 
+def test_a_touchpoint_exactly_window_days_old_still_counts() -> None:
+    rules = ruleset(
+        engagement={
+            "half_life_days": None,
+            "window_days": 30,
+            "events": [{"type": "webinar", "points": 7}],
+        }
+    )
+    just_older = 30 + 1 / 86_400e6  # one microsecond past the window
+    tps = touches(("p0", "webinar", 30, None), ("p1", "webinar", just_older, None))
+    result = run(rules, people({}, {}), tps)
+    assert row(result, "p0")["engagement"] == 7
+    assert row(result, "p1")["engagement"] == 0
+
+
+def _flat(points: float, **sections: Any) -> RuleSet:
+    """Rules where one webinar gives exactly ``points`` (no decay)."""
+    engagement = {
+        "half_life_days": None,
+        "window_days": 30,
+        "events": [{"type": "webinar", "points": points}],
+    }
+    return ruleset(engagement=engagement, **sections)
+
+
+def test_bands_compare_the_exact_engagement_not_the_rounded_one() -> None:
+    rules = _flat(4.996, bands={1: 40, 2: 20, 3: 5})
+    exact = _flat(5.0, bands={1: 40, 2: 20, 3: 5})
+    below = run(rules, people({}), touches(("p0", "webinar", 1, None)))
+    at = run(exact, people({}), touches(("p0", "webinar", 1, None)))
+    assert (row(below)["band"], row(below)["priority"]) == (4, "D4")
+    assert (row(at)["band"], row(at)["priority"]) == (3, "D3")
+    # Shown and recorded rounded, all the same.
+    shown = below.public_people().row(0, named=True)
+    assert (shown["engagement"], shown["total"], shown["band"]) == (5.0, 5.0, 4)
+    assert row(below)["engagement"] == pytest.approx(4.996, abs=1e-12)
+
+
+def test_a_fit_exactly_at_a_grade_threshold_gets_that_grade() -> None:
+    rules = ruleset(
+        fit=[
+            {"name": "software", "when": "industry = 'Software'", "points": 15},
+            {"name": "almost", "when": "industry = 'Retail'", "points": 14.996},
+        ]
+    )
+    result = run(rules, people({"industry": "Software"}, {"industry": "Retail"}))
+    assert row(result, "p0")["grade"] == "B"  # B: 15
+    assert row(result, "p1")["grade"] == "C"
+
+
+def test_lifecycle_conditions_see_the_exact_engagement() -> None:
+    lifecycle = {
+        "stages": ["lead", "mql"],
+        "transitions": [{"to": "mql", "from": ["lead"], "when": "engagement >= 5"}],
+    }
+    almost = run(_flat(4.996, lifecycle=lifecycle), people({}), touches(("p0", "webinar", 1, None)))
+    enough = run(_flat(5.0, lifecycle=lifecycle), people({}), touches(("p0", "webinar", 1, None)))
+    assert row(almost)["stage"] == "lead"
+    assert row(enough)["stage"] == "mql"
+
+
+def test_mqa_sees_the_exact_account_engagement() -> None:
+    accounts = {"mqa": "account_engagement >= 10"}
+    frame = people({"account_id": "a1"}, {"account_id": "a1"})
+    tps = touches(("p0", "webinar", 1, None), ("p1", "webinar", 1, None))
+    account = pl.DataFrame({"id": ["a1"]})
+    almost = run(_flat(4.998, accounts=accounts), frame, tps, account)
+    enough = run(_flat(5.0, accounts=accounts), frame, tps, account)
+    assert almost.accounts.row(0, named=True)["mqa"] is False
+    assert almost.accounts.row(0, named=True)["account_engagement"] == 10.0  # shown rounded
+    assert enough.accounts.row(0, named=True)["mqa"] is True
+
+
 def test_one_touchpoint_scores_on_every_rule_it_matches() -> None:
     result = run(ruleset(), people({}), touches(("p0", "page_view", 0, "https://x.io/pricing")))
     assert row(result)["engagement"] == pytest.approx(11.0)
