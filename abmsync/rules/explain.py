@@ -2,11 +2,13 @@
 
 Scoring keeps one contribution column per rule; this module turns them into
 the readable reasons text written to the CRM ("+15 target industry; +20 form
-fill (2 days ago)") and into :class:`abmsync.schema.Reason` rows for
+fill (2026-11-28)") and into :class:`abmsync.schema.Reason` rows for
 ``abmsync score --explain``.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import polars as pl
 
@@ -14,16 +16,17 @@ from abmsync.rules.compiled import CompiledRules
 from abmsync.schema import Reason
 
 
-def _points(column: pl.Expr) -> pl.Expr:
-    """Signed points as text: whole numbers without decimals, others to one decimal."""
-    rounded = column.round(1)
-    digits = rounded.abs().cast(pl.String).str.strip_suffix(".0")
-    return pl.when(rounded > 0).then(pl.lit("+") + digits).otherwise(pl.lit("−") + digits)
+def _points(column: pl.Expr, digits: int) -> pl.Expr:
+    """Signed points as text, to ``digits`` decimals, without a trailing ``.0``."""
+    rounded = column.round(digits)
+    text = rounded.abs().cast(pl.String)
+    digits_text = text.str.strip_suffix(".0") if digits <= 1 else text
+    return pl.when(rounded > 0).then(pl.lit("+") + digits_text).otherwise(pl.lit("−") + digits_text)
 
 
 def _fixed_points(points: float) -> str:
-    """The same text as :func:`_points` for a constant."""
-    rounded = round(points, 1)
+    """A fit rule's constant points as text (``+15``, ``−30``, ``+2.5``)."""
+    rounded = round(points, 2)
     digits = f"{abs(rounded):g}"
     return f"+{digits}" if rounded > 0 else f"−{digits}"
 
@@ -39,8 +42,30 @@ def _age(column: pl.Expr) -> pl.Expr:
     )
 
 
+def _date(column: pl.Expr, as_of: datetime) -> pl.Expr:
+    """The calendar day (UTC) of the touchpoint ``column`` days before ``as_of``."""
+    at = pl.lit(as_of) - pl.duration(microseconds=(column * 86_400_000_000).round(0).cast(pl.Int64))
+    return at.dt.date().cast(pl.String)
+
+
+def _when(column: pl.Expr, rules: CompiledRules) -> pl.Expr | None:
+    match rules.ruleset.writeback.reasons_format.when:
+        case "date":
+            return pl.lit(" (") + _date(column, rules.as_of) + pl.lit(")")
+        case "age":
+            return pl.lit(" (") + _age(column) + pl.lit(")")
+        case _:
+            return None
+
+
 def reasons_text(rules: CompiledRules) -> pl.Expr:
-    """A readable, rule-ordered reasons text built from the contribution columns."""
+    """A readable, rule-ordered reasons text built from the contribution columns.
+
+    Its format is the rules' ``writeback.reasons_format``: by default decayed
+    points are rounded like the score and touchpoints are dated, so the text
+    of someone whose score did not change does not change either.
+    """
+    digits = rules.ruleset.writeback.reasons_digits
     parts: list[pl.Expr] = []
     for fit in rules.fit:
         # A fit rule gives its points or nothing, so its reason is a constant.
@@ -49,15 +74,11 @@ def reasons_text(rules: CompiledRules) -> pl.Expr:
     for event in rules.events:
         points, count = pl.col(event.points_column), pl.col(event.count_column)
         times = pl.when(count > 1).then(pl.lit(" ×") + count.cast(pl.String)).otherwise(pl.lit(""))
-        described = (
-            _points(points)
-            + pl.lit(f" {event.rule.label}")
-            + times
-            + pl.lit(" (")
-            + _age(pl.col(event.age_column))
-            + pl.lit(")")
-        )
-        parts.append(pl.when(points.round(1) != 0).then(described))
+        described = _points(points, digits) + pl.lit(f" {event.rule.label}") + times
+        when = _when(pl.col(event.age_column), rules)
+        if when is not None:
+            described = described + when
+        parts.append(pl.when(points.round(digits) != 0).then(described))
     if not parts:
         return pl.lit("")
     return pl.concat_str(parts, separator="; ", ignore_nulls=True)

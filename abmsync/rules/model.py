@@ -367,6 +367,27 @@ class TouchpointTarget(StrictModel):
     external_id: str = Field(description="unique field holding abmsync's touchpoint key")
 
 
+class ReasonsFormat(StrictModel):
+    """How the reasons text reads, on CRM records and in the score ledger.
+
+    The defaults keep it stable from day to day: a touchpoint is dated, not
+    aged ("3 days ago" would change every day), and decayed points are
+    rounded like the score, so the text changes only when the score does.
+    """
+
+    when: Literal["date", "age", "none"] = Field(
+        default="date",
+        description="date of the newest matching touchpoint (2026-11-28), its age "
+        "(3 days ago; changes daily), or nothing",
+    )
+    digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=4,
+        description="decimals of decayed points; default: the write-back's score_digits",
+    )
+
+
 class WriteBack(StrictModel):
     """Which CRM fields abmsync owns and how it writes them.
 
@@ -390,6 +411,7 @@ class WriteBack(StrictModel):
     touchpoint_days: int = Field(
         default=90, ge=1, description="touchpoints younger than this are written as history"
     )
+    reasons_format: ReasonsFormat = Field(default_factory=ReasonsFormat)
     systems: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -397,7 +419,7 @@ class WriteBack(StrictModel):
     def _systems_beside_options(cls, value: object) -> object:
         if not isinstance(value, dict) or "systems" in value:
             return value
-        options = {"conflicts", "score_digits", "touchpoint_days"}
+        options = {"conflicts", "score_digits", "touchpoint_days", "reasons_format"}
         return {
             **{k: v for k, v in value.items() if k in options},
             "systems": {k: v for k, v in value.items() if k not in options},
@@ -421,6 +443,12 @@ class WriteBack(StrictModel):
         if unknown:
             raise ValueError(f"conflicts: unknown write-back key {unknown[0]!r}")
         return self
+
+    @property
+    def reasons_digits(self) -> int:
+        """Decimals of the decayed points in the reasons text."""
+        digits = self.reasons_format.digits
+        return self.score_digits if digits is None else digits
 
     def policy(self, key: str) -> Policy:
         """The conflict policy of one write-back key."""

@@ -168,6 +168,12 @@ def read_source(
     value = store.get_cursor(source.system, source.obj)
     cursor = Cursor(value=value) if value is not None else None
     id_field = source.id_field or "Id"
+    # Deletions already recorded: the vendor's deletion window overlaps runs, so
+    # the same deletions come back; they are neither counted again nor allowed
+    # to overwrite the record they were merged into with nothing.
+    known = {
+        str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
+    }
     for batch in connector.read_changes(source.obj, cursor):
         raw = batch.records
         if echo is not None and echo in raw.columns and raw.height:
@@ -185,24 +191,40 @@ def read_source(
                 if present:
                     crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
                     store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
-            if batch.deleted_ids:
-                tombstones = pl.DataFrame(
-                    {"id": batch.deleted_ids}, schema={"id": pl.String()}
-                ).join(masters, on="id", how="left")
+            tombstones = _new_tombstones(batch.deleted_ids, masters, known)
+            if tombstones.height:
                 store.save_snapshot(
                     source.tombstone_key,
                     tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
                     now=at,
                     tx=tx,
                 )
+            if batch.deleted_ids:
                 store.delete_snapshot(source.key, batch.deleted_ids, tx=tx)
             store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
         stats.records += live.height
-        stats.deleted += len(batch.deleted_ids)
+        stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
+        known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
         stats.batches += 1
         if stop():
             break
     return stats
+
+
+def _new_tombstones(
+    deleted_ids: Sequence[str], masters: pl.DataFrame, known: dict[str, str | None]
+) -> pl.DataFrame:
+    """Deletions not recorded yet, or now known to be merges (with their master)."""
+    frame = pl.DataFrame({"id": list(deleted_ids)}, schema={"id": pl.String()}).join(
+        masters, on="id", how="left"
+    )
+    if not known:
+        return frame
+    fresh = [
+        i not in known or (known[i] is None and m is not None)
+        for i, m in zip(frame["id"], frame["master_id"], strict=True)
+    ]
+    return frame.filter(pl.Series(fresh, dtype=pl.Boolean))
 
 
 def _masters(raw: pl.DataFrame) -> pl.DataFrame:

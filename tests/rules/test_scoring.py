@@ -284,9 +284,41 @@ def test_the_first_matching_transition_wins_and_terminal_stages_stay() -> None:
     assert row(result, "p3")["stage_rule"] is None
 
 
-def test_reasons_name_each_rule_with_its_points_and_age() -> None:
+def test_reasons_name_each_rule_with_its_points_and_date_rounded_like_the_score() -> None:
     result = run(
         ruleset(),
+        people({"industry": "Software"}),
+        touches(
+            ("p0", "form_submit", 2, None),
+            ("p0", "email_open", 1.5, None),
+            ("p0", "email_open", 3, None),
+        ),
+    )
+    text = result.public_people()["reasons"][0]
+    # 20 × 0.5^(2/10) = 17.4 → 17; the newest open was 1.5 days before 1 May: 29 April.
+    assert text.startswith("+20 software; +17 form (2026-04-29); +3 opens ×2 (2026-04-29)")
+
+
+def test_reasons_stay_the_same_from_day_to_day_while_the_rounded_points_do() -> None:
+    rules = ruleset(
+        engagement={
+            "half_life_days": 1000,
+            "window_days": 60,
+            "events": [{"name": "form", "type": "form_submit", "points": 20}],
+        }
+    )
+    frame = people({"industry": "Software"})
+    day_one = score(compile_rules(rules, AS_OF), frame, touches(("p0", "form_submit", 2, None)))
+    later = AS_OF + timedelta(days=3)
+    day_four = score(compile_rules(rules, later), frame, touches(("p0", "form_submit", 2, None)))
+    first, second = (r.public_people()["reasons"][0] for r in (day_one, day_four))
+    assert first == second == "+20 software; +20 form (2026-04-29)"
+
+
+def test_reasons_can_show_ages_and_more_decimals_instead() -> None:
+    rules = ruleset(writeback={"reasons_format": {"when": "age", "digits": 1}})
+    result = run(
+        rules,
         people({"industry": "Software"}),
         touches(
             ("p0", "form_submit", 2, None),
