@@ -3,8 +3,10 @@
 Every call goes through :meth:`HubSpotClient.call`: the client's own urllib3
 retry is switched off, each sub-package's ``ApiException`` (they do not share a
 base class) is turned into one of abmsync's three kinds of error through one
-table, and transient ones are retried by :func:`abmsync.connectors.retry.call_with_retries`,
-honouring a 429's Retry-After. Messages are one line and never contain the token.
+table, network failures are transient (a certificate that fails verification
+is terminal, :mod:`abmsync.connectors.tls`), and transient ones are retried by
+:func:`abmsync.connectors.retry.call_with_retries`, honouring a 429's
+Retry-After. Messages are one line and never contain the token.
 
 Every HTTP request the generated clients send (retries included) goes through
 the client's :class:`~abmsync.connectors.budget.ApiBudget`: each sub-package's
@@ -33,6 +35,7 @@ from urllib3.util.retry import Retry
 
 from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, call_with_retries
+from abmsync.connectors.tls import certificate_failure
 from abmsync.errors import AbmsyncError, SkippableError, TerminalError, TransientError
 
 T = TypeVar("T")
@@ -250,9 +253,15 @@ class HubSpotClient:
         attempts: int = 6,
         token_provider: Callable[[], SecretStr] | None = None,
         budget: ApiBudget | None = None,
+        verify: bool | str = True,
     ) -> None:
-        """``budget`` counts and limits the API calls (default: 10% reserve, no cap)."""
+        """``budget`` counts and limits the API calls (default: 10% reserve, no cap).
+
+        ``verify`` is TLS verification: True (the system's CAs), False, or the
+        path of a CA bundle to trust (a proxy's, a sandbox's).
+        """
         self.host = host
+        self.verify = verify
         self.timeout = timeout
         self.attempts = attempts
         self._token = access_token
@@ -268,6 +277,8 @@ class HubSpotClient:
                 host=self.host,
                 # Our policy decides on retries: urllib3 must not retry on its own.
                 retry=Retry(total=0, connect=0, read=0, redirect=False, raise_on_status=False),
+                verify_ssl=self.verify is not False,
+                ssl_ca_cert=self.verify if isinstance(self.verify, str) else None,
             )
             target: Any = client.crm
             for part in name.split("."):
@@ -320,6 +331,12 @@ class HubSpotClient:
                 self._refresh_token()
             raise error from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            reason = certificate_failure(exc)
+            if reason is not None:
+                raise HubSpotTerminalError(
+                    f"TLS verification of HubSpot at {self.host} failed ({reason}); "
+                    "trust the CA that signed its certificate"
+                ) from None
             raise HubSpotTransientError(
                 f"HubSpot {what} failed: {type(exc).__name__} ({one_line(str(exc))[:200]})"
             ) from None

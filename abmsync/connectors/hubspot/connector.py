@@ -97,10 +97,12 @@ class HubSpotConnector(ChangeReader):
         token_provider: Callable[[], SecretStr] | None = None,
         properties: Mapping[str, Sequence[str]] | None = None,
         budget: ApiBudget | None = None,
+        verify: bool | str = True,
     ) -> None:
         """``budget`` counts every API call and stops the run before the daily reserve.
 
         Without one the connector keeps 10% in reserve and has no per-run cap.
+        ``verify``: TLS verification, or the path of a CA bundle to trust.
         """
         self.client = HubSpotClient(
             access_token,
@@ -109,6 +111,7 @@ class HubSpotConnector(ChangeReader):
             attempts=attempts,
             token_provider=token_provider,
             budget=budget,
+            verify=verify,
         )
         self.budget = self.client.budget
         self.overlap_ms = overlap_ms

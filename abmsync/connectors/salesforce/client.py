@@ -7,8 +7,10 @@ off, ``verify`` as configured), then hands that session and the token to
 
 - an HTTP error answer becomes an abmsync error by looking up
   ``(status, errorCode)`` in :data:`ERROR_KINDS` (a table, not an if-chain);
-- 429, 5xx, timeouts and dropped connections are transient and retried by
-  the shared policy in :mod:`abmsync.connectors.retry`, honouring Retry-After;
+- 429, 5xx, timeouts and dropped connections (TLS handshakes cut short
+  included) are transient and retried by the shared policy in
+  :mod:`abmsync.connectors.retry`, honouring Retry-After; a certificate that
+  fails verification is terminal (:mod:`abmsync.connectors.tls`);
 - ``401 INVALID_SESSION_ID`` logs in again once and repeats the call;
 - everything else is terminal and reads as one line without the secret.
 
@@ -35,6 +37,7 @@ from tenacity import Retrying
 
 from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, retrying
+from abmsync.connectors.tls import certificate_failure, tls_detail
 from abmsync.errors import SkippableError, TerminalError, TransientError
 
 T = TypeVar("T")
@@ -310,12 +313,18 @@ class SalesforceClient:
 
     @staticmethod
     def _network(function: Callable[[], T]) -> T:
-        """Call ``function``; network failures become transient (or terminal TLS) errors."""
+        """Call ``function``: network failures are transient, bad certificates terminal."""
         try:
             return function()
         except requests.exceptions.SSLError as error:
+            reason = certificate_failure(error)
+            if reason is None:  # cut during the handshake, reset: the network, not trust
+                raise TransientError(
+                    f"TLS connection to Salesforce failed: {tls_detail(error)}"
+                ) from error
             raise TerminalError(
-                "TLS verification of Salesforce failed; set `verify` to the CA bundle to trust"
+                f"TLS verification of Salesforce failed ({reason}); "
+                "set `verify` to the CA bundle to trust"
             ) from error
         except requests.exceptions.ConnectTimeout as error:
             raise TransientError("could not connect to Salesforce in time") from error
