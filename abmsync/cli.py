@@ -42,7 +42,15 @@ mapping_option = click.option(
 )
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command tree; abmsync's own errors raised by any command end as one line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with domain_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="abmsync")
 def main() -> None:
     """abmsync: declarative lead and account scoring, lifecycle and CRM sync."""

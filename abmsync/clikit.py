@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from abmsync.errors import AbmsyncError
 
@@ -27,7 +28,10 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", highlight=False, markup=True)
+        # One line, whatever the terminal's width; the message is text, not markup.
+        err_console.print(
+            f"[bold red]error:[/] {escape(self.message)}", highlight=False, soft_wrap=True
+        )
 
 
 @contextmanager
@@ -56,4 +60,5 @@ def database_url(explicit: str | None) -> str:
         return explicit
     from abmsync.settings import Settings
 
-    return Settings().database_url.get_secret_value()
+    with domain_errors():
+        return Settings().database_url.get_secret_value()

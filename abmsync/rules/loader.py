@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from abmsync.errors import ConfigError
 from abmsync.rules.expr import suggest
 from abmsync.rules.model import RuleSet
+from abmsync.yamlnodes import ValueBudget, YamlError, build_scalar, compose
 
 PathKey = tuple[str | int, ...]
 
@@ -112,22 +113,13 @@ def parse_rules(text: str, file: str) -> tuple[RuleSet | None, SourceMap, list[D
     """Parse ``text`` into a RuleSet, returning diagnostics instead of raising."""
     source = SourceMap(file)
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        return None, source, [Diagnostic(file, line, column, f"YAML syntax: {problem}")]
-    except yaml.YAMLError as exc:
-        return None, source, [Diagnostic(file, 1, 1, f"YAML syntax: {exc}")]
-    if node is None:
-        return None, source, [Diagnostic(file, 1, 1, "the rules file is empty")]
-    problems: list[Diagnostic] = []
-    data = _to_data(node, (), source, problems, yaml.SafeLoader(""))
+        node = compose(text)
+        if node is None:
+            return None, source, [Diagnostic(file, 1, 1, "the rules file is empty")]
+        problems: list[Diagnostic] = []
+        data = _to_data(node, (), source, problems, ValueBudget())
+    except YamlError as exc:
+        return None, source, [Diagnostic(file, exc.line, exc.column, exc.message)]
     if problems:
         return None, source, problems
     if not isinstance(data, dict):
@@ -164,8 +156,9 @@ def _to_data(
     path: PathKey,
     source: SourceMap,
     problems: list[Diagnostic],
-    constructor: yaml.SafeLoader,
+    budget: ValueBudget,
 ) -> Any:
+    budget.spend(node)
     source.values[path] = ValueSpot(
         node.start_mark.line + 1,
         node.start_mark.column + 1,
@@ -175,7 +168,7 @@ def _to_data(
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node)
+            key = build_scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str | int | float | bool) or key is None:
                 problems.append(source.at(path, "keys must be plain names"))
                 continue
@@ -184,14 +177,14 @@ def _to_data(
             if key in result:
                 problems.append(source.at(key_path, f"duplicate key '{key}'", key=True))
                 continue
-            result[key] = _to_data(value_node, key_path, source, problems, constructor)
+            result[key] = _to_data(value_node, key_path, source, problems, budget)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_data(child, (*path, index), source, problems, constructor)
+            _to_data(child, (*path, index), source, problems, budget)
             for index, child in enumerate(node.value)
         ]
-    return constructor.construct_object(node)
+    return build_scalar(node)
 
 
 def _diagnostic(error: Any, source: SourceMap) -> Diagnostic:

@@ -9,6 +9,7 @@ that are referenced exist, and tests name things that exist.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from abmsync.rules import fields as scopes
@@ -16,6 +17,11 @@ from abmsync.rules.expr import check_condition, suggest
 from abmsync.rules.loader import Diagnostic, PathKey, SourceMap
 from abmsync.rules.model import FieldType, RuleSet
 from abmsync.schema import TouchpointType
+from abmsync.settings import SYSTEMS
+
+# Points, thresholds, caps and days beyond this are typos (and float sums past
+# it lose whole points).
+MAX_NUMBER = 1e12
 
 
 def check_ruleset(ruleset: RuleSet, source: SourceMap) -> list[Diagnostic]:
@@ -38,6 +44,7 @@ class _Checker:
         self.custom: Mapping[str, FieldType] = ruleset.fields
 
     def run(self) -> None:
+        self._required_sections()
         self._custom_fields()
         self._fit()
         self._engagement()
@@ -48,6 +55,23 @@ class _Checker:
         self._lifecycle()
         self._routing()
         self._tests()
+        self._unique_names()
+        self._writeback_systems()
+        self._numbers(self.rules.model_dump(by_alias=True, exclude={"tests"}), ())
+        for index, case in enumerate(self.rules.tests):
+            self._numbers(case.model_dump(exclude={"person", "account"}), ("tests", index))
+
+    def _required_sections(self) -> None:
+        """``version`` always; ``grades`` once there are fit rules (defaults would not fit them)."""
+        if ("version",) not in self.source.keys:
+            self._problem((), "missing required field 'version' (add 'version: 1' at the top)")
+        if self.rules.fit and ("grades",) not in self.source.keys:
+            self._problem(
+                ("fit",),
+                "missing required field 'grades': fit rules need grade thresholds, "
+                "e.g. grades: {A: 40, B: 25, C: 10}",
+                key=True,
+            )
 
     def _problem(self, path: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(self.source.at(path, message, key=key))
@@ -258,6 +282,58 @@ class _Checker:
                             f"unknown rule '{name}'{suggest(name, rule_names)}",
                         )
 
+    def _unique_names(self) -> None:
+        """Transitions, fast tracks and tests are told apart by name (``moved_by``, results)."""
+        lifecycle = self.rules.lifecycle
+        groups: list[tuple[str, PathKey, list[str | None]]] = [
+            ("test", ("tests",), [case.name for case in self.rules.tests]),
+        ]
+        if lifecycle is not None:
+            named = [t.name for t in lifecycle.transitions]
+            groups.append(("transition", ("lifecycle", "transitions"), named))
+            groups.append(
+                ("fast track", ("lifecycle", "fast_track"), [f.name for f in lifecycle.fast_track])
+            )
+        for kind, section, names in groups:
+            first: dict[str, int] = {}
+            for index, name in enumerate(names):
+                if name is None:
+                    continue
+                if name in first:
+                    line = self.source.at((*section, first[name], "name"), "").line
+                    self._problem(
+                        (*section, index, "name"),
+                        f"duplicate {kind} name '{name}' (first used on line {line})",
+                    )
+                else:
+                    first[name] = index
+
+    def _writeback_systems(self) -> None:
+        for system in self.rules.writeback.systems:
+            if system not in SYSTEMS:
+                self._problem(
+                    ("writeback", system),
+                    f"unknown system '{system}' to write back to{suggest(system, list(SYSTEMS))} "
+                    f"(known: {', '.join(SYSTEMS)})",
+                    key=True,
+                )
+
+    def _numbers(self, value: object, path: PathKey) -> None:
+        """Every number is finite and of a sane size (``1e309`` is infinity, ``1e13`` a typo)."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self._numbers(item, (*path, key))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                self._numbers(item, (*path, index))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                self._problem(path, f"{_dotted(path)}: must be a finite number, not {value}")
+            elif abs(value) > MAX_NUMBER:
+                self._problem(
+                    path, f"{_dotted(path)}: {value:g} is too large (at most {MAX_NUMBER:.0e})"
+                )
+
     def _known_keys(
         self, path: PathKey, values: Iterable[str], known: Mapping[str, object]
     ) -> None:
@@ -266,3 +342,7 @@ class _Checker:
                 self._problem(
                     (*path, str(name)), f"unknown field '{name}'{suggest(name, known)}", key=True
                 )
+
+
+def _dotted(path: PathKey) -> str:
+    return ".".join(str(part) for part in path)

@@ -47,10 +47,11 @@ class Installed:
 
 
 def configured(settings: Settings) -> dict[str, Connector]:
-    """A connector for every system whose settings are filled in."""
+    """A connector for every system with any setting; one lacking a credential is an error."""
     connectors: dict[str, Connector] = {}
+    systems = settings.systems()
     sf = settings.salesforce
-    if sf.instance_url and sf.client_id and sf.client_secret:
+    if "salesforce" in systems and sf.instance_url and sf.client_id and sf.client_secret:
         from abmsync.connectors.salesforce.connector import SalesforceConnector
 
         connectors["salesforce"] = SalesforceConnector(
@@ -66,7 +67,7 @@ def configured(settings: Settings) -> dict[str, Connector]:
             ),
         )
     hs = settings.hubspot
-    if hs.access_token:
+    if "hubspot" in systems and hs.access_token:
         from abmsync.connectors.hubspot.connector import HubSpotConnector
 
         connectors["hubspot"] = HubSpotConnector(

@@ -59,7 +59,7 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_version_ignores_comments_and_tests_but_not_points(tmp_path: Path) -> None:
-    base = 'version: 1\nfit:\n  - {name: a, when: "employees > 5", points: 1}\n'
+    base = 'version: 1\nfit:\n  - {name: a, when: "employees > 5", points: 1}\ngrades: {A: 1}\n'
     first, second, third = (tmp_path / f"{n}.yaml" for n in "abc")
     first.write_text(base)
     second.write_text("# a comment\n" + base + "tests: []\n")
