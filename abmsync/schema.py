@@ -20,6 +20,8 @@ from typing import Annotated, Any
 import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from abmsync.errors import ConfigError
+
 
 def utc(value: datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime; naive values are taken as UTC."""
@@ -302,8 +304,8 @@ FRAME_COLUMNS: dict[str, dict[str, pl.DataType]] = {
 }
 
 
-class SchemaError(ValueError):
-    """A frame lacks a required column or holds one of the wrong type."""
+class SchemaError(ConfigError, ValueError):
+    """A frame lacks a required column or holds one of the wrong type (the input is wrong)."""
 
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {

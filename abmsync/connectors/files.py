@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -131,7 +131,7 @@ def read_entity(path: Path, entity: str, mapping: Mapping | None = None) -> pl.D
                     raise FilesError(f"{path}: missing required column {column!r}")
         collected = frame.collect()
     try:
-        return coerce_to_schema(collected, entity)
+        typed = coerce_to_schema(collected, entity)
     except BadValueError as exc:
         rule = mapping.fields.get(exc.column) if mapping is not None else None
         origin = f" (from {rule.field!r})" if rule is not None and rule.field else ""
@@ -141,14 +141,35 @@ def read_entity(path: Path, entity: str, mapping: Mapping | None = None) -> pl.D
         ) from None
     except InputError as exc:
         raise FilesError(f"{path}: {exc}") from None
+    if entity in UNIQUE_ID_ENTITIES:
+        _reject_duplicate_ids(typed, path)
+    return typed
 
 
-def write_frame(frame: pl.DataFrame, path: Path) -> None:
+# Entities whose ``id`` is the record's key: two rows with one id are one record twice.
+UNIQUE_ID_ENTITIES = ("people", "accounts")
+
+
+def _reject_duplicate_ids(frame: pl.DataFrame, path: Path) -> None:
+    repeated = frame.select(pl.arg_where(pl.col("id").is_duplicated()))["id"]
+    if repeated.len() == 0:
+        return
+    first = int(repeated[0])
+    value = frame["id"][first]
+    again = next(int(r) for r in repeated if r != first and frame["id"][int(r)] == value)
+    raise FilesError(f"{path}: row {again + 1}: duplicate id {value!r} (also on row {first + 1})")
+
+
+def write_frame(
+    frame: pl.DataFrame, path: Path, *, before_replace: Callable[[], None] | None = None
+) -> None:
     """Write ``frame`` to ``path`` in the format of its extension, atomically.
 
     CSV cannot hold nested values, so lists and structs become JSON text; JSONL
     keeps them nested. Binary values become hex in both. Parent directories
-    are created. The file is replaced only once the new one is complete.
+    are created. The file is replaced only once the new one is complete, and
+    after ``before_replace`` (e.g. recording a ledger) returned: if it raises,
+    the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     kind = file_format(path)
@@ -160,6 +181,8 @@ def write_frame(frame: pl.DataFrame, path: Path) -> None:
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         try:
             _write(prepared, temp, kind, gzipped=path.suffix.lower() == ".gz")
+            if before_replace is not None:
+                before_replace()
             os.replace(temp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):

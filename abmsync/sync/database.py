@@ -16,11 +16,13 @@ otherwise trip over:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from alembic import command
@@ -154,6 +156,8 @@ def open_engine(url: str) -> sa.Engine:
     """
     parsed = parse_url(url)
     shown = display_url(parsed)
+    if parsed.get_backend_name() == "sqlite":
+        check_sqlite_file(parsed)
     engine = create_state_engine(parsed)
     try:
         _upgrade_when_free(engine)
@@ -169,6 +173,83 @@ def open_engine(url: str) -> sa.Engine:
             f"cannot open state database {shown}: {_reason(exc, _password(parsed))}"
         ) from None
     return engine
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(url: URL) -> None:
+    """Refuse, without touching it, a file that is not an abmsync state database.
+
+    SQLite would happily turn an empty file into a database, switch any
+    database to WAL mode and create abmsync's tables beside someone else's,
+    and the upgrade would do all that before failing on a schema from a newer
+    abmsync. So before connecting: the file must be writable, start with
+    SQLite's header, and hold either nothing or abmsync's schema at a revision
+    this abmsync knows. A file that does not exist yet is created later.
+    """
+    name = url.database
+    if not name or name == ":memory:" or "uri" in url.query:
+        return
+    path = Path(name)
+    if not path.exists():
+        return
+    where = f"cannot open state database {display_url(url)}"
+    if path.is_dir():
+        raise StoreError(f"{where}: is a directory, not a database file")
+    try:
+        mode = path.stat().st_mode
+        with path.open("rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    if not header:
+        raise StoreError(
+            f"{where}: the file is empty, not an abmsync state database "
+            "(remove it, or name a new file, to start one)"
+        )
+    if header != _SQLITE_HEADER:
+        raise StoreError(f"{where}: not an SQLite database file")
+    if not (mode & 0o222) or not os.access(path, os.W_OK):
+        raise StoreError(f"{where}: the file is read-only (abmsync writes to it)")
+    _check_sqlite_schema(path, where)
+
+
+def _check_sqlite_schema(path: Path, where: str) -> None:
+    """The file's abmsync schema revision is one this version knows, or it has no tables."""
+    import sqlite3
+
+    # immutable=1: read without locks, journal files or any write to the file.
+    uri = f"file:{quote(str(path.resolve()))}?immutable=1"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            listed = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in listed}
+            revision = None
+            if "alembic_version" in tables:
+                found = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+                revision = found[0] if found else None
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{where}: {one_line(str(exc))}") from None
+    if tables and "alembic_version" not in tables:
+        raise StoreError(
+            f"{where}: holds tables but no abmsync schema (another "
+            "application's database?)"
+        )
+    if revision is not None and revision not in known_revisions():
+        raise StoreError(
+            f"{where}: its schema is newer than this abmsync "
+            f"knows (revision {revision!r}; upgrade abmsync)"
+        )
+
+
+def known_revisions() -> set[str]:
+    """Every migration revision this version of abmsync has."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return {revision.revision for revision in script.walk_revisions()}
 
 
 def _upgrade_when_free(engine: sa.Engine, attempts: int = 8) -> None:

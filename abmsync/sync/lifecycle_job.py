@@ -18,7 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from abmsync.connectors.files import read_records
+from abmsync.connectors.files import FilesError, read_records
+from abmsync.connectors.transforms import TransformArgs, apply_transform
 from abmsync.rules.compiled import CompiledRules, compile_rules
 from abmsync.rules.domains import match_people_to_accounts
 from abmsync.rules.loader import LoadedRules
@@ -231,17 +232,44 @@ def record_pass(store: Store, evaluated: EvaluatedPass, *, tx: Transaction) -> i
 
 
 def read_owners(path: Path | None) -> pl.DataFrame:
-    """Owners (id, name, queue, max_open, available) from any supported file; none = empty."""
+    """Owners (id, name, queue, max_open, available) from any supported file; none = empty.
+
+    CSV holds text, so ``max_open`` and ``available`` are parsed as the
+    mapping transforms read them (``1,200``; ``true``/``yes``/``1``); a value
+    that does not parse is a ``FilesError`` naming the file, row and column.
+    """
     if path is None:
         return pl.DataFrame(schema=OWNER_COLUMNS)
     frame = read_records(path)
-    missing = [
-        pl.lit(None, dtype=t).alias(n) for n, t in OWNER_COLUMNS.items() if n not in frame.columns
-    ]
-    frame = frame.with_columns(missing) if missing else frame
-    return frame.select(
-        pl.col(name).cast(dtype, strict=False) for name, dtype in OWNER_COLUMNS.items()
-    ).with_columns(pl.col("available").fill_null(True))
+    if "id" not in frame.columns:
+        raise FilesError(f"{path}: missing required column 'id'")
+    columns = []
+    for name, dtype in OWNER_COLUMNS.items():
+        if name not in frame.columns:
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        parsed = _owner_column(frame, name, dtype, path)
+        columns.append(parsed.alias(name))
+    return frame.select(columns).with_columns(pl.col("available").fill_null(True))
+
+
+_OWNER_PARSERS = {pl.Int64(): ("integer", "an integer"), pl.Boolean(): ("boolean", "a boolean")}
+
+
+def _owner_column(frame: pl.DataFrame, name: str, dtype: pl.DataType, path: Path) -> pl.Expr:
+    source = frame.schema[name]
+    if dtype == pl.String() or source == dtype:
+        return pl.col(name).cast(dtype)
+    transform, expected = _OWNER_PARSERS[dtype]
+    parsed, _ = apply_transform(transform, pl.col(name), source, TransformArgs())
+    present = pl.col(name).is_not_null()
+    if source == pl.String():
+        present = present & (pl.col(name).str.strip_chars().str.len_bytes() > 0)
+    bad = frame.select(pl.arg_where(present & parsed.is_null()).first()).item()
+    if bad is not None:
+        row, value = int(bad), frame[name][int(bad)]
+        raise FilesError(f"{path}: row {row + 1}: column {name!r}: {value!r} is not {expected}")
+    return parsed.cast(dtype)
 
 
 def _match_accounts(

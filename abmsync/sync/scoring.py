@@ -115,12 +115,16 @@ def score_files(
 ) -> tuple[ScoreResult, ScoringSummary]:
     """Score the people in ``inputs`` and write/record the results.
 
-    The output file is written to a temporary name and renamed, so a failed
-    run never leaves a half-written file behind.
+    Nothing is written unless the whole job succeeds: the output file goes to
+    a temporary name first, the ledger is recorded in one transaction, and
+    only then is the file renamed into place. A failed run leaves neither a
+    (partial) output file nor ledger rows behind.
     """
     step = progress or (lambda _: None)
     started = time.perf_counter()
     as_of = as_of or datetime.now(UTC)
+    if out is not None:
+        file_format(out)  # an unsupported extension fails before any work
     step("reading data")
     people = inputs.read("people", inputs.people)
     touchpoints = load_touchpoints(inputs) if inputs.touchpoints else None
@@ -133,13 +137,19 @@ def score_files(
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FilesError(f"cannot score {inputs.people.parent}: {detail}") from exc
     public = result.public_people()
+    recorded: list[int] = []
+
+    def record() -> None:
+        if database_url is not None:
+            step("recording the score ledger")
+            recorded.append(_record_ledger(public, database_url, result))
+
     if out is not None:
         step(f"writing {out.name}")
-        _write_atomically(public, out)
-    ledger_rows = None
-    if database_url is not None:
-        step("recording the score ledger")
-        ledger_rows = _record_ledger(public, database_url, result)
+        write_frame(public, out, before_replace=record)
+    else:
+        record()
+    ledger_rows = recorded[0] if recorded else None
     summary = ScoringSummary(
         rules_version=result.rules.version,
         as_of=result.as_of,
@@ -189,16 +199,6 @@ def _count(frame: pl.DataFrame | pl.LazyFrame | None) -> int:
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     counted = frame.group_by(column).len().sort(column, nulls_last=True)
     return {str(key): int(n) for key, n in counted.iter_rows()}
-
-
-def _write_atomically(frame: pl.DataFrame, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial{''.join(out.suffixes)}")
-    try:
-        write_frame(frame, partial)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _record_ledger(public: pl.DataFrame, database_url: str, result: ScoreResult) -> int:
