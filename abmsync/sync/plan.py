@@ -7,6 +7,12 @@ and, once the vendor confirms them, stores the written values as the new
 calls, keeps score decay from churning every record every day (numbers are
 compared after rounding), and detects a person editing an owned field in the
 CRM by hand, which the conflict policy then settles.
+
+Emptying an owned field is an edit like any other (a sandbox refresh, a restore
+from backup, someone clearing the score): with ``abmsync_wins`` the value is
+written again, with ``crm_wins`` it stays empty (a cleared owner stays
+unassigned) and is reported. A record or field the CRM snapshot does not hold
+is compared with what abmsync last wrote instead: unknown is not empty.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from abmsync.connectors.base import Patch
 
 ConflictPolicy = Literal["crm_wins", "abmsync_wins"]
 ELLIPSIS = "…"
+KNOWN = "__known"
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,14 @@ def plan_writes(
 
     ``desired`` has ``record_id`` and the result columns; ``last_written`` and
     ``crm_values`` have ``record_id`` and one column per vendor field name.
-    A field whose CRM value differs from what abmsync last wrote was edited
-    by someone else: with ``crm_wins`` it is left alone (and reported), with
-    ``abmsync_wins`` it is overwritten (and reported).
+    A field whose CRM value differs from what abmsync last wrote (emptied
+    included) was edited by someone else: with ``crm_wins`` it is left alone
+    (and reported), with ``abmsync_wins`` it is overwritten (and reported).
     """
     values = desired.select("record_id", *[_desired_value(f).alias(f.name) for f in fields])
     names = [f.name for f in fields]
     written = _side(last_written, names, "__written")
-    current = _side(crm_values, names, "__crm")
+    current = _side(crm_values, names, "__crm", mark_known=True)
     joined = values.join(written, on="record_id", how="left").join(
         current, on="record_id", how="left"
     )
@@ -79,8 +86,13 @@ def plan_writes(
         dtype = values.schema[name]
         desired_col = pl.col(name)
         written_col = pl.col(f"{name}__written").cast(dtype, strict=False)
-        crm_col = pl.col(f"{name}__crm").cast(dtype, strict=False)
-        edited = crm_col.is_not_null() & written_col.is_not_null() & crm_col.ne_missing(written_col)
+        crm_raw = pl.col(f"{name}__crm")
+        # An empty text is how some vendors say "cleared" (HubSpot): the same as null.
+        filled = crm_raw.cast(pl.String).str.len_chars() > 0
+        crm_col = pl.when(filled).then(crm_raw).otherwise(None).cast(dtype, strict=False)
+        # The CRM's value is known (possibly empty) when the snapshot holds the record.
+        crm_known = pl.col(f"{name}__crm{KNOWN}").fill_null(False)
+        edited = crm_known & written_col.is_not_null() & crm_col.ne_missing(written_col)
         conflicts.append(
             joined.filter(edited & crm_col.ne_missing(desired_col)).select(
                 "record_id",
@@ -92,7 +104,7 @@ def plan_writes(
             )
         )
         # Compare with what the CRM holds if known, else with what abmsync last wrote.
-        baseline = pl.coalesce(crm_col, written_col) if crm_values is not None else written_col
+        baseline = pl.when(crm_known).then(crm_col).otherwise(written_col)
         # abmsync never clears a field: no value wanted means no opinion.
         needs = desired_col.is_not_null() & desired_col.ne_missing(baseline)
         if policy == "crm_wins":
@@ -148,12 +160,21 @@ def _desired_value(owned: OwnedField) -> pl.Expr:
     return value
 
 
-def _side(frame: pl.DataFrame | None, names: list[str], suffix: str) -> pl.DataFrame:
+def _side(
+    frame: pl.DataFrame | None, names: list[str], suffix: str, *, mark_known: bool = False
+) -> pl.DataFrame:
+    """``frame``'s columns ``names`` renamed with ``suffix`` (null where it lacks one).
+
+    With ``mark_known``, a ``<name><suffix>__known`` column is true for the
+    fields ``frame`` has (a left join makes it null for records it lacks).
+    """
     if frame is None:
         frame = pl.DataFrame(schema={"record_id": pl.String()})
     present = [n for n in names if n in frame.columns]
+    known = [pl.lit(n in present).alias(f"{n}{suffix}{KNOWN}") for n in names] if mark_known else []
     return frame.select(
         "record_id",
         *[pl.col(n).alias(f"{n}{suffix}") for n in present],
         *[pl.lit(None).alias(f"{n}{suffix}") for n in names if n not in present],
+        *known,
     )

@@ -80,3 +80,40 @@ def test_a_hand_edited_field_is_left_alone_when_the_crm_wins() -> None:
     )
     assert [p.values for p in overwritten.patches] == [{"ABM_Grade__c": "A"}]
     assert overwritten.conflicts.height == 1
+
+
+def test_an_owned_field_emptied_in_the_crm_is_written_again() -> None:
+    last = written(("00Q1", "42", "A", "x"))
+    crm = written(("00Q1", None, "", "x"))  # a sandbox refresh: null, or HubSpot's ""
+    plan = plan_writes(
+        "Lead", desired(("00Q1", 42, "A", "x")), FIELDS, last_written=last, crm_values=crm
+    )
+    assert [p.values for p in plan.patches] == [{"ABM_Score__c": 42.0, "ABM_Grade__c": "A"}]
+    reported = plan.conflicts.sort("field").select("field", "crm_value", "winner").rows()
+    assert reported == [
+        ("ABM_Grade__c", None, "abmsync_wins"),
+        ("ABM_Score__c", None, "abmsync_wins"),
+    ]
+
+
+def test_a_field_emptied_by_hand_stays_empty_when_the_crm_wins() -> None:
+    owner = [OwnedField("OwnerId", "owner_id")]
+    last = pl.DataFrame({"record_id": ["00Q1"], "OwnerId": ["005A"]})
+    crm = pl.DataFrame({"record_id": ["00Q1"], "OwnerId": [None]}, schema=last.schema)
+    want = pl.DataFrame({"record_id": ["00Q1"], "owner_id": ["005A"]})
+    plan = plan_writes("Lead", want, owner, last_written=last, crm_values=crm, policy="crm_wins")
+    assert plan.patches == []
+    assert plan.conflicts.select("field", "crm_value", "desired").row(0) == (
+        "OwnerId",
+        None,
+        "005A",
+    )
+
+
+def test_a_record_the_crm_snapshot_lacks_is_compared_with_what_was_last_written() -> None:
+    last = written(("00Q1", "42", "A", "x"), ("00Q2", "7", "C", "y"))
+    crm = written(("00Q2", "7", "C", "y"))  # 00Q1 not read (yet): unknown, not empty
+    want = desired(("00Q1", 42, "A", "x"), ("00Q2", 7, "C", "y"))
+    plan = plan_writes("Lead", want, FIELDS, last_written=last, crm_values=crm)
+    assert plan.patches == []
+    assert plan.conflicts.is_empty()
