@@ -143,8 +143,16 @@ def _data_inputs(data_dir: Path | None, mappings: tuple[Path, ...] = ()) -> Any:
     help="data directory (default: settings data_dir, ./abmsync-data)",
 )
 @click.option("--as-of", "as_of", help="compare as of this ISO time (default: now)")
-@click.option("--weeks", default=8, show_default=True, help="weeks of MQL volume to replay")
-@click.option("--sample", default=10, show_default=True, help="changed people to show")
+@click.option(
+    "--weeks",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 520),
+    help="weeks of MQL volume to replay",
+)
+@click.option(
+    "--sample", default=10, show_default=True, type=click.IntRange(0), help="changed people to show"
+)
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
 def rules_diff(
     old: Path,
@@ -203,7 +211,13 @@ def rules_schema() -> None:
 @click.option("--database", "database", help="state database URL (default: settings)")
 @click.option("--no-ledger", is_flag=True, help="do not record scores in the state database")
 @click.option("--explain", "explain_email", help="explain the score of the person with this email")
-@click.option("--top", default=10, show_default=True, help="rows in the top-people table")
+@click.option(
+    "--top",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0),
+    help="rows in the top-people table",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def score_command(
     rules_path: Path,
@@ -482,7 +496,9 @@ def crm_install_fields(rules_path: Path) -> None:
 
 
 @main.command("status")
-@click.option("--runs", default=10, show_default=True, help="recent runs to show")
+@click.option(
+    "--runs", default=10, show_default=True, type=click.IntRange(1), help="recent runs to show"
+)
 @click.option("--database", "database", help="state database URL (default: settings)")
 @click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
 def status_command(runs: int, database: str | None, as_json: bool) -> None:
@@ -565,8 +581,20 @@ _register_sandbox_commands()
 
 
 @main.command("demo")
-@click.option("--people", default=3000, show_default=True, help="people to generate")
-@click.option("--seed", default=7, show_default=True, help="random seed of the data")
+@click.option(
+    "--people",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="people to generate",
+)
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=click.IntRange(0, 2**32 - 1),
+    help="random seed of the data",
+)
 @click.option(
     "--dir",
     "directory",

@@ -51,8 +51,10 @@ from abmsync.connectors.mapping import (
     BadValueError,
     InputError,
     Mapping,
+    check_transformed,
     coerce_to_schema,
     mapping_exprs,
+    source_exprs,
 )
 from abmsync.connectors.transforms import json_text
 from abmsync.errors import ConfigError
@@ -124,12 +126,15 @@ def read_entity(path: Path, entity: str, mapping: Mapping | None = None) -> pl.D
     with _read_errors(path):
         schema = frame.collect_schema()
         if mapping is not None:
-            frame = frame.select(mapping_exprs(mapping, schema, source=str(path)))
+            mapped = mapping_exprs(mapping, schema, source=str(path))
+            frame = frame.select([*mapped, *source_exprs(mapping, schema)])
         else:
             for column in REQUIRED_COLUMNS[entity]:
                 if column not in schema:
                     raise FilesError(f"{path}: missing required column {column!r}")
         collected = frame.collect()
+    if mapping is not None:
+        collected = check_transformed(mapping, collected, source=str(path))
     try:
         typed = coerce_to_schema(collected, entity)
     except BadValueError as exc:

@@ -358,6 +358,69 @@ def mapping_exprs(mapping: Mapping, schema: pl.Schema, *, source: str = "input")
     return exprs
 
 
+_SOURCE = "__abmsync_source__"
+
+
+def source_exprs(mapping: Mapping, schema: pl.Schema) -> list[pl.Expr]:
+    """The vendor values behind the columns :func:`check_transformed` checks, as extra columns.
+
+    Those are the entity's required columns and columns parsed with an explicit
+    ``format``: for them a transform that turns a present value into null is
+    an error, not tolerance of an odd value.
+    """
+    exprs = []
+    for name in _checked_columns(mapping):
+        rule = mapping.fields[name]
+        fields = [rule.field] if rule.field else list(rule.first_of or [])
+        present = [pl.col(f) for f in fields if f in schema]
+        if present and rule.transform:
+            exprs.append(pl.coalesce(present).alias(_SOURCE + name))
+    return exprs
+
+
+def check_transformed(mapping: Mapping, frame: pl.DataFrame, *, source: str) -> pl.DataFrame:
+    """Raise ``MappingError`` (mapping position, input row) where a checked transform lost a value.
+
+    ``frame`` holds the mapped columns and those of :func:`source_exprs`; the
+    latter are dropped from the result.
+    """
+    helpers = [c for c in frame.columns if c.startswith(_SOURCE)]
+    for helper in helpers:
+        name = helper.removeprefix(_SOURCE)
+        raw = frame[helper]
+        present = raw.is_not_null()
+        if raw.dtype == pl.String():
+            present = present & (raw.str.strip_chars().str.len_bytes() > 0)
+        lost = (present & frame[name].is_null()).arg_true()
+        if lost.len() == 0:
+            continue
+        row = int(lost[0])
+        rule = mapping.fields[name]
+        raise MappingError(
+            f"{mapping.where('fields', name)}{source}: row {row + 1}: {name}: "
+            f"{raw[row]!r} {_why_lost(rule)}",
+            ("fields", name),
+        )
+    return frame.drop(helpers)
+
+
+def _checked_columns(mapping: Mapping) -> list[str]:
+    required = REQUIRED_COLUMNS[mapping.entity]
+    return [
+        name
+        for name, rule in mapping.fields.items()
+        if not rule.is_const and (name in required or rule.format is not None)
+    ]
+
+
+def _why_lost(rule: FieldRule) -> str:
+    if "map" in rule.transform:
+        return "is not among the map's values (add it, or give a default:)"
+    if rule.format is not None:
+        return f"does not match format {rule.format!r}"
+    return f"cannot be read by {' then '.join(rule.transform)}"
+
+
 def apply_mapping(mapping: Mapping, frame: pl.DataFrame) -> pl.DataFrame:
     """Map a frame of vendor records onto ``mapping.entity``; the result is conformed.
 

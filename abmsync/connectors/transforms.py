@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
+from polars.exceptions import PanicException
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from abmsync.schema import TIMESTAMP
@@ -530,6 +531,12 @@ class TransformArgs(BaseModel):
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown timezone {self.timezone!r}") from None
+        if self.format is not None:
+            _check_format(self.format)
+        targets = list((self.values or {}).values())
+        booleans = bool(targets) and all(isinstance(v, bool) for v in targets)
+        if booleans and self.default is not None and not isinstance(self.default, bool):
+            raise ValueError(f"default {self.default!r} must be true or false, like the values")
         return self
 
     def apply(self, expr: pl.Expr, dtype: pl.DataType) -> Typed:
@@ -538,3 +545,14 @@ class TransformArgs(BaseModel):
             if name != "const":
                 expr, dtype = apply_transform(name, expr, dtype, self)
         return expr, dtype
+
+
+def _check_format(fmt: str) -> None:
+    """A strftime ``format`` must be one polars accepts and hold at least one directive."""
+    if "%" not in fmt:
+        raise ValueError(f"format {fmt!r} has no %-directive (e.g. '%d.%m.%Y %H:%M')")
+    try:
+        pl.Series(["2000-01-01"]).str.to_datetime(fmt, strict=False, time_unit="us")
+    except (pl.exceptions.PolarsError, PanicException) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"format {fmt!r} is not a valid date-time format: {detail}") from None

@@ -27,14 +27,14 @@ from abmsync.schema import utc
 @click.command("generate")
 @click.option(
     "--people",
-    type=int,
+    type=click.IntRange(1, 10_000_000),
     default=10_000,
     show_default=True,
     help="How many people (leads and contacts) to generate; accounts are about a twelfth.",
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(0, 2**32 - 1),
     default=7,
     show_default=True,
     help="Random seed: the same seed and options give the same data.",
@@ -48,14 +48,14 @@ from abmsync.schema import utc
 )
 @click.option(
     "--months",
-    type=int,
+    type=click.IntRange(1, 240),
     default=12,
     show_default=True,
     help="Length of the touchpoint window before --as-of.",
 )
 @click.option(
     "--touchpoints-per-person",
-    type=float,
+    type=click.FloatRange(0, 1000),
     default=20.0,
     show_default=True,
     help="Average touchpoints per person (heavy-tailed: most have few).",
@@ -90,12 +90,6 @@ def generate(
     reproducible, and dirty on purpose the way CRM data is: duplicate people,
     free-mail addresses, odd casing, countries typed as "Germany" or "de".
     """
-    if people < 1:
-        raise click.ClickException(f"--people must be at least 1, got {people}")
-    if months < 1:
-        raise click.ClickException(f"--months must be at least 1, got {months}")
-    if touchpoints_per_person < 0:
-        raise click.ClickException("--touchpoints-per-person must not be negative")
     end = _parse_as_of(as_of)
     _ensure_writable(out)
 

@@ -12,6 +12,7 @@ failures inside batch calls are asked for by the emulator with
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
 from collections.abc import Awaitable, Callable
@@ -62,13 +63,13 @@ class Faults:
         """Faults from ``"rate_limit=0.1,server_error=0.05,seed=3"`` (CLI and env use)."""
         values: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
-            name, _, number = part.partition("=")
+            name, _, number = (piece.strip() for piece in part.partition("="))
             if name not in (*KINDS, "partial_failure", "seed", "retry_after", "slow_seconds"):
                 raise ValueError(
                     f"unknown fault {name!r} (known: {', '.join(KINDS)}, "
                     "partial_failure, seed, retry_after, slow_seconds)"
                 )
-            values[name] = float(number)
+            values[name] = _fault_value(name, number)
         faults = cls(seed=int(values.pop("seed", 0)))
         for name, rate in values.items():
             setattr(faults, name, rate)
@@ -136,3 +137,22 @@ class FaultMiddleware:
         headers = [*headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _fault_value(name: str, text: str) -> float:
+    """One ``name=value`` of ``--faults``: rates within 0..1, seconds and seeds not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {text!r} is not a finite number")
+    if name == "seed":
+        if value != int(value) or value < 0:
+            raise ValueError(f"seed: {text!r} is not a whole number of 0 or more")
+    elif name in ("retry_after", "slow_seconds"):
+        if value < 0:
+            raise ValueError(f"{name}: {text!r} seconds must not be negative")
+    elif not 0 <= value <= 1:
+        raise ValueError(f"{name}: rate {text!r} must be within 0..1")
+    return value

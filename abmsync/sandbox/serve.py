@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import threading
 from types import FrameType
 
 import click
 from rich.console import Console
 
+from abmsync.clikit import CliError
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.server import SandboxServer
 
@@ -28,11 +30,31 @@ def _faults(text: str | None) -> Faults:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
 
 
+def _ensure_free(option: str, port: int | None) -> None:
+    """Fail with one line, before starting anything, when a requested port is taken."""
+    if port is None:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise CliError(f"{option} {port}: cannot listen there: {exc.strerror or exc}") from None
+
+
 @click.command("serve")
-@click.option("--salesforce-port", type=int, default=None, help="default: a free port")
-@click.option("--hubspot-port", type=int, default=None, help="default: a free port")
+@click.option(
+    "--salesforce-port", type=click.IntRange(1, 65535), default=None, help="default: a free port"
+)
+@click.option(
+    "--hubspot-port", type=click.IntRange(1, 65535), default=None, help="default: a free port"
+)
 @click.option("--faults", "fault_text", help="e.g. rate_limit=0.1,server_error=0.05,seed=3")
-@click.option("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="stop after this long (default: Ctrl-C)",
+)
 def serve(
     salesforce_port: int | None,
     hubspot_port: int | None,
@@ -44,10 +66,13 @@ def serve(
     from abmsync.sandbox.salesforce.app import SandboxConfig
     from abmsync.sandbox.salesforce.app import create_app as salesforce_app
 
+    faults = _faults(fault_text)
+    for option, port in (("--salesforce-port", salesforce_port), ("--hubspot-port", hubspot_port)):
+        _ensure_free(option, port)
     console = Console()
     config = SandboxConfig()
     salesforce = SandboxServer(
-        salesforce_app(_faults(fault_text), config=config), tls=True, port=salesforce_port
+        salesforce_app(faults, config=config), tls=True, port=salesforce_port
     )
     hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
     stop = threading.Event()
