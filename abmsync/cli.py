@@ -25,6 +25,7 @@ from rich.progress import (
 
 from abmsync.clikit import (
     CliError,
+    ExitCode,
     console,
     database_url,
     domain_errors,
@@ -620,7 +621,11 @@ _register_sandbox_commands()
 def demo(
     people: int, seed: int, directory: Path, rules_path: Path, mappings: Path, serve: bool
 ) -> None:
-    """Sandbox Salesforce and HubSpot with generated data: sync, a week later, sync again."""
+    """Sandbox Salesforce and HubSpot with generated data: sync, a week later, sync again.
+
+    Exits 1 if a sync failed, 3 if one was partial (records rejected), as
+    `abmsync sync` does.
+    """
     from abmsync.demo import run_demo
 
     with domain_errors():
@@ -633,8 +638,11 @@ def demo(
             mappings=mappings,
             serve=serve,
         )
-    if any(s.status not in ("succeeded", "partial") for s in summaries):
-        sys.exit(1)
+    statuses = {s.status for s in summaries}
+    if statuses - {"succeeded", "partial"}:
+        sys.exit(ExitCode.FAILED)
+    if "partial" in statuses:
+        sys.exit(ExitCode.PARTIAL)  # rejected records, as `abmsync sync` would report
 
 
 if __name__ == "__main__":

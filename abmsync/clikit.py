@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Any
 
 import click
@@ -22,10 +23,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class ExitCode(IntEnum):
+    """How a command ended, for a scheduler or a monitor to act on."""
+
+    OK = 0  # succeeded, dry run, nothing to do, or stopped on request
+    FAILED = 1  # nothing (more) was done: bad credentials, an unreachable system, ...
+    USAGE = 2  # a bad option or argument (click's own code)
+    PARTIAL = 3  # done but for some records (rejected) or a spent API budget
+    LOCKED = 4  # skipped because another sync holds the lock (with --fail-if-locked)
+
+
 class CliError(click.ClickException):
     """A domain error shown as one line, with its exit code."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
     def show(self, file: Any = None) -> None:
         # One line, whatever the terminal's width; the message is text, not markup.

@@ -2,8 +2,10 @@
 
 Options are parsed here; the run itself is :class:`abmsync.sync.engine.SyncRun`,
 the schedule :func:`abmsync.sync.schedule.run_scheduled`, the tables
-:mod:`abmsync.render`. A failed run exits 1, a partial one (rejected records,
-a stop request, a spent API budget) exits 2, so a scheduler can alert on both.
+:mod:`abmsync.render`. Exit codes are :class:`abmsync.clikit.ExitCode`: a
+failed run exits 1, a partial one (rejected records, a spent API budget) 3,
+one skipped for the lock 4 if asked to (``--fail-if-locked``), so a scheduler
+can tell them from each other and from a usage error (2).
 """
 
 from __future__ import annotations
@@ -15,13 +17,26 @@ from pathlib import Path
 
 import click
 
-from abmsync.clikit import console, database_url, domain_errors, err_console, parse_as_of
+from abmsync.clikit import (
+    ExitCode,
+    console,
+    database_url,
+    domain_errors,
+    err_console,
+    parse_as_of,
+)
 from abmsync.errors import AbmsyncError
 from abmsync.settings import Settings
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
 from abmsync.sync.store import Store
 
-EXIT_CODES = {"succeeded": 0, "dry-run": 0, "skipped": 0, "partial": 2, "failed": 1}
+EXIT_CODES = {
+    "succeeded": ExitCode.OK,
+    "dry-run": ExitCode.OK,
+    "skipped": ExitCode.OK,
+    "partial": ExitCode.PARTIAL,
+    "failed": ExitCode.FAILED,
+}
 
 
 def open_run(
@@ -63,6 +78,11 @@ def open_run(
 @click.option("--timezone", "tz", default="UTC", show_default=True, help="time zone of --cron")
 @click.option("--as-of", "as_of", help="score as of this ISO time (default: now)")
 @click.option("--json", "as_json", is_flag=True, help="print each run's summary as JSON")
+@click.option(
+    "--fail-if-locked",
+    is_flag=True,
+    help="exit 4, not 0, when another sync holds the lock and this run is skipped",
+)
 def sync(
     rules_path: Path | None,
     mapping_paths: tuple[Path, ...],
@@ -73,11 +93,20 @@ def sync(
     tz: str,
     as_of: str | None,
     as_json: bool,
+    fail_if_locked: bool,
 ) -> None:
     """Read changes, score, move, route, and write scores, stages, owners and touchpoints back.
 
     One run by default; --every or --cron keeps running until SIGTERM or
-    Ctrl-C, which finish the current batch first.
+    Ctrl-C, which finish the current batch first. The exit code is the
+    (last) run's:
+
+    \b
+    0  succeeded, dry run, skipped (lock taken) or stopped on request
+    1  failed
+    2  usage error (a bad option)
+    3  partial: records rejected (see deadletters) or the API budget spent
+    4  skipped because another sync holds the lock, with --fail-if-locked
     """
     from abmsync.render import render_sync
     from abmsync.sync.schedule import StopSignal, run_scheduled, schedule_from_options
@@ -125,9 +154,12 @@ def sync(
             run_scheduled(job, schedule, stop, on_result=show, on_error=failed, on_wait=waiting)
             stopped = stop.requested
     if last:
-        code = EXIT_CODES.get(last[-1].status, 1)
-        if stopped and last[-1].status == "partial":
-            code = 0  # asked to stop: finishing the batch and leaving is a clean exit
+        status = last[-1].status
+        code = EXIT_CODES.get(status, ExitCode.FAILED)
+        if stopped and status == "partial":
+            code = ExitCode.OK  # asked to stop: finishing the batch and leaving is a clean exit
+        if fail_if_locked and status == "skipped":
+            code = ExitCode.LOCKED
         sys.exit(code)
 
 
@@ -139,7 +171,10 @@ def _step(text: str) -> None:
 @click.option("--connector", help="only this connector (e.g. salesforce)")
 @click.option("--database", "database", help="state database URL (default: settings)")
 def retry(connector: str | None, database: str | None) -> None:
-    """Send every open dead letter again; what goes through is resolved."""
+    """Send every open dead letter again; what goes through is resolved.
+
+    Exits 3 (partial) while some are still rejected, 1 if the retry failed.
+    """
     from abmsync.sync.crm import configured
     from abmsync.sync.writeback import retry_dead_letters
 
@@ -156,7 +191,7 @@ def retry(connector: str | None, database: str | None) -> None:
     if not outcome:
         console.print("no open dead letters")
     if any(stats.rejected for stats in outcome.values()):
-        sys.exit(2)
+        sys.exit(ExitCode.PARTIAL)
 
 
 def _codes(errors: dict[str, int]) -> str:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from abmsync.cli import main
+from abmsync.clikit import ExitCode
+from abmsync.sync.commands import EXIT_CODES
+from abmsync.sync.store import Store
 from tests.sync.crm_env import MAPPINGS, CrmEnv, Servers, crm_env, crm_servers
 
 AS_OF = "2026-11-29T12:00:00Z"
@@ -60,12 +64,12 @@ def test_sync_then_status_then_a_second_sync_that_writes_nothing(env: CrmEnv) ->
     assert {c["obj"] for c in status["cursors"]} >= {"Lead", "Contact", "contacts"}
 
 
-def test_rejections_exit_2_are_listed_and_retried(env: CrmEnv) -> None:
+def test_rejections_exit_3_are_listed_and_retried(env: CrmEnv) -> None:
     env.salesforce.add_validation_rule(
         "Lead", lambda values: values.get("ABM_Grade__c") == "D", "Grade D needs a review"
     )
     code, out = sync()
-    assert code == 2, out
+    assert code == ExitCode.PARTIAL == 3, out
     assert "rejected" in out
     listed = CliRunner().invoke(main, ["deadletters", "list"])
     assert listed.exit_code == 0 and "Dead letters (2)" in listed.output
@@ -73,7 +77,7 @@ def test_rejections_exit_2_are_listed_and_retried(env: CrmEnv) -> None:
     assert {d["error_code"] for d in letters} == {"FIELD_CUSTOM_VALIDATION_EXCEPTION"}
     assert {d["message"] for d in letters} == {"Grade D needs a review"}
     again = CliRunner().invoke(main, ["deadletters", "retry"])
-    assert again.exit_code == 2  # still rejected: the rule is still there
+    assert again.exit_code == ExitCode.PARTIAL  # still rejected: the rule is still there
     assert "0 resolved, 2 still rejected" in again.output
     env.salesforce.validation_rules.clear()
     fixed = CliRunner().invoke(main, ["deadletters", "retry"])
@@ -107,3 +111,24 @@ def test_a_hand_edit_is_shown_and_logged_in_the_run(env: CrmEnv) -> None:
     code, out = sync("--json")
     plan = next(p for p in json.loads(out)["plans"] if p["object"] == "Lead")
     assert plan["conflicts"] == 0  # abmsync won last time: nothing is edited any more
+
+
+def test_a_usage_error_exits_2_which_no_run_outcome_uses(env: CrmEnv) -> None:
+    code, out = sync("--every", "15m", "--no-such-option")
+    assert code == ExitCode.USAGE == 2, out
+    assert set(EXIT_CODES.values()).isdisjoint({ExitCode.USAGE, ExitCode.LOCKED})
+
+
+def test_a_run_skipped_for_the_lock_exits_4_only_with_fail_if_locked(env: CrmEnv) -> None:
+    with Store.open(env.database) as store:
+        assert store.try_lock("sync", "someone-else", timedelta(minutes=5))
+    code, out = sync()
+    assert code == ExitCode.OK, out
+    assert "skipped" in out
+    code, out = sync("--fail-if-locked")
+    assert code == ExitCode.LOCKED == 4, out
+    assert all(r["ABM_Score__c"] is None for r in env.sf_rows("Lead", "ABM_Score__c"))
+    with Store.open(env.database) as store:
+        assert store.release_lock("sync", "someone-else")
+    code, out = sync("--fail-if-locked")
+    assert code == ExitCode.OK, out
