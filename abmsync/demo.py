@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,10 +36,11 @@ from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
 from abmsync.sandbox.hubspot.store import HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox
 from abmsync.sandbox.seed import seed_sandbox
-from abmsync.sandbox.server import SandboxServer
+from abmsync.sandbox.server import SandboxServer, wait_for_stop
 from abmsync.sandbox.week import ActivitySummary, simulate_week
 from abmsync.sync.crm import field_specs
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
+from abmsync.sync.schedule import StopSignal
 from abmsync.sync.sources import load_sources
 from abmsync.sync.store import Store
 
@@ -291,10 +291,9 @@ def _show_record(console: Console, sandbox: Sandbox, week: ActivitySummary) -> N
 
 
 def _serve(console: Console, sandbox: Sandbox, url: str, rules: Path, mappings: Path) -> None:
-    console.rule("[bold]Sandbox still running (Ctrl-C stops)")
-    for key, value in sandbox.env(url, rules, mappings).items():
-        console.print(f"export {key}={value}", highlight=False)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        console.print("stopped")
+    with StopSignal() as stop:
+        console.rule("[bold]Sandbox still running (Ctrl-C or SIGTERM stops)")
+        for key, value in sandbox.env(url, rules, mappings).items():
+            console.print(f"export {key}={value}", highlight=False)
+        wait_for_stop(stop)
+    console.print("stopped")

@@ -9,18 +9,15 @@ are the sandbox's own fixed demo values, never real ones.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import socket
-import threading
-from types import FrameType
 
 import click
 from rich.console import Console
 
 from abmsync.clikit import CliError
 from abmsync.sandbox.faults import Faults
-from abmsync.sandbox.server import SandboxServer
+from abmsync.sandbox.server import SandboxServer, wait_for_stop
+from abmsync.sync.schedule import StopSignal
 
 
 def _faults(text: str | None) -> Faults:
@@ -61,7 +58,10 @@ def serve(
     fault_text: str | None,
     seconds: float | None,
 ) -> None:
-    """Serve the Salesforce and HubSpot emulators on 127.0.0.1 until stopped."""
+    """Serve the Salesforce and HubSpot emulators on 127.0.0.1 until stopped.
+
+    Ctrl-C or SIGTERM stops them; the exit code is then 0.
+    """
     from abmsync.sandbox.hubspot.app import create_app as hubspot_app
     from abmsync.sandbox.salesforce.app import SandboxConfig
     from abmsync.sandbox.salesforce.app import create_app as salesforce_app
@@ -75,13 +75,7 @@ def serve(
         salesforce_app(faults, config=config), tls=True, port=salesforce_port
     )
     hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
-    stop = threading.Event()
-
-    def on_signal(number: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    with salesforce, hubspot:
+    with StopSignal() as stop, salesforce, hubspot:
         user, password = next(iter(config.users.items()))
         console.print(
             f"[bold]Salesforce[/] {salesforce.url}  (CA: {salesforce.ca_file})\n"
@@ -100,6 +94,5 @@ def serve(
             highlight=False,
         )
         console.print("Sandbox data only; serving until Ctrl-C.", highlight=False)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait(seconds)
+        wait_for_stop(stop, seconds)
     console.print("stopped")

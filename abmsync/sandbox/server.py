@@ -4,20 +4,46 @@ Tests, the benchmarks and ``abmsync sandbox serve`` all start emulators this
 way: uvicorn on 127.0.0.1 and a free port, optionally over HTTPS with a
 certificate from a locally generated CA (trustme), since simple-salesforce
 only speaks https. Clients trust the CA through :attr:`SandboxServer.ca_file`.
+
+Ctrl-C and SIGTERM stop the commands that serve until stopped
+(:func:`wait_for_stop`). A signal can land on any thread (uvicorn's,
+polars' pool), and CPython runs its handler only when the main thread runs
+again, so the main thread never blocks for long; the server threads also
+block both signals, leaving them to the main thread.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import tempfile
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trustme
 import uvicorn
+
+if TYPE_CHECKING:
+    from abmsync.sync.schedule import StopSignal
+
+POLL_SECONDS = 0.2  # how soon a waiting main thread notices a signal
+
+
+def wait_for_stop(stop: StopSignal, seconds: float | None = None) -> None:
+    """Return after ``seconds`` (None: never) or once ``stop`` is requested (SIGINT, SIGTERM).
+
+    Enter ``stop`` before printing what tells people the servers are up, so a
+    signal sent right after is a request to stop and not the default handler's kill.
+    """
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not stop.requested:
+        left = POLL_SECONDS if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            return
+        stop.wait(min(left, POLL_SECONDS))
 
 
 def free_port() -> int:
@@ -50,8 +76,14 @@ class SandboxServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, daemon=True, name=f"sandbox-{self.port}"
+            target=self._serve, daemon=True, name=f"sandbox-{self.port}"
         )
+
+    def _serve(self) -> None:
+        """Run uvicorn, with the stop signals left to the main thread (see the module doc)."""
+        if hasattr(signal, "pthread_sigmask"):  # POSIX
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        self._server.run()
 
     @property
     def url(self) -> str:
