@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from abmsync.connectors.base import Connector
-from abmsync.errors import ConfigError
+from abmsync.errors import AbmsyncError, ConfigError
 from abmsync.render import render_sync, table
 from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.rules.testing import run_rule_tests
@@ -74,6 +74,10 @@ class Sandbox:
             "ABMSYNC_RULES": str(rules),
             "ABMSYNC_MAPPINGS": str(mappings),
         }
+
+
+class DemoCheckError(AbmsyncError):
+    """The demo's own check of its last sync failed."""
 
 
 @contextmanager
@@ -179,7 +183,8 @@ def run_demo(
         _show_week(console, week)
         sync("5. Incremental sync", 7)
         _show_record(console, sandbox, week)
-        sync("6. Nothing changed since: this sync writes nothing", 7)
+        idle = sync("6. Nothing changed since: this sync writes nothing", 7)
+        _check_idle(console, idle)
 
         console.rule("[bold]Where to look")
         console.print(
@@ -192,6 +197,23 @@ def run_demo(
         if serve:
             _serve(console, sandbox, url, rules_path, mappings)
     return summaries
+
+
+def _check_idle(console: Console, run: SyncSummary) -> None:
+    """The demo's promise: a sync right after a sync reads no record and writes none."""
+    counts = run.counts()
+    moved = {k: counts[k] for k in ("read", "deleted", "planned", "written") if counts[k]}
+    if run.status != "succeeded" or moved:
+        raise DemoCheckError(
+            "the sync with nothing changed did not stay idle: "
+            + (", ".join(f"{k} {v}" for k, v in moved.items()) or run.status)
+        )
+    calls = ", ".join(f"{name} {n}" for name, n in run.api_calls.items())
+    console.print(
+        f"[green]✓[/] nothing read, nothing written; {len(run.read)} objects checked "
+        f"in {calls} API calls",
+        highlight=False,
+    )
 
 
 def _locate(path: Path, what: str) -> Path:

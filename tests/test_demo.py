@@ -34,4 +34,7 @@ def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
     assert first.counts["written"] > 300  # people and their touchpoint history
     assert 0 < second.counts["written"] < first.counts["written"]
     assert third.counts["written"] == 0 and third.counts["planned"] == 0
+    # Right after a sync: our own writes were recognised, so nothing is read again either.
+    assert third.counts["read"] == 0 and third.counts["deleted"] == 0
+    assert "nothing read, nothing written" in out
     assert second.counts["deleted"] >= 2  # the merged and the deleted lead

@@ -15,6 +15,8 @@ import polars as pl
 from abmsync.rules.compiled import CompiledRules
 from abmsync.schema import Reason
 
+NO_REASONS = "no scoring rule applies"
+
 
 def _points(column: pl.Expr, digits: int) -> pl.Expr:
     """Signed points as text, to ``digits`` decimals, without a trailing ``.0``."""
@@ -80,8 +82,11 @@ def reasons_text(rules: CompiledRules) -> pl.Expr:
             described = described + when
         parts.append(pl.when(points.round(digits) != 0).then(described))
     if not parts:
-        return pl.lit("")
-    return pl.concat_str(parts, separator="; ", ignore_nulls=True)
+        return pl.lit(NO_REASONS)
+    text = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    # Said in words: an empty text would read as "never scored" in the CRM
+    # (which stores it as no value), and would leave an old text standing.
+    return pl.when(text == "").then(pl.lit(NO_REASONS)).otherwise(text)
 
 
 def reasons_of(rules: CompiledRules, row: dict[str, object]) -> list[Reason]:

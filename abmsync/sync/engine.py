@@ -52,6 +52,9 @@ Progress = Callable[[str], None]
 T = TypeVar("T")
 LOCK = "sync"
 CRM_SYSTEMS = ("salesforce", "dynamics")
+# Entities whose records abmsync writes (scores on people) or creates (touchpoint
+# notes, skipped as echoes): the ones read back after a run's writes.
+READ_BACK_ENTITIES = ("people", "touchpoints")
 SAMPLE = 5
 
 
@@ -299,6 +302,7 @@ class SyncRun:
             self.step(f"writing {len(plan.patches):,} {plan.system} {plan.obj}")
             summary.sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
         self._check_stop()
+        self._read_back(summary)
 
     # -- steps --------------------------------------------------------------------
 
@@ -314,29 +318,66 @@ class SyncRun:
         return pl.concat(frames, how="diagonal_relaxed") if frames else None
 
     def _read_all(self, summary: SyncSummary) -> None:
+        for source in self.sources:
+            self._check_stop()
+            self.step(f"reading {source.name}")
+            summary.read[source.name] = self._read_one(source, summary)
+
+    def _read_one(
+        self, source: Source, summary: SyncSummary, *, read_back: bool = False
+    ) -> ReadStats:
         writeback = self.loaded.ruleset.writeback
         targets = {
             system: (t.object, t.external_id)
             for system in writeback.systems
             if (t := writeback.touchpoints(system)) is not None
         }
-        for source in self.sources:
-            self._check_stop()
-            connector = self.connectors[source.system]
-            owned = list(writeback.objects(source.system).get(source.obj, {}).values())
-            self.step(f"reading {source.name}")
-            summary.read[source.name] = self._guard(
-                lambda source=source, connector=connector, owned=owned: read_source(  # type: ignore[misc]
-                    self.store,
-                    connector,
-                    source,
-                    owned=owned,
-                    echo=echo_field(source.system, source.obj, targets),
-                    run_id=summary.run_id,
-                    stop=self._should_stop,
-                )
+        connector = self.connectors[source.system]
+        owned = list(writeback.objects(source.system).get(source.obj, {}).values())
+        stats = self._guard(
+            lambda: read_source(
+                self.store,
+                connector,
+                source,
+                owned=owned,
+                echo=echo_field(source.system, source.obj, targets),
+                run_id=summary.run_id,
+                stop=self._should_stop,
+                read_back=read_back,
             )
-            self._renew_lock()
+        )
+        self._renew_lock()
+        return stats
+
+    def _read_back(self, summary: SyncSummary) -> None:
+        """Read the systems this run wrote to once more, so the next run starts after our writes.
+
+        Writing moves the records' modification stamps past the cursors, so
+        without this the next run would read every record written as if
+        someone had changed it. Read here, a record whose content is what the
+        snapshot holds is recognised as our own write and only moves the
+        cursor; a change someone made while the run was writing (even to a
+        record we wrote) differs from the snapshot and is kept as a change,
+        for the next run's pass. Nothing is filtered at the vendor by who
+        changed a record, so no one else's edit can be skipped.
+        """
+        wrote = {
+            name.partition("/")[0]
+            for name, stats in summary.sent.items()
+            if stats.written or stats.created
+        }
+        for source in self.sources:
+            if source.system not in wrote or source.entity not in READ_BACK_ENTITIES:
+                continue
+            self._check_stop()
+            self.step(f"reading back {source.name}")
+            stats = self._read_one(source, summary, read_back=True)
+            before = summary.read.setdefault(source.name, ReadStats())
+            before.records += stats.records
+            before.read_back += stats.read_back
+            before.skipped_echoes += stats.skipped_echoes
+            before.batches += stats.batches
+            before.deleted += stats.deleted
 
     def _plan(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[ObjectPlan]:
         writeback = self.loaded.ruleset.writeback

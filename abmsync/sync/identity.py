@@ -51,9 +51,8 @@ def person_ids(bases: pl.Series) -> pl.Series:
     """Stable person ids (a digest, so ids carry no email) for each distinct basis."""
     unique = bases.unique()
     digests = ["p-" + hashlib.sha256(text.encode()).hexdigest()[:16] for text in unique]
-    table = pl.DataFrame(
-        {"basis": unique, "person_id": digests}, schema={"basis": bases.dtype, "person_id": pl.String}
-    )
+    schema = {"basis": bases.dtype, "person_id": pl.String()}
+    table = pl.DataFrame({"basis": unique, "person_id": digests}, schema=schema)
     return bases.to_frame("basis").join(table, on="basis", how="left", maintain_order="left")[
         "person_id"
     ]

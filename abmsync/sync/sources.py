@@ -142,6 +142,7 @@ class ReadStats:
     deleted: int = 0
     batches: int = 0
     skipped_echoes: int = 0
+    read_back: int = 0  # abmsync's own writes, read once after writing (see SyncRun)
 
 
 def read_source(
@@ -154,12 +155,17 @@ def read_source(
     run_id: int | None = None,
     stop: Callable[[], bool] = lambda: False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    read_back: bool = False,
 ) -> ReadStats:
     """Read ``source``'s changes after its cursor into the snapshot; see the module doc.
 
     ``owned`` are vendor fields abmsync writes (kept raw to detect hand
     edits); ``echo`` is a field marking records abmsync created itself, which
-    are skipped. Stops after the current batch once ``stop()`` is true.
+    are skipped. With ``read_back`` the read follows abmsync's own writes: a
+    record whose mapped content equals the snapshot's is one of them (only
+    owned fields and stamps moved) and counts as ``read_back``, not as a
+    change; anything else that changed in the meantime is stored as usual.
+    Stops after the current batch once ``stop()`` is true.
     """
     stats = ReadStats()
     if isinstance(connector, SelectsFields):
@@ -202,7 +208,11 @@ def read_source(
             if batch.deleted_ids:
                 store.delete_snapshot(source.key, batch.deleted_ids, tx=tx)
             store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
-        stats.records += live.height
+            changed = live.height
+            if read_back and mapped is not None:
+                changed = store.count_changed(source.key, at, tx=tx)
+                stats.read_back += live.height - changed
+        stats.records += changed
         stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
         known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
         stats.batches += 1

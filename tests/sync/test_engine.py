@@ -76,6 +76,32 @@ def test_first_sync_writes_scores_everywhere_and_a_second_writes_nothing(env: Cr
     assert second.counts()["written"] == 0
     assert all(stats.sent == 0 for stats in second.sent.values())
     assert env.salesforce.api_used > before  # it did read
+    # ... but only to learn that nothing changed: the first run's own writes were
+    # recognised when it read them back, so none comes back as a change.
+    assert second.counts()["read"] == 0
+    assert all(stats.batches <= 1 for stats in second.read.values()), second.read
+    assert first.read["salesforce/Lead"].read_back == 4
+
+
+def test_an_edit_made_while_the_run_writes_is_kept_not_taken_for_our_own_write(
+    env: CrmEnv,
+) -> None:
+    sam = lead(env, "sam@uni.edu")
+    edited: list[str] = []
+
+    def edit_while_writing(step: str) -> None:
+        if step.startswith("writing") and not edited:
+            env.salesforce.store.update("Lead", sam["Id"], {"Title": "VP Sales"})
+            edited.append(step)
+
+    first = env.sync(progress=edit_while_writing)
+    assert first.status == "succeeded", first.message
+    assert edited
+    assert lead(env, "sam@uni.edu")["ABM_Grade__c"] == "D"  # scored before the edit
+    assert first.read["salesforce/Lead"].records == 4 + 1  # the edit, found reading back
+    second = env.sync(as_of=later(0.01))
+    assert second.counts()["read"] == 0  # nothing new to read: the edit is in the snapshot
+    assert "not a buyer" not in lead(env, "sam@uni.edu")["ABM_Score_Reasons__c"]
 
 
 def test_dry_run_plans_without_writing_or_recording(env: CrmEnv) -> None:

@@ -183,10 +183,13 @@ class ChangeReader:
                 {"id": str(r["id"]), **{n: (r.get("properties") or {}).get(n) for n in names}}
                 for r in results
             ]
-            began = state.list_from or 0
+            # Searches after the load start at ``began`` and later ones reach an
+            # overlap back from their newest stamp: records that young are noted
+            # as seen, so no search emits them again.
+            began = (state.list_from or 0) - self.overlap_ms
             for record in results:
                 modified = _modified_json_ms(record)
-                if modified >= began:  # the search after the load sees it again
+                if modified >= began:
                     state.seen[str(record["id"])] = modified
             if done:
                 # The load is complete: searches continue from when it began. The list
