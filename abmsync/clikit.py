@@ -7,6 +7,7 @@ plumbing without importing the whole command tree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,6 +53,18 @@ def domain_errors() -> Iterator[None]:
         yield
     except AbmsyncError as exc:
         raise CliError(str(exc)) from exc
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that also refuses ``nan`` and ``inf``, which compare as in range."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def parse_as_of(value: str | None) -> datetime | None:

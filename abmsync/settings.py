@@ -59,8 +59,8 @@ class SettingsError(ConfigError):
 
 
 def _http_url(value: str | None) -> str | None:
-    if value is None:
-        return None
+    if value is None or not value.strip():
+        return None  # unset: a configured system then reports it as missing
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be an http:// or https:// URL with a host")
@@ -245,11 +245,15 @@ def _toml_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:
     except tomllib.TOMLDecodeError as exc:
         text = str(exc)
         match = _TOML_POSITION.match(text)
-        if match is None:
-            raise SettingsError(f"{TOML_FILE}: TOML syntax: {text}") from None
-        raise SettingsError(
-            f"{TOML_FILE}:{match['line']}:{match['col']}: TOML syntax: {match['message']}"
-        ) from None
+        if match is not None:
+            where, message = f"{match['line']}:{match['col']}", match["message"]
+        else:
+            # "(at end of document)": the position is the end of the file.
+            content = Path(TOML_FILE).read_text(encoding="utf-8")
+            lines = content.split("\n")
+            where = f"{len(lines)}:{len(lines[-1]) + 1}"
+            message = text.removesuffix(" (at end of document)") + " at the end of the file"
+        raise SettingsError(f"{TOML_FILE}:{where}: TOML syntax: {message}") from None
 
 
 def _check_readable(path: Path) -> None:

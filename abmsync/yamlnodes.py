@@ -8,6 +8,7 @@ and tags that name Python objects or anything else no abmsync file uses.
 
 - at most :data:`MAX_ALIASES` alias uses (``*name``) per document;
 - at most :data:`MAX_DEPTH` levels of nested mappings and lists;
+- at most :data:`MAX_VALUES` values once aliases are expanded;
 - only the standard tags of plain data (string, number, boolean, null,
   timestamp, mapping, list), whether implicit or written as ``!!str``.
 
@@ -25,7 +26,7 @@ import yaml
 
 MAX_ALIASES = 100
 MAX_DEPTH = 64
-MAX_VALUES = 250_000  # nodes a reader may visit once aliases are expanded
+MAX_VALUES = 250_000  # nodes once aliases are expanded
 _STANDARD = "tag:yaml.org,2002:"
 SCALAR_TAGS = frozenset(
     _STANDARD + name for name in ("str", "int", "float", "bool", "null", "timestamp")
@@ -96,7 +97,10 @@ def compose(text: str) -> yaml.Node | None:
     """
     loader = _LimitedLoader(text)
     try:
-        return loader.get_single_node()
+        root = loader.get_single_node()
+        if root is not None:
+            _check_expansion(root)
+        return root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise _at(mark, f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}") from None
@@ -123,18 +127,32 @@ def build_scalar(node: yaml.Node) -> Any:
     return value
 
 
-class ValueBudget:
-    """Counts the nodes a reader visits, so aliases cannot expand a file past :data:`MAX_VALUES`."""
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand it past :data:`MAX_VALUES` nodes.
 
-    def __init__(self, limit: int = MAX_VALUES) -> None:
-        self.limit = limit
-        self.used = 0
+    Sizes are counted once per distinct node (aliases share their node), so
+    this takes time in the size of the text, not of the expansion.
+    """
+    sizes: dict[int, int] = {}
+    reused: list[yaml.Node] = []
 
-    def spend(self, node: yaml.Node) -> None:
-        """Count one visit of ``node``; ``YamlError`` once the file has expanded too far."""
-        self.used += 1
-        if self.used > self.limit:
-            raise _at(
-                node.start_mark,
-                f"the file expands to more than {self.limit:,} values (aliases of large lists?)",
-            )
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            reused.append(node)
+            return known
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(key) + size(value) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        sizes[id(node)] = total
+        return total
+
+    if size(root) > MAX_VALUES:
+        biggest = max(reused, key=lambda node: sizes[id(node)], default=root)
+        raise _at(
+            biggest.start_mark,
+            f"aliases expand the file to more than {MAX_VALUES:,} values "
+            "(an anchored list or mapping used too often)",
+        )

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from abmsync.errors import ConfigError
 from abmsync.rules.expr import suggest
 from abmsync.rules.model import RuleSet
-from abmsync.yamlnodes import ValueBudget, YamlError, build_scalar, compose
+from abmsync.yamlnodes import YamlError, build_scalar, compose
 
 PathKey = tuple[str | int, ...]
 
@@ -117,7 +117,7 @@ def parse_rules(text: str, file: str) -> tuple[RuleSet | None, SourceMap, list[D
         if node is None:
             return None, source, [Diagnostic(file, 1, 1, "the rules file is empty")]
         problems: list[Diagnostic] = []
-        data = _to_data(node, (), source, problems, ValueBudget())
+        data = _to_data(node, (), source, problems)
     except YamlError as exc:
         return None, source, [Diagnostic(file, exc.line, exc.column, exc.message)]
     if problems:
@@ -156,9 +156,7 @@ def _to_data(
     path: PathKey,
     source: SourceMap,
     problems: list[Diagnostic],
-    budget: ValueBudget,
 ) -> Any:
-    budget.spend(node)
     source.values[path] = ValueSpot(
         node.start_mark.line + 1,
         node.start_mark.column + 1,
@@ -177,11 +175,11 @@ def _to_data(
             if key in result:
                 problems.append(source.at(key_path, f"duplicate key '{key}'", key=True))
                 continue
-            result[key] = _to_data(value_node, key_path, source, problems, budget)
+            result[key] = _to_data(value_node, key_path, source, problems)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_data(child, (*path, index), source, problems, budget)
+            _to_data(child, (*path, index), source, problems)
             for index, child in enumerate(node.value)
         ]
     return build_scalar(node)

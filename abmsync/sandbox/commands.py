@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from abmsync.clikit import FiniteFloatRange
 from abmsync.sandbox.generate import (
     DEFAULT_AS_OF,
     FORMATS,
@@ -55,7 +56,7 @@ from abmsync.schema import utc
 )
 @click.option(
     "--touchpoints-per-person",
-    type=click.FloatRange(0, 1000),
+    type=FiniteFloatRange(0, 1000),
     default=20.0,
     show_default=True,
     help="Average touchpoints per person (heavy-tailed: most have few).",

@@ -14,7 +14,7 @@ import socket
 import click
 from rich.console import Console
 
-from abmsync.clikit import CliError
+from abmsync.clikit import CliError, FiniteFloatRange
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.server import SandboxServer, wait_for_stop
 from abmsync.sync.schedule import StopSignal
@@ -48,7 +48,7 @@ def _ensure_free(option: str, port: int | None) -> None:
 @click.option("--faults", "fault_text", help="e.g. rate_limit=0.1,server_error=0.05,seed=3")
 @click.option(
     "--seconds",
-    type=click.FloatRange(0, min_open=True),
+    type=FiniteFloatRange(0, min_open=True),
     default=None,
     help="stop after this long (default: Ctrl-C)",
 )
@@ -77,22 +77,26 @@ def serve(
     hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
     with StopSignal() as stop, salesforce, hubspot:
         user, password = next(iter(config.users.items()))
+        settings = {
+            "ABMSYNC_SALESFORCE__INSTANCE_URL": salesforce.url,
+            "ABMSYNC_SALESFORCE__CLIENT_ID": config.client_id,
+            "ABMSYNC_SALESFORCE__CLIENT_SECRET": config.client_secret,
+            "ABMSYNC_SALESFORCE__USERNAME": user,
+            "ABMSYNC_SALESFORCE__PASSWORD": password,
+            "ABMSYNC_SALESFORCE__VERIFY": str(salesforce.ca_file),
+            "ABMSYNC_HUBSPOT__HOST": hubspot.url,
+            "ABMSYNC_HUBSPOT__ACCESS_TOKEN": "sandbox-token",
+        }
         console.print(
             f"[bold]Salesforce[/] {salesforce.url}  (CA: {salesforce.ca_file})\n"
-            f"  ABMSYNC_SALESFORCE__INSTANCE_URL={salesforce.url}\n"
-            f"  ABMSYNC_SALESFORCE__CLIENT_ID={config.client_id}\n"
-            f"  ABMSYNC_SALESFORCE__CLIENT_SECRET={config.client_secret}\n"
-            f"  ABMSYNC_SALESFORCE__USERNAME={user}  "
-            f"ABMSYNC_SALESFORCE__PASSWORD={password}\n"
-            f"  ABMSYNC_SALESFORCE__VERIFY={salesforce.ca_file}",
-            highlight=False,
-        )
-        console.print(
             f"[bold]HubSpot[/] {hubspot.url}\n"
-            f"  ABMSYNC_HUBSPOT__HOST={hubspot.url}\n"
-            "  ABMSYNC_HUBSPOT__ACCESS_TOKEN=sandbox-token",
+            "Point abmsync at them (sandbox credentials, not secrets):",
             highlight=False,
+            soft_wrap=True,
         )
+        # One setting a line, never wrapped, so the lines can be pasted into a shell.
+        for name, value in settings.items():
+            console.print(f"export {name}={value}", highlight=False, soft_wrap=True, markup=False)
         console.print("Sandbox data only; serving until Ctrl-C.", highlight=False)
         wait_for_stop(stop, seconds)
     console.print("stopped")
