@@ -370,9 +370,17 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
         console.print(f"  {summary.message}", highlight=False)
     if summary.status == "skipped":
         return
-    read = table("Read", ["source", "records", "deleted", "batches"])
+    # "changed" are records someone else changed; "our writes" those read back
+    # after this run wrote them and recognised as its own (not changes).
+    read = table("Read", ["source", "changed", "deleted", "our writes", "batches"])
     for name, stats in summary.read.items():
-        read.add_row(name, f"{stats.records:,}", f"{stats.deleted:,}", f"{stats.batches:,}")
+        read.add_row(
+            name,
+            f"{stats.records:,}",
+            f"{stats.deleted:,}",
+            f"{stats.read_back + stats.skipped_echoes:,}",
+            f"{stats.batches:,}",
+        )
     console.print(read)
     console.print(
         f"{summary.people:,} people; {summary.duplicates:,} likely duplicate groups reported; "
