@@ -61,6 +61,7 @@ from abmsync.connectors.transforms import (
 )
 from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, REQUIRED_COLUMNS, TIMESTAMP, SchemaError, conform
+from abmsync.yamlnodes import YamlError, compose
 
 Location = tuple[str | int, ...]
 KEY = "<key>"  # path step meaning "the key node of the previous step"
@@ -225,13 +226,19 @@ def load_mapping(path: Path | str) -> Mapping:
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(f"{path}: cannot read mapping: {exc}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        # Tags, alias bombs and deep nesting are refused before anything is built.
+        root = compose(text)
         data = yaml.safe_load(text)
+    except YamlError as exc:
+        message = exc.message.replace("YAML syntax: ", "invalid YAML: ", 1)
+        raise MappingError(f"{path}:{exc.line}:{exc.column}: {message}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise MappingError(f"{where}: invalid YAML: {problem}") from None
+    except ValueError as exc:  # e.g. a date such as 2026-02-30
+        raise MappingError(f"{path}: invalid value: {str(exc).splitlines()[0]}") from None
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise MappingError(f"{path}:1:1: a mapping file is a YAML mapping (entity, source, fields)")
     _reject_duplicate_keys(path, root)

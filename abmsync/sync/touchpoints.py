@@ -19,6 +19,7 @@ import polars as pl
 
 from abmsync.connectors.base import FieldMeta, FieldSpec, FieldType
 from abmsync.errors import ConfigError
+from abmsync.settings import SYSTEMS
 from abmsync.sync.plan import truncate
 
 # Salesforce: the custom object's fields (besides the key field named in the rules).
@@ -32,7 +33,6 @@ SF_FIELDS = [
     FieldMeta(name=SF_LEAD, label="Lead", type=FieldType.REFERENCE, reference_to="Lead"),
     FieldMeta(name=SF_CONTACT, label="Contact", type=FieldType.REFERENCE, reference_to="Contact"),
 ]
-SYSTEMS = ("salesforce", "hubspot")
 
 
 def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:

@@ -19,6 +19,7 @@ from tests.bad_input.helpers import (
     assert_one_error,
     assert_unchanged,
     invoke,
+    position_of,
     snapshot,
 )
 
@@ -234,3 +235,28 @@ def test_an_existing_output_file_survives_a_failed_run(
     args = ["score", "--rules", EXAMPLE_RULES, "--data", datasets["csv"], "--out", out,
             "--database", f"sqlite:///{state}"]  # fmt: skip
     _fails_cleanly(args, Expect(FAILED, ("the file is empty",)), isolated)
+
+
+HOSTILE_MAPPINGS = [
+    ("custom-tag", "entity: !people people\n", "!people", "YAML tag '!people'"),
+    ("python-object", "entity: people\nsource: !!python/object:os.system {}\n", "!!python",
+     "python/object:os.system"),
+    ("deep", "entity: people\nfields: " + "[" * 100 + "]" * 100 + "\n", None, "nested more than"),
+    ("aliases", "entity: people\nx: &a 1\nys: [" + ", ".join(["*a"] * 101) + "]\n", None,
+     "more than 100 alias uses"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "marker", "message"), [m[1:] for m in HOSTILE_MAPPINGS],
+                         ids=[m[0] for m in HOSTILE_MAPPINGS])  # fmt: skip
+def test_a_hostile_mapping_file_is_refused_at_its_position(
+    text: str, marker: str | None, message: str, isolated: Path, datasets: dict[str, Path]
+) -> None:
+    mapping = isolated / "people.yaml"
+    mapping.write_text(text)
+    expect = Expect(FAILED, (f"error: {mapping}:", message))
+    line = _fails_cleanly(_command("score", datasets["csv"], isolated, "--mapping", mapping),
+                          expect, isolated, datasets["csv"])  # fmt: skip
+    if marker is not None:
+        row, column = position_of(text, marker)
+        assert line.startswith(f"error: {mapping}:{row}:{column}:"), line

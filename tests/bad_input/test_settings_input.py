@@ -349,3 +349,30 @@ def test_a_configured_system_missing_a_credential_is_an_error_naming_it(
     assert_one_error(result, Expect(FAILED, (message,)))
     assert SECRET not in result.output
     assert_unchanged(before, isolated)
+
+
+COMMANDS_READING_SETTINGS = [
+    ["status"],
+    ["sla"],
+    ["deadletters", "list"],
+    ["deadletters", "retry"],
+    ["sync", "--dry-run"],
+    ["crm", "check"],
+    ["crm", "install-fields", "--rules", "rules.yaml"],
+    ["rules", "diff", "rules.yaml", "rules.yaml"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS_READING_SETTINGS, ids=" ".join)
+def test_every_command_that_reads_settings_reports_them_in_one_line(
+    command: list[str], isolated: Path
+) -> None:
+    from tests.bad_input.conftest import EXAMPLE_RULES
+
+    (isolated / "rules.yaml").write_text(EXAMPLE_RULES.read_text())
+    (isolated / "abmsync.toml").write_text('[salesforce]\napi_reserve_percent = "abc"\n')
+    before = snapshot(isolated)
+    result = invoke(command)
+    expect = Expect(FAILED, ("abmsync.toml: salesforce.api_reserve_percent: ", "valid number"))
+    assert_one_error(result, expect)
+    assert_unchanged(before, isolated)
