@@ -83,10 +83,10 @@ def reasons_text(rules: CompiledRules) -> pl.Expr:
         parts.append(pl.when(points.round(digits) != 0).then(described))
     if not parts:
         return pl.lit(NO_REASONS)
-    text = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
     # Said in words: an empty text would read as "never scored" in the CRM
     # (which stores it as no value), and would leave an old text standing.
-    return pl.when(text == "").then(pl.lit(NO_REASONS)).otherwise(text)
+    return pl.when(joined == "").then(pl.lit(NO_REASONS)).otherwise(joined)
 
 
 def reasons_of(rules: CompiledRules, row: dict[str, object]) -> list[Reason]:
