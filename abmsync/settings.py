@@ -84,25 +84,12 @@ class ConnectorSettings(BaseModel):
         return [name for name in self.required if not getattr(self, name)]
 
 
-class SalesforceSettings(ConnectorSettings):
-    required: ClassVar[tuple[str, ...]] = ("instance_url", "client_id", "client_secret")
+class TlsSettings(ConnectorSettings):
+    """A connector reached over HTTPS: verify its certificate, or trust a CA bundle file."""
 
-    instance_url: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    api_version: str = "62.0"
     verify: bool | str = Field(
         default=True, description="TLS verification (true/false) or a CA bundle path"
     )
-    api_reserve_percent: float = Field(default=10.0, ge=0, le=100)
-    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
-
-    @field_validator("instance_url")
-    @classmethod
-    def _instance_url(cls, value: str | None) -> str | None:
-        return _http_url(value)
 
     @field_validator("verify", mode="before")
     @classmethod
@@ -123,7 +110,25 @@ class SalesforceSettings(ConnectorSettings):
         return value
 
 
-class HubSpotSettings(ConnectorSettings):
+class SalesforceSettings(TlsSettings):
+    required: ClassVar[tuple[str, ...]] = ("instance_url", "client_id", "client_secret")
+
+    instance_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    api_version: str = "62.0"
+    api_reserve_percent: float = Field(default=10.0, ge=0, le=100)
+    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
+
+    @field_validator("instance_url")
+    @classmethod
+    def _instance_url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+
+class HubSpotSettings(TlsSettings):
     required: ClassVar[tuple[str, ...]] = ("access_token",)
 
     host: str = "https://api.hubapi.com"

@@ -65,3 +65,16 @@ def test_secrets_never_appear_when_settings_are_printed(
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     assert "s3cr3t-value" not in shown
     assert "pa55word" not in shown
+
+
+@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_either_connector_verifies_tls_by_flag_or_trusts_a_ca_bundle_file(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, system: str
+) -> None:
+    variable = f"ABMSYNC_{system.upper()}__VERIFY"
+    monkeypatch.setenv(variable, "false")
+    assert getattr(Settings(), system).verify is False
+    bundle = workdir / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv(variable, str(bundle))
+    assert getattr(Settings(), system).verify == str(bundle)

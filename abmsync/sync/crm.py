@@ -73,6 +73,7 @@ def configured(settings: Settings) -> dict[str, Connector]:
         connectors["hubspot"] = HubSpotConnector(
             hs.access_token,
             host=hs.host,
+            verify=hs.verify,
             budget=ApiBudget(
                 "hubspot", reserve_percent=hs.api_reserve_percent, max_calls=hs.max_calls_per_run
             ),
