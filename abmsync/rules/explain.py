@@ -12,7 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
-from abmsync.rules.compiled import CompiledRules
+from abmsync.rules.compiled import CompiledRules, EventTerm
 from abmsync.schema import Reason
 
 NO_REASONS = "no scoring rule applies"
@@ -50,6 +50,15 @@ def _date(column: pl.Expr, as_of: datetime) -> pl.Expr:
     return at.dt.date().cast(pl.String)
 
 
+def _base_points(event: EventTerm, count: pl.Expr) -> pl.Expr:
+    """An event rule's points before decay: points × matches, within its cap."""
+    rule = event.rule
+    undecayed = count.cast(pl.Float64) * rule.points
+    if rule.cap is None:
+        return undecayed
+    return undecayed.clip(-rule.cap, rule.cap)
+
+
 def _when(column: pl.Expr, rules: CompiledRules) -> pl.Expr | None:
     match rules.ruleset.writeback.reasons_format.when:
         case "date":
@@ -73,8 +82,11 @@ def reasons_text(rules: CompiledRules) -> pl.Expr:
         # A fit rule gives its points or nothing, so its reason is a constant.
         text = f"{_fixed_points(fit.rule.points)} {fit.rule.name}"
         parts.append(pl.when(pl.col(fit.column) != 0).then(pl.lit(text)))
+    base = rules.ruleset.writeback.reasons_format.points == "base"
     for event in rules.events:
         points, count = pl.col(event.points_column), pl.col(event.count_column)
+        if base:
+            points = _base_points(event, count)
         times = pl.when(count > 1).then(pl.lit(" ×") + count.cast(pl.String)).otherwise(pl.lit(""))
         described = _points(points, digits) + pl.lit(f" {event.rule.label}") + times
         when = _when(pl.col(event.age_column), rules)

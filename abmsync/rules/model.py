@@ -386,6 +386,11 @@ class ReasonsFormat(StrictModel):
         le=4,
         description="decimals of decayed points; default: the write-back's score_digits",
     )
+    points: Literal["earned", "base"] = Field(
+        default="earned",
+        description="what each engagement rule earns now (decayed; adds up to the score), "
+        "or its undecayed points × matches, capped (changes only with new activity)",
+    )
 
 
 class WriteBack(StrictModel):

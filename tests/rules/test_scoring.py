@@ -315,6 +315,20 @@ def test_reasons_stay_the_same_from_day_to_day_while_the_rounded_points_do() -> 
     assert first == second == "+20 software; +20 form (2026-04-29)"
 
 
+def test_reasons_in_base_points_change_only_with_new_activity() -> None:
+    rules = ruleset(writeback={"reasons_format": {"points": "base"}})
+    frame = people({"industry": "Software"})
+    tps = touches(("p0", "form_submit", 2, None), ("p0", "email_open", 1, None))
+    texts = [
+        score(compile_rules(rules, AS_OF + timedelta(days=d)), frame, tps).public_people()[
+            "reasons"
+        ][0]
+        for d in (0, 5)
+    ]
+    assert texts[0] == texts[1]
+    assert texts[0].startswith("+20 software; +20 form (2026-04-29); +2 opens (2026-04-30)")
+
+
 def test_reasons_can_show_ages_and_more_decimals_instead() -> None:
     rules = ruleset(writeback={"reasons_format": {"when": "age", "digits": 1}})
     result = run(
