@@ -33,6 +33,7 @@ from abmsync.clikit import (
     parse_as_of,
 )
 from abmsync.errors import ConfigError
+from abmsync.logs import DEFAULT_LEVEL, FORMATS, LEVELS, configure_logging
 
 mapping_option = click.option(
     "--mapping",
@@ -53,8 +54,27 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands)
 @click.version_option(package_name="abmsync")
-def main() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LEVELS), case_sensitive=False),
+    default=DEFAULT_LEVEL,
+    envvar="ABMSYNC_LOG_LEVEL",
+    show_default=True,
+    show_envvar=True,
+    help="log to stderr from this level up",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    envvar="ABMSYNC_LOG_FORMAT",
+    show_default=True,
+    show_envvar=True,
+    help="log lines as text, or one JSON object per line",
+)
+def main(log_level: str, log_format: str) -> None:
     """abmsync: declarative lead and account scoring, lifecycle and CRM sync."""
+    configure_logging(log_level, log_format)
 
 
 # --- rules -------------------------------------------------------------------

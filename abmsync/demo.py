@@ -40,9 +40,11 @@ from abmsync.sandbox.server import SandboxServer, wait_for_stop
 from abmsync.sandbox.week import ActivitySummary, simulate_week
 from abmsync.sync.crm import field_specs
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
+from abmsync.sync.events import Progress
 from abmsync.sync.schedule import StopSignal
 from abmsync.sync.sources import load_sources
 from abmsync.sync.store import Store
+from abmsync.sync_progress import live_progress
 
 WEEK = timedelta(days=7)
 
@@ -161,7 +163,8 @@ def run_demo(
 
         def sync(title: str, as_of_days: int) -> SyncSummary:
             console.rule(f"[bold]{title}")
-            run = _run(loaded, sandbox, store, mappings, as_of_days)
+            with live_progress(console) as progress:
+                run = _run(loaded, sandbox, store, mappings, as_of_days, progress)
             render_sync(console, run)
             summaries.append(run)
             return run
@@ -227,11 +230,17 @@ def _locate(path: Path, what: str) -> Path:
 
 
 def _run(
-    loaded: LoadedRules, sandbox: Sandbox, store: Store, mappings: Path, days: int
+    loaded: LoadedRules,
+    sandbox: Sandbox,
+    store: Store,
+    mappings: Path,
+    days: int,
+    progress: Progress,
 ) -> SyncSummary:
     sources = load_sources([mappings], list(sandbox.connectors))
     options = SyncOptions(as_of=DEFAULT_AS_OF + timedelta(days=days))
-    return SyncRun(loaded, sources, sandbox.connectors, store, options=options).run()
+    run = SyncRun(loaded, sources, sandbox.connectors, store, options=options, progress=progress)
+    return run.run()
 
 
 def _show_records(console: Console, sandbox: Sandbox) -> None:

@@ -28,6 +28,7 @@ from abmsync.clikit import (
 from abmsync.errors import AbmsyncError
 from abmsync.settings import Settings
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
+from abmsync.sync.events import Progress
 from abmsync.sync.store import Store
 
 EXIT_CODES = {
@@ -47,7 +48,7 @@ def open_run(
     store: Store,
     options: SyncOptions,
     stop: Callable[[], bool],
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> SyncRun:
     """A sync run over the systems ``settings`` configure, with their mapping files."""
     from abmsync.rules.loader import load_rules
@@ -110,6 +111,7 @@ def sync(
     """
     from abmsync.render import render_sync
     from abmsync.sync.schedule import StopSignal, run_scheduled, schedule_from_options
+    from abmsync.sync_progress import live_progress
 
     settings = Settings()
     url = database_url(database)
@@ -119,19 +121,20 @@ def sync(
     with domain_errors():
         schedule = schedule_from_options(every, cron, tz)
         with StopSignal() as stop, Store.open(url) as store:
-            quiet = as_json or not sys.stderr.isatty()
 
             def job() -> SyncSummary:
-                run = open_run(
-                    settings,
-                    rules=rules_path or settings.rules,
-                    mappings=mapping_paths,
-                    store=store,
-                    options=options,
-                    stop=lambda: stop.requested,
-                    progress=None if quiet else _step,
-                )
-                return run.run()
+                # Bars only on a terminal and never with --json; a log says it in lines.
+                with live_progress(err_console, quiet=as_json) as progress:
+                    run = open_run(
+                        settings,
+                        rules=rules_path or settings.rules,
+                        mappings=mapping_paths,
+                        store=store,
+                        options=options,
+                        stop=lambda: stop.requested,
+                        progress=progress,
+                    )
+                    return run.run()
 
             def show(summary: SyncSummary) -> None:
                 last.append(summary)
@@ -161,10 +164,6 @@ def sync(
         if fail_if_locked and status == "skipped":
             code = ExitCode.LOCKED
         sys.exit(code)
-
-
-def _step(text: str) -> None:
-    err_console.print(f"[dim]… {text}[/]", highlight=False)
 
 
 @click.command("retry")

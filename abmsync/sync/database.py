@@ -33,6 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 
 from abmsync.errors import TerminalError
+from abmsync.logs import redact
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 EXAMPLE_URLS = "sqlite:///abmsync.db or postgresql+psycopg://user@host/dbname"
@@ -155,6 +156,10 @@ def open_engine(url: str) -> sa.Engine:
     newer abmsync than this one.
     """
     parsed = parse_url(url)
+    password = _password(parsed)
+    if password:  # as a log line might spell it: itself or percent-encoded in a URL
+        redact(password)
+        redact(quote(password, safe=""))
     shown = display_url(parsed)
     if parsed.get_backend_name() == "sqlite":
         check_sqlite_file(parsed)

@@ -12,12 +12,16 @@ Nothing is lost to a crash at any point: reads commit with their cursor, the
 pass commits its state before anything is written, and writes are planned
 from the whole snapshot against what was confirmed written, so the next run
 sends whatever a crashed one did not (upserts by key make a resend harmless).
+``progress`` hears each step and the records read and sent so far per object
+(:mod:`abmsync.sync.events`); the run logs its start and end, the reads, plans
+and writes log themselves (:mod:`abmsync.logs`).
 A stop request (SIGTERM) or a spent API budget ends the run after the current
 batch, as ``partial``; the next run carries on from there.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -31,9 +35,12 @@ import polars as pl
 
 from abmsync.connectors.base import Connector
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
+from abmsync.logs import log_context
 from abmsync.rules.compiled import compile_rules
 from abmsync.rules.loader import LoadedRules
+from abmsync.sync import events
 from abmsync.sync.assemble import Assembled, assemble
+from abmsync.sync.events import Progress
 from abmsync.sync.lifecycle_job import EvaluatedPass, PassSummary, evaluate_pass, record_pass
 from abmsync.sync.sources import ReadStats, Source, read_source
 from abmsync.sync.store import Store
@@ -48,8 +55,10 @@ from abmsync.sync.writeback import (
     send_plan,
 )
 
-Progress = Callable[[str], None]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# How loudly a run's end is logged: a clean run is quiet at the default level.
+END_LEVELS = {"partial": logging.WARNING, "failed": logging.ERROR}
 LOCK = "sync"
 CRM_SYSTEMS = ("salesforce", "dynamics")
 # Entities whose records abmsync writes (scores on people) or creates (touchpoint
@@ -176,7 +185,8 @@ class SyncRun:
         self.store = store
         self.options = options or SyncOptions()
         self.stop = stop
-        self.step = progress or (lambda _: None)
+        self.progress: Progress = progress or events.ignore
+        self.step: Callable[[str], None] = lambda text: self.progress(events.step(text))
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped_by: str | None = None
         self._calls_before = self._calls_so_far()
@@ -187,6 +197,10 @@ class SyncRun:
         """Run once; a run that finds the lock taken does nothing (status ``skipped``)."""
         started = time.perf_counter()
         if not self._take_lock():
+            log.warning(
+                "sync skipped: another sync of this configuration holds the lock",
+                extra={"step": "lock", "status": "skipped", "holder": self.store.lock_holder(LOCK)},
+            )
             return SyncSummary(
                 status="skipped", message="another sync of this configuration is running"
             )
@@ -194,7 +208,17 @@ class SyncRun:
         try:
             if not self.options.dry_run:
                 summary.run_id = self.store.start_run()
-            self._run(summary)
+            with log_context(run_id=summary.run_id):
+                log.info(
+                    "sync started",
+                    extra={
+                        "step": "start",
+                        "dry_run": self.options.dry_run,
+                        "systems": list(self.connectors),
+                        "sources": [source.name for source in self.sources],
+                    },
+                )
+                self._run(summary)
             if summary.status == "running":
                 summary.status = "dry-run" if self.options.dry_run else "succeeded"
                 if any(s.rejected for s in summary.sent.values()):
@@ -225,6 +249,9 @@ class SyncRun:
         if holder is None or not _dead_here(holder):
             return False
         # kill -9 or a power cut: the holder never released it. Its run is over.
+        log.warning(
+            "taking over the lock of a process that ended", extra={"step": "lock", "holder": holder}
+        )
         self.store.release_lock(LOCK, holder)
         self.store.interrupt_running_runs(f"interrupted: process {holder} ended without finishing")
         return self.store.try_lock(LOCK, self.holder, self.options.lock_ttl)
@@ -244,6 +271,21 @@ class SyncRun:
                 )
         finally:
             self.store.release_lock(LOCK, self.holder)
+        log.log(
+            END_LEVELS.get(summary.status, logging.INFO),
+            "sync %s in %.1f s",
+            summary.status,
+            summary.seconds,
+            extra={
+                "run_id": summary.run_id,
+                "step": "finish",
+                "status": summary.status,
+                "counts": summary.counts(),
+                "api_calls": summary.api_calls,
+                "duration_s": round(summary.seconds, 3),
+                "detail": summary.message,
+            },
+        )
 
     def api_calls(self) -> dict[str, int]:
         """Calls each connector made in this run, as its budget counted them."""
@@ -268,6 +310,16 @@ class SyncRun:
         summary.people = assembled.people.height
         summary.duplicates = assembled.duplicates.height
         summary.orphan_touchpoints = assembled.orphan_touchpoints
+        log.info(
+            "resolved %d people",
+            summary.people,
+            extra={
+                "step": "resolve",
+                "people": summary.people,
+                "duplicates": summary.duplicates,
+                "orphan_touchpoints": summary.orphan_touchpoints,
+            },
+        )
         evaluated = evaluate_pass(
             rules,
             self.store,
@@ -299,7 +351,6 @@ class SyncRun:
         summary.passed = evaluated.summary(score_rows)
         for plan in summary.plans:
             self._check_stop()
-            self.step(f"writing {len(plan.patches):,} {plan.system} {plan.obj}")
             summary.sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
         self._check_stop()
         self._read_back(summary)
@@ -320,7 +371,6 @@ class SyncRun:
     def _read_all(self, summary: SyncSummary) -> None:
         for source in self.sources:
             self._check_stop()
-            self.step(f"reading {source.name}")
             summary.read[source.name] = self._read_one(source, summary)
 
     def _read_one(
@@ -344,6 +394,7 @@ class SyncRun:
                 run_id=summary.run_id,
                 stop=self._should_stop,
                 read_back=read_back,
+                progress=self.progress,
             )
         )
         self._renew_lock()
@@ -370,7 +421,6 @@ class SyncRun:
             if source.system not in wrote or source.entity not in READ_BACK_ENTITIES:
                 continue
             self._check_stop()
-            self.step(f"reading back {source.name}")
             stats = self._read_one(source, summary, read_back=True)
             before = summary.read.setdefault(source.name, ReadStats())
             before.records += stats.records
@@ -415,6 +465,7 @@ class SyncRun:
                 associate_with=associate,
                 stop=self._should_stop,
                 chunk=self.options.chunk,
+                progress=self.progress,
             )
         )
         self._renew_lock()
@@ -427,6 +478,7 @@ class SyncRun:
         try:
             return call()
         except BudgetExhaustedError as error:
+            log.warning("stopping: %s", error, extra={"step": "budget"})
             raise StoppedEarlyError(
                 f"{error}; the next run resumes where this one stopped"
             ) from None

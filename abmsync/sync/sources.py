@@ -11,6 +11,8 @@ flight, which the next run reads again.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +24,10 @@ from abmsync.connectors.base import Connector, Cursor, SelectsFields
 from abmsync.connectors.mapping import Mapping, apply_mapping, load_mapping
 from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
+from abmsync.sync.events import Kind, Progress, ProgressEvent, ignore
 from abmsync.sync.store import Store
+
+log = logging.getLogger(__name__)
 
 # Entities are read in this order: people link to accounts, touchpoints to people.
 ENTITY_ORDER = ("accounts", "people", "opportunities", "touchpoints")
@@ -156,6 +161,7 @@ def read_source(
     stop: Callable[[], bool] = lambda: False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     read_back: bool = False,
+    progress: Progress = ignore,
 ) -> ReadStats:
     """Read ``source``'s changes after its cursor into the snapshot; see the module doc.
 
@@ -165,9 +171,19 @@ def read_source(
     record whose mapped content equals the snapshot's is one of them (only
     owned fields and stamps moved) and counts as ``read_back``, not as a
     change; anything else that changed in the meantime is stored as usual.
-    Stops after the current batch once ``stop()`` is true.
+    Stops after the current batch once ``stop()`` is true. ``progress`` hears
+    the records read so far (changes and read-back writes) after each batch.
     """
+    started = time.perf_counter()
     stats = ReadStats()
+    kind: Kind = "read_back" if read_back else "read"
+    text = f"{'reading back' if read_back else 'reading'} {source.name}"
+
+    def report(*, final: bool = False) -> None:
+        done = stats.records + stats.read_back
+        progress(ProgressEvent(kind, text, source.system, source.obj, done, final=final))
+
+    report()
     if isinstance(connector, SelectsFields):
         wanted = [*source.mapping.vendor_fields, *owned, *([echo] if echo else [])]
         connector.select_fields(source.obj, wanted)
@@ -216,8 +232,43 @@ def read_source(
         stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
         known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
         stats.batches += 1
+        log.debug(
+            "%s: batch %d",
+            text,
+            stats.batches,
+            extra={
+                "run_id": run_id,
+                "step": kind,
+                "system": source.system,
+                "object": source.obj,
+                "batch": stats.batches,
+                "batch_records": batch.records.height,
+                "batch_deleted": len(batch.deleted_ids),
+                "records": stats.records,
+                "read_back": stats.read_back,
+            },
+        )
+        report()
         if stop():
             break
+    report(final=True)
+    log.info(
+        "%s: %d records",
+        text,
+        stats.records + stats.read_back,
+        extra={
+            "run_id": run_id,
+            "step": kind,
+            "system": source.system,
+            "object": source.obj,
+            "records": stats.records,
+            "deleted": stats.deleted,
+            "batches": stats.batches,
+            "read_back": stats.read_back,
+            "skipped_echoes": stats.skipped_echoes,
+            "duration_s": round(time.perf_counter() - started, 3),
+        },
+    )
     return stats
 
 

@@ -12,6 +12,8 @@ A rejected record never blocks the rest of its batch, nor the cursor.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +24,7 @@ import polars as pl
 from abmsync.connectors.base import Connector, FieldType, ObjectMeta, Patch, WriteResult
 from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, WriteBack
 from abmsync.sync.assemble import Assembled
+from abmsync.sync.events import Progress, ProgressEvent, ignore
 from abmsync.sync.lifecycle_job import EvaluatedPass
 from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
 from abmsync.sync.runlog import DeadLetter
@@ -29,6 +32,7 @@ from abmsync.sync.store import Store
 from abmsync.sync.touchpoints import desired_touchpoints
 
 CHUNK = 1000  # patches per write call group and per transaction
+log = logging.getLogger(__name__)
 NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})
 
 
@@ -108,7 +112,7 @@ def plan_object(
         for policy, fields in groups.items()
     ]
     plan = _merge(obj, plans, desired.height)
-    return ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved)
+    return _logged(ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved))
 
 
 def plan_touchpoints(
@@ -137,7 +141,26 @@ def plan_touchpoints(
         for p in plan.patches
     ]
     links = {key: (obj, vendor_id) for key, obj, vendor_id in wanted.links.iter_rows()}
-    return ObjectPlan(system, target.object, plan, patches, links=links)
+    return _logged(ObjectPlan(system, target.object, plan, patches, links=links))
+
+
+def _logged(plan: ObjectPlan) -> ObjectPlan:
+    log.info(
+        "planned %s/%s: %d records",
+        plan.system,
+        plan.obj,
+        len(plan.patches),
+        extra={
+            "step": "plan",
+            "system": plan.system,
+            "object": plan.obj,
+            "planned": len(plan.patches),
+            "unchanged": plan.plan.unchanged,
+            "conflicts": plan.plan.conflicts.height,
+            "unresolved_owners": plan.unresolved_owners,
+        },
+    )
+    return plan
 
 
 def send_plan(
@@ -148,13 +171,25 @@ def send_plan(
     associate_with: Callable[[list[tuple[str, str]]], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
     chunk: int = CHUNK,
+    progress: Progress = ignore,
 ) -> SendStats:
     """Write ``plan``'s patches in chunks and record each chunk's outcome; see the module doc.
 
     ``associate_with`` links created/updated touchpoint records to their
     person record (HubSpot notes to contacts) before the chunk is recorded.
+    ``progress`` hears the records sent so far, of those planned, after each chunk.
     """
+    started = time.perf_counter()
     stats = SendStats()
+    text = f"writing {plan.system}/{plan.obj}"
+    planned = len(plan.patches)
+
+    def report(*, final: bool = False) -> None:
+        progress(
+            ProgressEvent("write", text, plan.system, plan.obj, stats.sent, planned, final=final)
+        )
+
+    report()
     if plan.plan.confirmed:
         with store.transaction() as tx:
             store.save_written_values(plan.system, plan.obj, plan.plan.confirmed, tx=tx)
@@ -177,8 +212,44 @@ def send_plan(
         record_results(
             store, plan.system, plan.obj, patches, results, open_letters, stats, links=plan.links
         )
+        log.debug(
+            "%s: %d of %d sent",
+            text,
+            stats.sent,
+            planned,
+            extra={
+                "step": "write",
+                "system": plan.system,
+                "object": plan.obj,
+                "chunk_records": len(patches),
+                "sent": stats.sent,
+                "written": stats.written,
+                "rejected": stats.rejected,
+                "planned": planned,
+            },
+        )
+        report()
         if stop():
             break
+    report(final=True)
+    log.info(
+        "wrote %s/%s: %d of %d",
+        plan.system,
+        plan.obj,
+        stats.written,
+        planned,
+        extra={
+            "step": "write",
+            "system": plan.system,
+            "object": plan.obj,
+            "planned": planned,
+            "written": stats.written,
+            "records_created": stats.created,  # ``created`` is taken by every LogRecord
+            "rejected": stats.rejected,
+            "errors": stats.errors,
+            "duration_s": round(time.perf_counter() - started, 3),
+        },
+    )
     return stats
 
 

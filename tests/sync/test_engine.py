@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from abmsync.connectors.budget import ApiBudget
+from abmsync.sync.events import ProgressEvent
 from abmsync.sync.store import Store
 from abmsync.sync.writeback import retry_dead_letters
 from tests.sync.crm_env import CrmEnv, Servers, crm_env, crm_servers, later
@@ -89,10 +90,10 @@ def test_an_edit_made_while_the_run_writes_is_kept_not_taken_for_our_own_write(
     sam = lead(env, "sam@uni.edu")
     edited: list[str] = []
 
-    def edit_while_writing(step: str) -> None:
-        if step.startswith("writing") and not edited:
+    def edit_while_writing(event: ProgressEvent) -> None:
+        if event.kind == "write" and not edited:
             env.salesforce.store.update("Lead", sam["Id"], {"Title": "VP Sales"})
-            edited.append(step)
+            edited.append(event.text)
 
     first = env.sync(progress=edit_while_writing)
     assert first.status == "succeeded", first.message

@@ -37,6 +37,7 @@ from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, call_with_retries
 from abmsync.connectors.tls import certificate_failure
 from abmsync.errors import AbmsyncError, SkippableError, TerminalError, TransientError
+from abmsync.logs import redact
 
 T = TypeVar("T")
 
@@ -272,6 +273,7 @@ class HubSpotClient:
     def api(self, name: str) -> Any:
         """One generated API object (``objects.batch_api``, ...), built once per token."""
         if name not in self._apis:
+            redact(self._token)
             client = hubspot.Client.create(
                 access_token=self._token.get_secret_value(),
                 host=self.host,
@@ -293,6 +295,7 @@ class HubSpotClient:
         return call_with_retries(
             lambda: self._once(what, api, method, args, kwargs, raw=False),
             attempts=self.attempts,
+            system="hubspot",
         )
 
     def call_json(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -306,6 +309,7 @@ class HubSpotClient:
         return call_with_retries(
             lambda: self._once(what, api, method, args, kwargs, raw=True),
             attempts=self.attempts,
+            system="hubspot",
         )
 
     def _once(

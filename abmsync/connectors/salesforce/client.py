@@ -39,6 +39,7 @@ from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, retrying
 from abmsync.connectors.tls import certificate_failure, tls_detail
 from abmsync.errors import SkippableError, TerminalError, TransientError
+from abmsync.logs import redact
 
 T = TypeVar("T")
 
@@ -223,6 +224,8 @@ class SalesforceClient:
         self._secret = client_secret
         self.username = username
         self._password = password
+        redact(client_secret)
+        redact(password)
         self.api_version = api_version
         self.attempts = attempts
         self.budget = budget if budget is not None else ApiBudget("salesforce")
@@ -232,7 +235,7 @@ class SalesforceClient:
         self._sf: Salesforce | None = None
         # tenacity 9.2 deprecates the ``initial`` the shared policy passes; build it
         # once with that warning silenced and copy it per call (copies nest safely).
-        self._policy: Retrying = retrying(attempts=attempts)
+        self._policy: Retrying = retrying(attempts=attempts, system="salesforce")
 
     def _with_retries(self, function: Callable[[], T]) -> T:
         """Call ``function`` under the shared retry policy (transient errors only)."""
@@ -270,6 +273,7 @@ class SalesforceClient:
             return answer
 
         token = self._with_retries(lambda: self._network(login))
+        redact(str(token["access_token"]))
         self.instance_url = str(token.get("instance_url") or self.login_url).rstrip("/")
         self._sf = Salesforce(
             instance_url=self.instance_url,
