@@ -54,7 +54,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from abmsync.sync.events import ProgressEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "examples" / "rules.yaml"
@@ -305,9 +308,14 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
         "hubspot": hubspot,
     }
     steps: list[tuple[str, float]] = []
+    begun: set[tuple[str, str]] = set()
 
-    def progress(message: str) -> None:
-        steps.append((message, time.perf_counter()))
+    def progress(event: ProgressEvent) -> None:
+        # A step is a named step, or the first event of one object's read or write.
+        key = (event.kind, event.source)
+        if event.kind == "step" or key not in begun:
+            begun.add(key)
+            steps.append((_step_name(event), time.perf_counter()))
 
     with Store.open(database) as store:
         run = SyncRun(
@@ -341,20 +349,23 @@ def run_sync(info: ServerInfo, database: str, profile: Path | None) -> dict[str,
         "counts": summary.counts(),
         "budget_calls": summary.api_calls,
         "hubspot_fields": {f"hubspot/{obj}": names for obj, names in hubspot.properties.items()},
-        "steps": [
-            [_step_name(message), end - at] for (message, at), end in zip(steps, ends, strict=True)
-        ],
+        "steps": [[name, end - at] for (name, at), end in zip(steps, ends, strict=True)],
         "before_first_step": (steps[0][1] if steps else started + seconds) - started,
         "peak_mib": _peak_mib(),
     }
 
 
-def _step_name(message: str) -> str:
-    """A progress message without its record count (``writing 1,234 salesforce Lead``)."""
-    words = message.split()
-    if words and words[0] == "writing" and len(words) > 1:
-        return " ".join([words[0], *words[2:]])
-    return message
+def _step_name(event: ProgressEvent) -> str:
+    """A step's name without record counts (``writing salesforce/Lead``)."""
+    match event.kind:
+        case "step":
+            return event.text
+        case "read":
+            return f"reading {event.source}"
+        case "read_back":
+            return f"reading back {event.source}"
+        case _:
+            return f"writing {event.source}"
 
 
 def _peak_mib() -> float:

@@ -45,6 +45,7 @@ Every transform is a polars expression, so a mapping runs over whole frames.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,6 +205,16 @@ class Mapping(BaseModel):
             names += [rule.field] if rule.field else list(rule.first_of or [])
         names += list(self.custom)
         return list(dict.fromkeys(names))
+
+    def columns_from(self, vendor_fields: Sequence[str]) -> list[str]:
+        """The columns this mapping fills from any of ``vendor_fields``."""
+        wanted = set(vendor_fields)
+        columns = [
+            column
+            for column, rule in self.fields.items()
+            if {rule.field, *(rule.first_of or [])} & wanted
+        ]
+        return columns + [rule.column for field, rule in self.custom.items() if field in wanted]
 
     @property
     def origin(self) -> str:

@@ -88,16 +88,6 @@ class SnapshotStore(StoreBase):
         frame = pl.read_ndjson(io.StringIO("\n".join(documents)), infer_schema_length=None)
         return _conform(entity, frame, loading=True).sort("id")
 
-    def count_changed(self, entity: str, at: datetime, *, tx: Transaction | None = None) -> int:
-        """Rows of ``entity`` whose content changed (or that are new) in the save stamped ``at``."""
-        query = (
-            sa.select(sa.func.count())
-            .select_from(snapshot)
-            .where(snapshot.c.entity == entity, snapshot.c.updated_at == utc(at))
-        )
-        with self._connect(tx, write=False) as connection:
-            return int(connection.execute(query).scalar_one())
-
     def delete_snapshot(
         self, entity: str, ids: Sequence[str], *, tx: Transaction | None = None
     ) -> int:

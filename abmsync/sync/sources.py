@@ -196,6 +196,10 @@ def read_source(
     known = {
         str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
     }
+    # Reading back: the snapshot as it was, to tell our own writes (only owned
+    # fields moved) from someone else's change.
+    before = source.load(store) if read_back else None
+    owned_columns = source.mapping.columns_from(owned)
     for batch in connector.read_changes(source.obj, cursor):
         raw = batch.records
         if echo is not None and echo in raw.columns and raw.height:
@@ -225,8 +229,8 @@ def read_source(
                 store.delete_snapshot(source.key, batch.deleted_ids, tx=tx)
             store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
             changed = live.height
-            if read_back and mapped is not None:
-                changed = store.count_changed(source.key, at, tx=tx)
+            if before is not None and mapped is not None:
+                changed = _changed_but_for(mapped, before, source, owned_columns)
                 stats.read_back += live.height - changed
         stats.records += changed
         stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
@@ -270,6 +274,23 @@ def read_source(
         },
     )
     return stats
+
+
+def _changed_but_for(
+    mapped: pl.DataFrame, before: pl.DataFrame, source: Source, skip: Sequence[str]
+) -> int:
+    """Rows of ``mapped`` that differ from ``before`` in any column but those in ``skip``."""
+    now = conform(mapped, source.entity) if source.entity in FRAME_COLUMNS else mapped
+    columns = [c for c in now.columns if c not in skip and c in before.columns]
+    if "id" not in columns:
+        return mapped.height
+    now = now.select(columns).with_columns(pl.col("id").cast(pl.String))
+    was = before.select(columns).with_columns(pl.col("id").cast(pl.String))
+    try:
+        was = was.cast(dict(now.schema))  # type: ignore[arg-type]
+    except pl.exceptions.PolarsError:
+        return mapped.height  # not comparable: count every row as a change
+    return now.join(was, on=columns, how="anti", nulls_equal=True).height
 
 
 def _new_tombstones(
