@@ -115,7 +115,11 @@ class ContextAndRedaction(logging.Filter):
             setattr(record, key, _scrub_value(value))
         if record.exc_info and not record.exc_text:
             lines = traceback.format_exception(*record.exc_info)
-            record.exc_text = scrub("".join(lines).rstrip("\n"))
+            record.exc_text = "".join(lines).rstrip("\n")
+        if record.exc_text:
+            # Scrubbed whoever rendered it: another handler (pytest's, an
+            # application's) may have formatted the traceback before this one.
+            record.exc_text = scrub(record.exc_text)
         return True
 
 
@@ -137,7 +141,9 @@ class JsonLines(logging.Formatter):
         line.update(fields_of(record))
         if record.exc_info or record.exc_text:
             line["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
-        return json.dumps(line, default=str, ensure_ascii=False)
+        # Scrubbed once more as written: a record may reach this formatter without
+        # having passed the filter (a handler added by someone else).
+        return scrub(json.dumps(line, default=str, ensure_ascii=False))
 
 
 class TextLines(logging.Formatter):
@@ -150,7 +156,9 @@ class TextLines(logging.Formatter):
             text = f"{text} {extras}"
         if record.exc_text:
             text = f"{text}\n{record.exc_text}"
-        return text
+        elif record.exc_info:
+            text = f"{text}\n{self.formatException(record.exc_info)}"
+        return scrub(text)
 
 
 def _text(value: Any) -> str:
