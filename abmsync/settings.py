@@ -307,9 +307,11 @@ def _setting_path(loc: tuple[Any, ...]) -> tuple[str, ...]:
             break
         path.append(name)
         info = model.model_fields.get(name)
-        annotation = info.annotation if info is not None else None
-        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_model else None
+        annotation: object = info.annotation if info is not None else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            model = None
     return tuple(path)
 
 
