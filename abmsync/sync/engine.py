@@ -422,12 +422,7 @@ class SyncRun:
                 continue
             self._check_stop()
             stats = self._read_one(source, summary, read_back=True)
-            before = summary.read.setdefault(source.name, ReadStats())
-            before.records += stats.records
-            before.read_back += stats.read_back
-            before.skipped_echoes += stats.skipped_echoes
-            before.batches += stats.batches
-            before.deleted += stats.deleted
+            summary.read.setdefault(source.name, ReadStats()).add(stats)
 
     def _plan(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[ObjectPlan]:
         writeback = self.loaded.ruleset.writeback

@@ -149,6 +149,11 @@ class ReadStats:
     skipped_echoes: int = 0
     read_back: int = 0  # abmsync's own writes, read once after writing (see SyncRun)
 
+    def add(self, other: ReadStats) -> None:
+        """Count ``other``'s read (a later read of the same source) in with this one."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
 
 def read_source(
     store: Store,
