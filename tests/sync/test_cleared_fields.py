@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import requests
 from simple_salesforce.api import Salesforce
 
 from abmsync.sandbox.salesforce.app import SandboxConfig
-from tests.sync.crm_env import CrmEnv, Servers, crm_env, crm_servers, later
+from tests.sync.crm_env import CrmEnv, later
 
 VERA = "vera.lang@acme-robotics.com"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    with crm_servers() as started:
-        yield started
-
-
-@pytest.fixture
-def env(tmp_path: Path, servers: Servers) -> Iterator[CrmEnv]:
-    with crm_env(tmp_path, servers) as made:
-        yield made
 
 
 def _salesforce(env: CrmEnv) -> Salesforce:

@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from abmsync.sync.store import Store
-from tests.sync.crm_env import LEADS, CrmEnv, Servers, crm_env, crm_servers, later
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    with crm_servers() as started:
-        yield started
+from tests.sync.crm_env import LEADS, CrmEnv, Servers, crm_env, later
 
 
 @pytest.fixture

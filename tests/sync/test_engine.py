@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from abmsync.connectors.budget import ApiBudget
 from abmsync.sync.events import ProgressEvent
 from abmsync.sync.store import Store
 from abmsync.sync.writeback import retry_dead_letters
-from tests.sync.crm_env import CrmEnv, Servers, crm_env, crm_servers, later
+from tests.sync.crm_env import CrmEnv, later
 
 SCORE_FIELDS = (
     "ABM_Score__c",
@@ -21,18 +17,6 @@ SCORE_FIELDS = (
     "ABM_Stage__c",
     "ABM_Score_Reasons__c",
 )
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    with crm_servers() as started:
-        yield started
-
-
-@pytest.fixture
-def env(tmp_path: Path, servers: Servers) -> Iterator[CrmEnv]:
-    with crm_env(tmp_path, servers) as made:
-        yield made
 
 
 def lead(env: CrmEnv, email: str) -> dict[str, Any]:

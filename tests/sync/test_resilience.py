@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,9 @@ import pytest
 
 from abmsync.sandbox.generate import DEFAULT_AS_OF, Dataset, generate_dataset
 from abmsync.sync.store import Store
-from tests.sync.crm_env import MAPPINGS, CrmEnv, Servers, crm_env, crm_servers
+from tests.sync.crm_env import MAPPINGS, CrmEnv, Servers, crm_env
 
 AS_OF = DEFAULT_AS_OF.isoformat()
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    with crm_servers() as started:
-        yield started
 
 
 @pytest.fixture(scope="module")

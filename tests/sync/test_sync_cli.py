@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,24 +13,18 @@ from abmsync.cli import main
 from abmsync.clikit import ExitCode
 from abmsync.sync.commands import EXIT_CODES
 from abmsync.sync.store import Store
-from tests.sync.crm_env import MAPPINGS, CrmEnv, Servers, crm_env, crm_servers
+from tests.sync.crm_env import MAPPINGS, CrmEnv
 
 AS_OF = "2026-11-29T12:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Servers]:
-    with crm_servers() as started:
-        yield started
-
-
 @pytest.fixture
-def env(tmp_path: Path, servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Iterator[CrmEnv]:
-    with crm_env(tmp_path, servers) as made:
-        for key, value in {**made.env(), "ABMSYNC_MAPPINGS": str(MAPPINGS)}.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.chdir(tmp_path)  # no abmsync.toml or .env of the checkout
-        yield made
+def env(env: CrmEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CrmEnv:
+    """The emulators, with the ``abmsync`` CLI pointed at them through its settings."""
+    for key, value in {**env.env(), "ABMSYNC_MAPPINGS": str(MAPPINGS)}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)  # no abmsync.toml or .env of the checkout
+    return env
 
 
 def sync(*args: str) -> tuple[int, str]:
