@@ -115,12 +115,22 @@ class Batch:
     """One page of changes: upserted records (vendor field names) and deleted ids.
 
     ``cursor`` is valid once this batch (and every batch before it) is stored.
+
+    ``full_listing`` marks a batch of a listing of every live record of the
+    object, started over because the vendor could no longer say what changed
+    (an expired change token): records the listing never yields were deleted
+    meanwhile. ``listing_complete`` marks its last batch, after which the
+    engine tombstones every stored record the listing did not yield. A
+    connector's first load of an object is not such a listing: nothing is
+    stored yet.
     """
 
     obj: str
     records: pl.DataFrame
     cursor: Cursor
     deleted_ids: list[str] = field(default_factory=list)
+    full_listing: bool = False
+    listing_complete: bool = False
 
 
 class Patch(BaseModel):
