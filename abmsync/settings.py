@@ -142,6 +142,33 @@ class HubSpotSettings(TlsSettings):
         return _http_url(value) or value
 
 
+class DynamicsSettings(TlsSettings):
+    """A Dynamics 365 (Dataverse) org reached with a Microsoft Entra app registration."""
+
+    required: ClassVar[tuple[str, ...]] = ("org_url", "tenant_id", "client_id", "client_secret")
+
+    org_url: str | None = Field(default=None, description="e.g. https://contoso.crm4.dynamics.com")
+    tenant_id: str | None = Field(default=None, description="the Entra tenant (directory) id")
+    client_id: str | None = Field(default=None, description="the app registration's client id")
+    client_secret: SecretStr | None = None
+    authority_host: str = Field(
+        default="https://login.microsoftonline.com", description="Microsoft Entra's login host"
+    )
+    api_version: str = "9.2"
+    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
+
+    @field_validator("org_url")
+    @classmethod
+    def _org_url(cls, value: str | None) -> str | None:
+        url = _http_url(value)
+        return url.rstrip("/") if url else url
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority(cls, value: str) -> str:
+        return (_http_url(value) or value).rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything abmsync reads from its environment."""
 
@@ -164,6 +191,7 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Path("abmsync-data")
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    dynamics: DynamicsSettings = Field(default_factory=DynamicsSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
 
     def __init__(self, **values: Any) -> None:
@@ -392,6 +420,7 @@ def _describe_source_error(exc: SourceError) -> str:
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "SYSTEMS",
+    "DynamicsSettings",
     "HubSpotSettings",
     "SalesforceSettings",
     "Settings",

@@ -66,8 +66,10 @@ def assemble(
     frames: list[tuple[str, str, pl.DataFrame]] = []
     converted: list[pl.DataFrame] = []
     redirects: list[pl.DataFrame] = []
-    for source in people_sources:
-        frame = source.load(store)
+    loaded = [(source, source.load(store)) for source in people_sources]
+    origins = _originating_leads(loaded)
+    for source, frame in loaded:
+        frame = _with_conversion(frame, origins.get(source.system))
         if "is_converted" in frame.columns and "converted_contact_id" in frame.columns:
             done = (
                 pl.col("is_converted").fill_null(False)
@@ -201,6 +203,8 @@ def _owners(
         ref = ref_of.get(str(row["Id"]), str(row["Id"]))
         name = " ".join(str(row[n]) for n in ("FirstName", "LastName") if row.get(n))
         active = row.get("IsActive")
+        if active is None and row.get("IsDisabled") is not None:
+            active = not row["IsDisabled"]  # Dataverse's systemuser.isdisabled
         rows.append(
             {
                 "id": ref,
@@ -211,6 +215,46 @@ def _owners(
             }
         )
     return pl.DataFrame(rows, schema=OWNER_COLUMNS)
+
+
+def _originating_leads(loaded: list[tuple[Source, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Per system, (lead id, contact id) of contacts that name the lead they came from.
+
+    Dataverse records a qualification on the contact (``originatingleadid``,
+    mapped to ``converted_from_id``), where Salesforce records it on the lead.
+    """
+    found: dict[str, list[pl.DataFrame]] = {}
+    for source, frame in loaded:
+        if "converted_from_id" in frame.columns:
+            found.setdefault(source.system, []).append(
+                frame.filter(pl.col("converted_from_id").is_not_null()).select(
+                    pl.col("converted_from_id").cast(pl.String).alias("id"),
+                    pl.col("id").cast(pl.String).alias("__contact"),
+                )
+            )
+    return {
+        system: pl.concat(frames).unique("id", keep="first", maintain_order=True)
+        for system, frames in found.items()
+    }
+
+
+def _with_conversion(frame: pl.DataFrame, origins: pl.DataFrame | None) -> pl.DataFrame:
+    """Mark leads a contact says it came from as converted into that contact."""
+    if origins is None or origins.is_empty() or frame.is_empty():
+        return frame
+    if "is_converted" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias("is_converted"))
+    if "converted_contact_id" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("converted_contact_id"))
+    joined = frame.join(origins, on="id", how="left", maintain_order="left")
+    return joined.with_columns(
+        (pl.col("is_converted").fill_null(False) | pl.col("__contact").is_not_null()).alias(
+            "is_converted"
+        ),
+        pl.coalesce(pl.col("converted_contact_id").cast(pl.String), "__contact").alias(
+            "converted_contact_id"
+        ),
+    ).drop("__contact")
 
 
 def _keep_lead_identity(

@@ -2,7 +2,7 @@
 
 The service behind ``abmsync crm check`` and ``abmsync crm install-fields``.
 Which systems are configured comes from settings (``ABMSYNC_SALESFORCE__*``,
-``ABMSYNC_HUBSPOT__*``); which fields abmsync owns comes from the
+``ABMSYNC_DYNAMICS__*``, ``ABMSYNC_HUBSPOT__*``); which fields abmsync owns comes from the
 ``writeback:`` section of the rules file.
 """
 
@@ -66,6 +66,26 @@ def configured(settings: Settings) -> dict[str, Connector]:
                 "salesforce", reserve_percent=sf.api_reserve_percent, max_calls=sf.max_calls_per_run
             ),
         )
+    dyn = settings.dynamics
+    if (
+        "dynamics" in systems
+        and dyn.org_url
+        and dyn.tenant_id
+        and dyn.client_id
+        and dyn.client_secret
+    ):
+        from abmsync.connectors.dynamics.connector import DynamicsConnector
+
+        connectors["dynamics"] = DynamicsConnector(
+            dyn.org_url,
+            dyn.tenant_id,
+            dyn.client_id,
+            dyn.client_secret,
+            authority_host=dyn.authority_host,
+            verify=dyn.verify,
+            api_version=dyn.api_version,
+            budget=ApiBudget("dynamics", max_calls=dyn.max_calls_per_run),
+        )
     hs = settings.hubspot
     if "hubspot" in systems and hs.access_token:
         from abmsync.connectors.hubspot.connector import HubSpotConnector
@@ -81,6 +101,7 @@ def configured(settings: Settings) -> dict[str, Connector]:
     if not connectors:
         raise ConfigError(
             "no CRM or marketing platform is configured: set ABMSYNC_SALESFORCE__INSTANCE_URL, "
+            "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_DYNAMICS__ORG_URL, __TENANT_ID, "
             "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_HUBSPOT__ACCESS_TOKEN "
             "(`abmsync sandbox serve` prints values for the sandbox)"
         )

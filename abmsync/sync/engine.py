@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from abmsync.connectors.base import Connector
+from abmsync.connectors.base import Batch, Connector
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
 from abmsync.logs import log_context
 from abmsync.rules.compiled import compile_rules
@@ -61,6 +61,24 @@ log = logging.getLogger(__name__)
 END_LEVELS = {"partial": logging.WARNING, "failed": logging.ERROR}
 LOCK = "sync"
 CRM_SYSTEMS = ("salesforce", "dynamics")
+# Where each CRM keeps its users, and their columns under Salesforce's names (assemble's).
+USER_OBJECTS: dict[str, tuple[str, dict[str, str]]] = {
+    "salesforce": ("User", {}),
+    "dynamics": (
+        "systemuser",
+        {
+            "systemuserid": "Id",
+            "nickname": "Alias",
+            "domainname": "Username",
+            "internalemailaddress": "Email",
+            "firstname": "FirstName",
+            "lastname": "LastName",
+            "isdisabled": "IsDisabled",
+        },
+    ),
+}
+# Records one write call carries: sObject Collections, HubSpot batches, a Dataverse $batch.
+WRITE_CALL_SIZE = {"salesforce": 200, "hubspot": 100, "dynamics": 1000}
 # Entities whose records abmsync writes (scores on people) or creates (touchpoint
 # notes, skipped as echoes): the ones read back after a run's writes.
 READ_BACK_ENTITIES = ("people", "touchpoints")
@@ -157,8 +175,8 @@ def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
 
 
 def estimated_calls(plan: ObjectPlan) -> int:
-    """API calls writing ``plan`` takes: 200 per Salesforce call, 100 per HubSpot call."""
-    size = 200 if plan.system == "salesforce" else 100
+    """API calls writing ``plan`` takes (``WRITE_CALL_SIZE`` records a call)."""
+    size = WRITE_CALL_SIZE.get(plan.system, 100)
     calls = -(-len(plan.patches) // size)
     if plan.system == "hubspot" and plan.links:
         calls += -(-len(plan.patches) // 1000)  # batch associations
@@ -358,15 +376,24 @@ class SyncRun:
     # -- steps --------------------------------------------------------------------
 
     def _read_users(self) -> pl.DataFrame | None:
-        """Salesforce users (for owner names), read in full: there are few."""
-        connector = self.connectors.get("salesforce")
-        if connector is None or self.loaded.ruleset.routing is None:
+        """The CRM's users (for owner names), read in full: there are few."""
+        if self.loaded.ruleset.routing is None:
             return None
-        self.step("reading Salesforce users")
-        frames = [
-            b.records for b in self._guard(lambda: list(connector.read_changes("User", None)))
-        ]
-        return pl.concat(frames, how="diagonal_relaxed") if frames else None
+        for system, (obj, columns) in USER_OBJECTS.items():
+            connector = self.connectors.get(system)
+            if connector is None:
+                continue
+            self.step(f"reading {system} users")
+            batches: list[Batch] = self._guard(
+                lambda connector=connector, obj=obj: list(connector.read_changes(obj, None))  # type: ignore[misc]
+            )
+            frames: list[pl.DataFrame] = [b.records for b in batches if b.records.height]
+            if not frames:
+                return None
+            users = pl.concat(frames, how="diagonal_relaxed")
+            present = {vendor: ours for vendor, ours in columns.items() if vendor in users.columns}
+            return users.rename(present) if present else users
+        return None
 
     def _read_all(self, summary: SyncSummary) -> None:
         for source in self.sources:

@@ -24,6 +24,7 @@ from abmsync.connectors.base import Connector, Cursor, SelectsFields
 from abmsync.connectors.mapping import Mapping, apply_mapping, load_mapping
 from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
+from abmsync.sync.database import Transaction
 from abmsync.sync.events import Kind, Progress, ProgressEvent, ignore
 from abmsync.sync.store import Store
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 ENTITY_ORDER = ("accounts", "people", "opportunities", "touchpoints")
 # People are preferred from CRMs over marketing platforms, in this order.
 SYSTEM_RANK = ("salesforce", "dynamics", "hubspot", "eloqua")
+MASTER_COLUMN = "master_record_id"
 TOMBSTONE_COLUMNS: dict[str, pl.DataType] = {
     "id": pl.String(),
     "master_id": pl.String(),
@@ -73,6 +75,11 @@ class Source:
         return f"crm@{self.name}"
 
     @property
+    def listing_key(self) -> str:
+        """The snapshot entity holding the ids a full listing in progress has yielded."""
+        return f"listed@{self.name}"
+
+    @property
     def tombstone_key(self) -> str:
         """The snapshot entity holding records deleted (or merged away) at the source."""
         return f"deleted@{self.name}"
@@ -82,6 +89,21 @@ class Source:
         """The vendor field that holds the record id."""
         rule = self.mapping.fields.get("id")
         return rule.field if rule is not None else None
+
+    @property
+    def master_field(self) -> str:
+        """The vendor field naming the record a merged-away record was merged into.
+
+        The field mapped to the ``master_record_id`` column (Salesforce's
+        ``MasterRecordId``, Dataverse's ``masterid``), else Salesforce's name.
+        """
+        for column, rule in self.mapping.fields.items():
+            if column == MASTER_COLUMN and rule.field is not None:
+                return rule.field
+        for name, custom in self.mapping.custom.items():
+            if custom.column == MASTER_COLUMN:
+                return name
+        return "MasterRecordId"
 
     def load(self, store: Store) -> pl.DataFrame:
         """This source's snapshot, conformed to its entity's schema."""
@@ -211,7 +233,7 @@ def read_source(
             mine = raw[echo].is_not_null()
             stats.skipped_echoes += int(mine.sum())
             raw = raw.filter(~mine)
-        masters = _masters(raw)
+        masters = _masters(raw, id_field, source.master_field)
         live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
         mapped = apply_mapping(source.mapping, live) if live.height else None
         at = now()
@@ -222,7 +244,11 @@ def read_source(
                 if present:
                     crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
                     store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
-            tombstones = _new_tombstones(batch.deleted_ids, masters, known)
+            deleted = list(batch.deleted_ids)
+            if batch.full_listing:
+                seen = live.select(pl.col(id_field).cast(pl.String).alias("id"))
+                deleted += _listed(store, source, seen, complete=batch.listing_complete, tx=tx)
+            tombstones = _new_tombstones(deleted, masters, known)
             if tombstones.height:
                 store.save_snapshot(
                     source.tombstone_key,
@@ -230,8 +256,8 @@ def read_source(
                     now=at,
                     tx=tx,
                 )
-            if batch.deleted_ids:
-                store.delete_snapshot(source.key, batch.deleted_ids, tx=tx)
+            if deleted:
+                store.delete_snapshot(source.key, deleted, tx=tx)
             store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
             changed = live.height
             if before is not None and mapped is not None:
@@ -281,6 +307,39 @@ def read_source(
     return stats
 
 
+def _listed(
+    store: Store, source: Source, seen: pl.DataFrame, *, complete: bool, tx: Transaction
+) -> list[str]:
+    """Note ids a full listing yielded; once it is complete, the stored ids it never yielded.
+
+    The ids are kept in the state database, batch by batch with the records,
+    so a listing interrupted by a crash or a stop resumes where its cursor
+    was and still knows what it saw before.
+    """
+    if seen.height:
+        store.save_snapshot(source.listing_key, seen, tx=tx)
+    if not complete:
+        return []
+    listed = store.load_snapshot(source.listing_key, tx=tx)
+    stored = store.load_snapshot(source.key, tx=tx)
+    store.delete_snapshot(
+        source.listing_key, listed["id"].to_list() if listed.height else [], tx=tx
+    )
+    if stored.is_empty():
+        return []
+    gone = stored.select(pl.col("id").cast(pl.String))
+    if listed.height:
+        gone = gone.join(listed.select(pl.col("id").cast(pl.String)), on="id", how="anti")
+    if gone.height:
+        log.info(
+            "%s: %d records no longer listed, recorded as deleted",
+            source.name,
+            gone.height,
+            extra={"system": source.system, "object": source.obj, "deleted": gone.height},
+        )
+    return gone["id"].to_list()
+
+
 def _changed_but_for(
     mapped: pl.DataFrame, before: pl.DataFrame, source: Source, skip: Sequence[str]
 ) -> int:
@@ -314,12 +373,12 @@ def _new_tombstones(
     return frame.filter(pl.Series(fresh, dtype=pl.Boolean))
 
 
-def _masters(raw: pl.DataFrame) -> pl.DataFrame:
-    """Merge losers and the record they were merged into (Salesforce's MasterRecordId)."""
+def _masters(raw: pl.DataFrame, id_field: str, master_field: str) -> pl.DataFrame:
+    """Merge losers and the record each was merged into (``master_field``)."""
     schema = {"id": pl.String(), "master_id": pl.String()}
-    if "MasterRecordId" not in raw.columns or "Id" not in raw.columns:
+    if master_field not in raw.columns or id_field not in raw.columns:
         return pl.DataFrame(schema=schema)
-    return raw.filter(pl.col("MasterRecordId").is_not_null()).select(
-        pl.col("Id").cast(pl.String).alias("id"),
-        pl.col("MasterRecordId").cast(pl.String).alias("master_id"),
+    return raw.filter(pl.col(master_field).is_not_null()).select(
+        pl.col(id_field).cast(pl.String).alias("id"),
+        pl.col(master_field).cast(pl.String).alias("master_id"),
     )
