@@ -43,10 +43,10 @@ emulator's clock at loading, as after an import.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -54,6 +54,9 @@ from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
 from abmsync.sandbox.hubspot.store import ACTIVITY_TYPE, ACTIVITY_URL, HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox
 from abmsync.sandbox.salesforce.store import Store, custom_field
+
+if TYPE_CHECKING:
+    from abmsync.sandbox.dynamics.app import DataverseSandbox
 
 SALES_TYPES = {"call": "Call", "meeting": "Meeting"}  # touchpoint type -> Task Type
 CAMPAIGN_TYPES = ["webinar", "event"]  # touchpoint types held as CampaignMembers
@@ -100,14 +103,16 @@ class SeedSummary:
     skipped: dict[str, int]
     ids: pl.DataFrame
     seconds: float
+    dynamics: dict[str, int] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, str, int]]:
         """(system, object, records) for a table."""
-        return [
-            (system, obj, count)
-            for system, counts in (("salesforce", self.salesforce), ("hubspot", self.hubspot))
-            for obj, count in counts.items()
-        ]
+        systems = (
+            ("salesforce", self.salesforce),
+            ("dynamics", self.dynamics),
+            ("hubspot", self.hubspot),
+        )
+        return [(system, obj, count) for system, counts in systems for obj, count in counts.items()]
 
 
 @dataclass
@@ -115,7 +120,7 @@ class _Ledger:
     """Counts and id pairs collected while loading."""
 
     counts: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {"salesforce": {}, "hubspot": {}}
+        default_factory=lambda: {"salesforce": {}, "dynamics": {}, "hubspot": {}}
     )
     skipped: dict[str, int] = field(default_factory=dict)
     pairs: list[pl.DataFrame] = field(default_factory=list)
@@ -134,14 +139,19 @@ class _Ledger:
 
 
 def seed_sandbox(
-    data: Dataset, salesforce: SalesforceSandbox | None, hubspot: HubSpotStore | None
+    data: Dataset,
+    salesforce: SalesforceSandbox | None,
+    hubspot: HubSpotStore | None,
+    dynamics: DataverseSandbox | None = None,
 ) -> SeedSummary:
     """Load ``data`` into empty emulators; skip one by passing None.
 
     ``salesforce`` is ``app.state.sandbox`` of a Salesforce emulator app,
-    ``hubspot`` the ``app.state.store`` of a HubSpot one; the apps may be
-    served already. Customises the org first (Lead Status values,
-    ``Rejection_Reason__c``) and adds a HubSpot owner per generated owner.
+    ``hubspot`` the ``app.state.store`` of a HubSpot one, ``dynamics`` the
+    ``app.state.sandbox`` of a Dataverse one (see
+    :mod:`abmsync.sandbox.seed_dynamics`); the apps may be served already.
+    Customises the orgs first (Lead Status values, ``Rejection_Reason__c``)
+    and adds a HubSpot owner per generated owner.
     Seeding twice duplicates the records. Raises the stores' ``RecordError`` /
     ``RecordRejectedError`` for a value an emulator refuses.
     """
@@ -150,12 +160,17 @@ def seed_sandbox(
     created = _account_created(data)
     if salesforce is not None:
         _seed_salesforce(data, salesforce.store, created, ledger)
+    if dynamics is not None:
+        from abmsync.sandbox.seed_dynamics import seed_dynamics
+
+        seed_dynamics(data, dynamics.store, created, ledger)
     if hubspot is not None:
         _seed_hubspot(data, hubspot, created, ledger)
     ids = pl.concat(ledger.pairs) if ledger.pairs else pl.DataFrame(schema=ID_COLUMNS)
     return SeedSummary(
         salesforce=ledger.counts["salesforce"],
         hubspot=ledger.counts["hubspot"],
+        dynamics=ledger.counts["dynamics"],
         skipped=ledger.skipped,
         ids=ids,
         seconds=time.perf_counter() - started,
@@ -170,7 +185,7 @@ def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if v is not None} for row in frame.iter_rows(named=True)]
 
 
-def _lookup(expr: pl.Expr, table: dict[str, str], default: str | None = None) -> pl.Expr:
+def _lookup(expr: pl.Expr, table: Mapping[str, Any], default: Any = None) -> pl.Expr:
     """Values of ``expr`` replaced through ``table``; unknown and null ones become ``default``."""
     replaced = expr.replace_strict(list(table), list(table.values()), default=None)
     return replaced.fill_null(default) if default is not None else replaced

@@ -3,10 +3,11 @@
 Each system that keeps history (``writeback: <system>: touchpoints:``) gets the
 touchpoints it does not hold itself: Salesforce gets the marketing platform's
 form fills and email clicks as ``ABM_Touchpoint__c`` records on the lead or
-contact; HubSpot gets Salesforce's meetings and campaign responses as notes
-on the contact. Every record carries abmsync's touchpoint key in a unique
-field and is *upserted* by it, so a re-run, a retry after a lost answer or a
-crash half way never creates a duplicate. Records abmsync wrote are never read
+contact, Dynamics 365 the same as rows of an ``abm_touchpoint`` table; HubSpot
+gets the CRM's meetings and campaign responses as notes on the contact. Every
+record carries abmsync's touchpoint key in a unique field and is *upserted* by
+it, so a re-run, a retry after a lost answer or a crash half way never creates
+a duplicate. Records abmsync wrote are never read
 back as touchpoints of their own (see :func:`echo_field`).
 """
 
@@ -22,17 +23,40 @@ from abmsync.errors import ConfigError
 from abmsync.settings import SYSTEMS
 from abmsync.sync.plan import truncate
 
-# Salesforce: the custom object's fields (besides the key field named in the rules).
-SF_LEAD = "ABM_Lead__c"
-SF_CONTACT = "ABM_Contact__c"
-SF_FIELDS = [
-    FieldMeta(name="ABM_Type__c", label="Type", type=FieldType.STRING, length=40),
-    FieldMeta(name="ABM_Occurred_At__c", label="Occurred at", type=FieldType.DATETIME),
-    FieldMeta(name="ABM_Source__c", label="Source", type=FieldType.STRING, length=40),
-    FieldMeta(name="ABM_Detail__c", label="Detail", type=FieldType.STRING, length=255),
-    FieldMeta(name=SF_LEAD, label="Lead", type=FieldType.REFERENCE, reference_to="Lead"),
-    FieldMeta(name=SF_CONTACT, label="Contact", type=FieldType.REFERENCE, reference_to="Contact"),
-]
+# The touchpoint object's fields in the CRMs (besides the key field named in the rules):
+# Salesforce's custom object and Dataverse's custom table, under each one's names.
+# role -> (Salesforce field, Dataverse column)
+CRM_NAMES = {
+    "name": ("Name", "abm_name"),
+    "type": ("ABM_Type__c", "abm_type"),
+    "occurred_at": ("ABM_Occurred_At__c", "abm_occurredat"),
+    "source": ("ABM_Source__c", "abm_source"),
+    "detail": ("ABM_Detail__c", "abm_detail"),
+    "lead": ("ABM_Lead__c", "abm_lead"),
+    "contact": ("ABM_Contact__c", "abm_contact"),
+}
+CRM_SYSTEMS = ("salesforce", "dynamics")
+PERSON_OBJECTS = {"salesforce": ("Lead", "Contact"), "dynamics": ("lead", "contact")}
+
+
+def _crm_fields(system: str) -> list[FieldMeta]:
+    """The fields a CRM's touchpoint object needs (the name field exists with the object)."""
+    at = CRM_SYSTEMS.index(system)
+    lead, contact = PERSON_OBJECTS[system]
+
+    def name(role: str) -> str:
+        return CRM_NAMES[role][at]
+
+    return [
+        FieldMeta(name=name("type"), label="Type", type=FieldType.STRING, length=40),
+        FieldMeta(name=name("occurred_at"), label="Occurred at", type=FieldType.DATETIME),
+        FieldMeta(name=name("source"), label="Source", type=FieldType.STRING, length=40),
+        FieldMeta(name=name("detail"), label="Detail", type=FieldType.STRING, length=255),
+        FieldMeta(name=name("lead"), label="Lead", type=FieldType.REFERENCE, reference_to=lead),
+        FieldMeta(
+            name=name("contact"), label="Contact", type=FieldType.REFERENCE, reference_to=contact
+        ),
+    ]
 
 
 def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:
@@ -44,8 +68,8 @@ def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:
         length=80,
         external_id=True,
     )
-    if system == "salesforce":
-        return FieldSpec(obj=obj, fields=[key, *SF_FIELDS])
+    if system in CRM_SYSTEMS:
+        return FieldSpec(obj=obj, fields=[key, *_crm_fields(system)])
     if system == "hubspot":
         return FieldSpec(obj=obj, fields=[key])
     raise ConfigError(
@@ -113,7 +137,13 @@ def desired_touchpoints(
         .sort("record_id")
     )
     stamp = pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    if system == "salesforce":
+    if system in CRM_SYSTEMS:
+        at = CRM_SYSTEMS.index(system)
+        lead, contact = PERSON_OBJECTS[system]
+
+        def name(role: str) -> str:
+            return CRM_NAMES[role][at]
+
         values = wanted.select(
             "record_id",
             truncate(
@@ -121,13 +151,13 @@ def desired_touchpoints(
                     [pl.col("type"), pl.col("occurred_at").dt.strftime("%Y-%m-%d")], separator=" "
                 ),
                 80,
-            ).alias("Name"),
-            pl.col("type").str.slice(0, 40).alias("ABM_Type__c"),
-            stamp.alias("ABM_Occurred_At__c"),
-            pl.col("source_system").alias("ABM_Source__c"),
-            truncate(pl.col("__detail"), 255).alias("ABM_Detail__c"),
-            pl.when(pl.col("object") == "Lead").then(pl.col("vendor_id")).alias(SF_LEAD),
-            pl.when(pl.col("object") == "Contact").then(pl.col("vendor_id")).alias(SF_CONTACT),
+            ).alias(name("name")),
+            pl.col("type").str.slice(0, 40).alias(name("type")),
+            stamp.alias(name("occurred_at")),
+            pl.col("source_system").alias(name("source")),
+            truncate(pl.col("__detail"), 255).alias(name("detail")),
+            pl.when(pl.col("object") == lead).then(pl.col("vendor_id")).alias(name("lead")),
+            pl.when(pl.col("object") == contact).then(pl.col("vendor_id")).alias(name("contact")),
         )
     elif system == "hubspot":
         body = pl.concat_str(
