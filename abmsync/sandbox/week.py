@@ -27,6 +27,7 @@ import random
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -44,6 +45,9 @@ from abmsync.sandbox.seed import (
     email_key,
 )
 from abmsync.schema import normalize_email, utc
+
+if TYPE_CHECKING:
+    from abmsync.sandbox.dynamics.store import DataverseStore
 
 FAST_TRACK_PATHS = ("/contact-sales", "/demo-request")
 
@@ -116,7 +120,7 @@ class ActivitySummary:
         lines = [f"{len(self.touchpoints)} new marketing touchpoints in HubSpot"]
         lines += [f"{t.email} filled in {t.url} (contact {t.contact_id})" for t in self.fast_tracks]
         lines += [
-            f"new HubSpot contact {c.contact_id} ({c.email}), not in Salesforce"
+            f"new HubSpot contact {c.contact_id} ({c.email}), not in the CRM"
             for c in self.new_contacts
         ]
         for item in self.feedback:
@@ -163,6 +167,7 @@ def simulate_week(
     *,
     seed: int = 11,
     start: datetime,
+    dynamics: DataverseStore | None = None,
 ) -> ActivitySummary:
     """Play the week after ``start`` on emulators seeded with ``data``; the same seed,
     data and emulator state give the same activity.
@@ -176,6 +181,8 @@ def simulate_week(
     is merged into the older, and one lead is deleted (a competitor's when
     there is one). Activity times fall in the week; modification stamps are the
     emulators' clocks, so a cursor taken before the call sees all of it.
+    ``dynamics`` (a Dataverse emulator's store) plays the same sales week
+    there (:mod:`abmsync.sandbox.week_dynamics`).
     """
     week = _Week(random.Random(seed), utc(start))
     people = data.people.join(
@@ -189,6 +196,10 @@ def simulate_week(
         summary = _hubspot_week(data, people, hubspot, week, summary)
     if salesforce is not None:
         summary = _salesforce_week(people, salesforce, week, summary)
+    if dynamics is not None:
+        from abmsync.sandbox.week_dynamics import dynamics_week
+
+        summary = dynamics_week(people, dynamics, week, summary)
     return summary
 
 
