@@ -637,11 +637,25 @@ _register_sandbox_commands()
     show_default=True,
     type=click.Path(path_type=Path),
 )
+@click.option(
+    "--crm",
+    type=click.Choice(["salesforce", "dynamics"]),
+    default="salesforce",
+    show_default=True,
+    help="the sandbox CRM: Salesforce or Dynamics 365",
+)
 @click.option("--serve", is_flag=True, help="keep the sandbox running afterwards")
 def demo(
-    people: int, seed: int, directory: Path, rules_path: Path, mappings: Path, serve: bool
+    people: int,
+    seed: int,
+    directory: Path,
+    rules_path: Path,
+    mappings: Path,
+    crm: str,
+    serve: bool,
 ) -> None:
-    """Sandbox Salesforce and HubSpot with generated data: sync, a week later, sync again.
+    """A sandbox CRM (Salesforce or Dynamics 365) and HubSpot with generated data: sync,
+    a week later, sync again.
 
     Exits 1 if a sync failed, 3 if one was partial (records rejected), as
     `abmsync sync` does.
@@ -657,6 +671,7 @@ def demo(
             rules_path=rules_path,
             mappings=mappings,
             serve=serve,
+            crm=crm,
         )
     statuses = {s.status for s in summaries}
     if statuses - {"succeeded", "partial"}:

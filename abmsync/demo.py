@@ -18,11 +18,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from rich.console import Console
@@ -34,6 +35,12 @@ from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.rules.testing import run_rule_tests
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
 from abmsync.sandbox.hubspot.store import HubSpotStore
+from abmsync.sandbox.reach import (
+    HUBSPOT_TOKEN,
+    dynamics_settings,
+    hubspot_settings,
+    salesforce_settings,
+)
 from abmsync.sandbox.salesforce.app import SalesforceSandbox
 from abmsync.sandbox.seed import seed_sandbox
 from abmsync.sandbox.server import SandboxServer, wait_for_stop
@@ -46,32 +53,34 @@ from abmsync.sync.sources import load_sources
 from abmsync.sync.store import Store
 from abmsync.sync_progress import live_progress
 
+if TYPE_CHECKING:
+    from abmsync.sandbox.dynamics.app import DataverseSandbox
+
 WEEK = timedelta(days=7)
+
+
+CRM_NAMES = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
+CRMS = tuple(CRM_NAMES)
 
 
 @dataclass
 class Sandbox:
-    """The two running emulators and connectors to them."""
+    """The running emulators (one CRM and HubSpot) and connectors to them."""
 
-    salesforce_url: str
+    crm: str  # "salesforce" or "dynamics"
+    crm_url: str
     ca_file: str
     hubspot_url: str
     connectors: dict[str, Connector]
-    salesforce: SalesforceSandbox  # the emulated org
     hubspot: HubSpotStore  # the emulated portal
-    token: str
-    client_id: str
-    client_secret: str
+    settings: dict[str, str]  # ABMSYNC_* settings that reach the emulators
+    salesforce: SalesforceSandbox | None = None  # the emulated org, with --crm salesforce
+    dynamics: DataverseSandbox | None = None  # the emulated org, with --crm dynamics
 
     def env(self, database: str, rules: Path, mappings: Path) -> dict[str, str]:
         """Settings that point ``abmsync`` commands at this sandbox."""
         return {
-            "ABMSYNC_SALESFORCE__INSTANCE_URL": self.salesforce_url,
-            "ABMSYNC_SALESFORCE__CLIENT_ID": self.client_id,
-            "ABMSYNC_SALESFORCE__CLIENT_SECRET": self.client_secret,
-            "ABMSYNC_SALESFORCE__VERIFY": self.ca_file,
-            "ABMSYNC_HUBSPOT__HOST": self.hubspot_url,
-            "ABMSYNC_HUBSPOT__ACCESS_TOKEN": self.token,
+            **self.settings,
             "ABMSYNC_DATABASE_URL": database,
             "ABMSYNC_RULES": str(rules),
             "ABMSYNC_MAPPINGS": str(mappings),
@@ -83,38 +92,77 @@ class DemoCheckError(AbmsyncError):
 
 
 @contextmanager
-def running_sandbox() -> Iterator[Sandbox]:
-    """Start the Salesforce (HTTPS) and HubSpot emulators; stop them on exit."""
+def running_sandbox(crm: str = "salesforce") -> Iterator[Sandbox]:
+    """Start the CRM emulator (HTTPS) and the HubSpot one; stop them on exit."""
     from abmsync.connectors.hubspot.connector import HubSpotConnector
-    from abmsync.connectors.salesforce.connector import SalesforceConnector
     from abmsync.sandbox.faults import Faults
     from abmsync.sandbox.hubspot.app import create_app as hubspot_app
-    from abmsync.sandbox.salesforce.app import SandboxConfig
-    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
 
-    config = SandboxConfig(daily_api_limit=10_000_000)
-    token = "sandbox-token"
-    sf_app = salesforce_app(Faults(), config=config)
+    token = HUBSPOT_TOKEN
     hs_app = hubspot_app(Faults(), token=token, burst_limit=1_000_000)
-    with SandboxServer(sf_app, tls=True) as sf, SandboxServer(hs_app) as hs:
-        ca_file = str(sf.ca_file)
+    crm_app, connect = _crm_app(crm)
+    with SandboxServer(crm_app, tls=True) as served, SandboxServer(hs_app) as hs:
+        ca_file = str(served.ca_file)
+        crm_settings, crm_connector = connect(served.url, ca_file)
+        settings = {**crm_settings, **hubspot_settings(hs.url, token)}
         connectors: dict[str, Connector] = {
-            "salesforce": SalesforceConnector(
-                sf.url, config.client_id, SecretStr(config.client_secret), verify=ca_file
-            ),
+            crm: crm_connector,
             "hubspot": HubSpotConnector(SecretStr(token), host=hs.url),
         }
         yield Sandbox(
-            salesforce_url=sf.url,
+            crm=crm,
+            crm_url=served.url,
             ca_file=ca_file,
             hubspot_url=hs.url,
             connectors=connectors,
-            salesforce=sf_app.state.sandbox,
             hubspot=hs_app.state.store,
-            token=token,
-            client_id=config.client_id,
-            client_secret=config.client_secret,
+            settings=settings,
+            salesforce=crm_app.state.sandbox if crm == "salesforce" else None,
+            dynamics=crm_app.state.sandbox if crm == "dynamics" else None,
         )
+
+
+Connect = Callable[[str, str], tuple[dict[str, str], Connector]]
+
+
+def _crm_app(crm: str) -> tuple[Any, Connect]:
+    """The CRM emulator's app, and how to reach it once served (url, CA file):
+    the settings that point abmsync at it and a connector to it."""
+    from abmsync.sandbox.faults import Faults
+
+    if crm == "dynamics":
+        from abmsync.connectors.dynamics.connector import DynamicsConnector
+        from abmsync.sandbox.dynamics.app import DynamicsConfig
+        from abmsync.sandbox.dynamics.app import create_app as dynamics_app
+
+        dv = DynamicsConfig(requests_per_window=10_000_000)
+
+        def dynamics(url: str, ca: str) -> tuple[dict[str, str], Connector]:
+            connector = DynamicsConnector(
+                url,
+                dv.tenant_id,
+                dv.client_id,
+                SecretStr(dv.client_secret),
+                authority_host=url,
+                verify=ca,
+            )
+            return dynamics_settings(url, ca, dv), connector
+
+        return dynamics_app(Faults(), config=dv), dynamics
+    if crm != "salesforce":
+        raise ConfigError(f"unknown CRM {crm!r} (use one of {', '.join(CRMS)})")
+    from abmsync.connectors.salesforce.connector import SalesforceConnector
+    from abmsync.sandbox.salesforce.app import SandboxConfig
+    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+
+    sf = SandboxConfig(daily_api_limit=10_000_000)
+
+    def salesforce(url: str, ca: str) -> tuple[dict[str, str], Connector]:
+        settings = salesforce_settings(url, ca, sf)
+        connector = SalesforceConnector(url, sf.client_id, SecretStr(sf.client_secret), verify=ca)
+        return settings, connector
+
+    return salesforce_app(Faults(), config=sf), salesforce
 
 
 def run_demo(
@@ -126,6 +174,7 @@ def run_demo(
     rules_path: Path,
     mappings: Path,
     serve: bool = False,
+    crm: str = "salesforce",
 ) -> list[SyncSummary]:
     """Run the demo; returns the three syncs' summaries. See the module docstring."""
     rules_path, mappings = _locate(rules_path, "rules file"), _locate(mappings, "mappings")
@@ -144,14 +193,14 @@ def run_demo(
     url = f"sqlite:///{database}"
     data = generate_dataset(people, seed=seed, as_of=DEFAULT_AS_OF)
     summaries: list[SyncSummary] = []
-    with running_sandbox() as sandbox, Store.open(url) as store:
-        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot)
+    with running_sandbox(crm) as sandbox, Store.open(url) as store:
+        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot, sandbox.dynamics)
         loaded_rows = table("Loaded into the sandbox", ["system", "object", "records"])
         for system, obj, count in seeded.rows():
             loaded_rows.add_row(system, obj, f"{count:,}")
         console.print(loaded_rows)
         console.print(
-            f"Salesforce {sandbox.salesforce_url}   HubSpot {sandbox.hubspot_url}", highlight=False
+            f"{CRM_NAMES[crm]} {sandbox.crm_url}   HubSpot {sandbox.hubspot_url}", highlight=False
         )
         for system, connector in sandbox.connectors.items():
             for spec in field_specs(loaded.ruleset, system):
@@ -174,7 +223,7 @@ def run_demo(
 
         console.rule("[bold]4. A week passes")
         # The portal's clock moves on a week too, as it would between two real syncs.
-        # (Salesforce keeps real time: its deleted-records query asks up to now.)
+        # (The CRMs keep real time: Salesforce's deleted-records query asks up to now.)
         sandbox.hubspot.set_clock(frozen_ms=None, offset_ms=int(WEEK.total_seconds() * 1000))
         week = simulate_week(
             data,
@@ -182,6 +231,7 @@ def run_demo(
             sandbox.hubspot,
             seed=seed + 4,
             start=DEFAULT_AS_OF,
+            dynamics=sandbox.dynamics.store if sandbox.dynamics is not None else None,
         )
         _show_week(console, week)
         sync("5. Incremental sync", 7)
@@ -194,7 +244,7 @@ def run_demo(
             f"State database: {database}\n"
             f"  abmsync status --database sqlite:///{database}\n"
             f"  abmsync deadletters list --database sqlite:///{database}\n"
-            "  abmsync sandbox serve   (emulators to point `abmsync sync` at)",
+            f"  abmsync sandbox serve --crm {crm}   (emulators to point `abmsync sync` at)",
             highlight=False,
         )
         if serve:

@@ -1,6 +1,8 @@
-"""``abmsync sandbox serve``: run the Salesforce and HubSpot emulators for people to poke at.
+"""``abmsync sandbox serve``: run a CRM and the HubSpot emulator for people to poke at.
 
-Both listen on 127.0.0.1 only: Salesforce over HTTPS with a certificate from a
+The CRM is Salesforce or, with ``--crm dynamics``, Dynamics 365 (Dataverse,
+with its own Microsoft Entra token endpoint). Both listen on 127.0.0.1 only:
+the CRM over HTTPS with a certificate from a
 locally generated CA (its file is printed, for clients to trust), HubSpot over
 plain HTTP. Faults can be switched on for the whole session, e.g.
 ``--faults rate_limit=0.1,server_error=0.05,seed=3``. The credentials printed
@@ -10,12 +12,15 @@ are the sandbox's own fixed demo values, never real ones.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import click
 from rich.console import Console
 
 from abmsync.clikit import CliError, FiniteFloatRange
 from abmsync.sandbox.faults import Faults
+from abmsync.sandbox.reach import dynamics_settings, hubspot_settings, salesforce_settings
 from abmsync.sandbox.server import SandboxServer, wait_for_stop
 from abmsync.sync.schedule import StopSignal
 
@@ -40,7 +45,19 @@ def _ensure_free(option: str, port: int | None) -> None:
 
 @click.command("serve")
 @click.option(
-    "--salesforce-port", type=click.IntRange(1, 65535), default=None, help="default: a free port"
+    "--crm",
+    type=click.Choice(["salesforce", "dynamics"]),
+    default="salesforce",
+    show_default=True,
+    help="the CRM emulator to serve beside HubSpot",
+)
+@click.option(
+    "--crm-port",
+    "--salesforce-port",
+    "crm_port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="default: a free port",
 )
 @click.option(
     "--hubspot-port", type=click.IntRange(1, 65535), default=None, help="default: a free port"
@@ -53,50 +70,56 @@ def _ensure_free(option: str, port: int | None) -> None:
     help="stop after this long (default: Ctrl-C)",
 )
 def serve(
-    salesforce_port: int | None,
+    crm: str,
+    crm_port: int | None,
     hubspot_port: int | None,
     fault_text: str | None,
     seconds: float | None,
 ) -> None:
-    """Serve the Salesforce and HubSpot emulators on 127.0.0.1 until stopped.
+    """Serve a CRM emulator (Salesforce or Dynamics 365) and HubSpot's on 127.0.0.1.
 
     Ctrl-C or SIGTERM stops them; the exit code is then 0.
     """
     from abmsync.sandbox.hubspot.app import create_app as hubspot_app
-    from abmsync.sandbox.salesforce.app import SandboxConfig
-    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
 
     faults = _faults(fault_text)
-    for option, port in (("--salesforce-port", salesforce_port), ("--hubspot-port", hubspot_port)):
+    for option, port in (("--crm-port", crm_port), ("--hubspot-port", hubspot_port)):
         _ensure_free(option, port)
     console = Console()
-    config = SandboxConfig()
-    salesforce = SandboxServer(
-        salesforce_app(faults, config=config), tls=True, port=salesforce_port
-    )
+    app, settings_of = _crm(crm, faults)
+    served = SandboxServer(app, tls=True, port=crm_port)
     hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
-    with StopSignal() as stop, salesforce, hubspot:
-        user, password = next(iter(config.users.items()))
+    with StopSignal() as stop, served, hubspot:
         settings = {
-            "ABMSYNC_SALESFORCE__INSTANCE_URL": salesforce.url,
-            "ABMSYNC_SALESFORCE__CLIENT_ID": config.client_id,
-            "ABMSYNC_SALESFORCE__CLIENT_SECRET": config.client_secret,
-            "ABMSYNC_SALESFORCE__USERNAME": user,
-            "ABMSYNC_SALESFORCE__PASSWORD": password,
-            "ABMSYNC_SALESFORCE__VERIFY": str(salesforce.ca_file),
-            "ABMSYNC_HUBSPOT__HOST": hubspot.url,
-            "ABMSYNC_HUBSPOT__ACCESS_TOKEN": "sandbox-token",
+            **settings_of(served.url, str(served.ca_file)),
+            **hubspot_settings(hubspot.url),
         }
+        name = "Dynamics 365" if crm == "dynamics" else "Salesforce"
         console.print(
-            f"[bold]Salesforce[/] {salesforce.url}  (CA: {salesforce.ca_file})\n"
+            f"[bold]{name}[/] {served.url}  (CA: {served.ca_file})\n"
             f"[bold]HubSpot[/] {hubspot.url}\n"
             "Point abmsync at them (sandbox credentials, not secrets):",
             highlight=False,
             soft_wrap=True,
         )
         # One setting a line, never wrapped, so the lines can be pasted into a shell.
-        for name, value in settings.items():
-            console.print(f"export {name}={value}", highlight=False, soft_wrap=True, markup=False)
+        for key, value in settings.items():
+            console.print(f"export {key}={value}", highlight=False, soft_wrap=True, markup=False)
         console.print("Sandbox data only; serving until Ctrl-C.", highlight=False)
         wait_for_stop(stop, seconds)
     console.print("stopped")
+
+
+def _crm(crm: str, faults: Faults) -> tuple[Any, Callable[[str, str], dict[str, str]]]:
+    """The CRM emulator's app, and the settings that reach it once served (url, CA file)."""
+    if crm == "dynamics":
+        from abmsync.sandbox.dynamics.app import DynamicsConfig
+        from abmsync.sandbox.dynamics.app import create_app as dynamics_app
+
+        dv = DynamicsConfig()
+        return dynamics_app(faults, config=dv), lambda url, ca: dynamics_settings(url, ca, dv)
+    from abmsync.sandbox.salesforce.app import SandboxConfig
+    from abmsync.sandbox.salesforce.app import create_app as salesforce_app
+
+    sf = SandboxConfig()
+    return salesforce_app(faults, config=sf), lambda url, ca: salesforce_settings(url, ca, sf)
