@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from abmsync.settings import DEFAULT_DATABASE_URL, Settings
+from abmsync.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 
 
 @pytest.fixture
@@ -67,7 +67,34 @@ def test_secrets_never_appear_when_settings_are_printed(
     assert "pa55word" not in shown
 
 
-@pytest.mark.parametrize("system", ["salesforce", "hubspot"])
+def test_dynamics_needs_its_org_tenant_client_and_secret_and_hides_the_secret(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABMSYNC_DYNAMICS__ORG_URL", "https://contoso.crm4.dynamics.com/")
+    monkeypatch.setenv("ABMSYNC_DYNAMICS__CLIENT_SECRET", "dv-s3cr3t")
+    with pytest.raises(SettingsError) as raised:
+        Settings().systems()
+    message = str(raised.value)
+    assert "ABMSYNC_DYNAMICS__TENANT_ID" in message and "ABMSYNC_DYNAMICS__CLIENT_ID" in message
+    assert "dv-s3cr3t" not in message
+    monkeypatch.setenv("ABMSYNC_DYNAMICS__TENANT_ID", "8f2c0c1e-0000-4000-8000-000000000001")
+    monkeypatch.setenv("ABMSYNC_DYNAMICS__CLIENT_ID", "51f81489-12ee-4a9e-aaae-a2591f45987d")
+    settings = Settings()
+    assert list(settings.systems()) == ["dynamics"]
+    assert settings.dynamics.org_url == "https://contoso.crm4.dynamics.com"  # no trailing slash
+    assert settings.dynamics.authority_host == "https://login.microsoftonline.com"
+    assert "dv-s3cr3t" not in repr(settings) + settings.model_dump_json()
+
+
+def test_an_unknown_dynamics_setting_is_an_error_with_a_suggestion(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ABMSYNC_DYNAMICS__ORG_ULR", "https://contoso.crm.dynamics.com")
+    with pytest.raises(SettingsError, match="ABMSYNC_DYNAMICS__ORG_ULR"):
+        Settings()
+
+
+@pytest.mark.parametrize("system", ["salesforce", "dynamics", "hubspot"])
 def test_either_connector_verifies_tls_by_flag_or_trusts_a_ca_bundle_file(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, system: str
 ) -> None:
