@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
@@ -475,7 +476,28 @@ def _convert(
 
 def _merge(sandbox: SalesforceSandbox, leads: list[_Lead], week: _Week) -> Merge | None:
     """Merge the newest of two or more leads with one email into the oldest."""
-    by_email: dict[str, list[_Lead]] = {}
+    pair = pick_duplicates(leads, week)
+    if pair is None:
+        return None
+    master, duplicate, email = pair
+    sandbox.merge("Lead", master, [duplicate])
+    return Merge(master, duplicate, email)
+
+
+class LeadLike(Protocol):
+    """A lead as the week sees it: its id, normalized email and creation stamp."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def created(self) -> str: ...
+
+
+def pick_duplicates(leads: Sequence[LeadLike], week: _Week) -> tuple[str, str, str] | None:
+    """(oldest id, newest id, email) of two or more leads sharing an email, picked at random."""
+    by_email: dict[str, list[LeadLike]] = {}
     for lead in leads:
         if lead.email:
             by_email.setdefault(lead.email, []).append(lead)
@@ -483,6 +505,4 @@ def _merge(sandbox: SalesforceSandbox, leads: list[_Lead], week: _Week) -> Merge
     if not emails:
         return None
     group = sorted(by_email[emails[0]], key=lambda lead: (lead.created, lead.id))
-    master, duplicate = group[0].id, group[-1].id
-    sandbox.merge("Lead", master, [duplicate])
-    return Merge(master, duplicate, emails[0])
+    return group[0].id, group[-1].id, emails[0]

@@ -52,7 +52,7 @@ def dynamics_week(
     people: pl.DataFrame, store: DataverseStore, week: _Week, summary: ActivitySummary
 ) -> ActivitySummary:
     """Play the week's sales activity on ``store``; see the module doc."""
-    from abmsync.sandbox.week import Conversion, LeadFeedback, Merge
+    from abmsync.sandbox.week import Conversion, LeadFeedback, Merge, pick_duplicates
 
     leads = [
         _Lead(
@@ -108,7 +108,7 @@ def dynamics_week(
         done = store.qualify_lead(lead_id, account_id=account_id)
         conversion = Conversion(lead_id, done["contactid"], done["accountid"])
     merge = None
-    pair = _duplicates([lead for lead in leads if lead.id not in used], week)
+    pair = pick_duplicates([lead for lead in leads if lead.id not in used], week)
     if pair is not None:
         master, duplicate, email = pair
         store.merge("lead", master, duplicate)
@@ -145,16 +145,3 @@ def _to_qualify(
         if account_id is not None:
             return lead_id, account_id
     return accepted[0], None
-
-
-def _duplicates(leads: list[_Lead], week: _Week) -> tuple[str, str, str] | None:
-    """(oldest, newest, email) of two or more leads with one email, picked at random."""
-    by_email: dict[str, list[_Lead]] = {}
-    for lead in leads:
-        if lead.email:
-            by_email.setdefault(lead.email, []).append(lead)
-    emails = week.pick([e for e, group in by_email.items() if len(group) > 1], 1)
-    if not emails:
-        return None
-    group = sorted(by_email[emails[0]], key=lambda lead: (lead.created, lead.id))
-    return group[0].id, group[-1].id, emails[0]
