@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -294,7 +295,10 @@ def _run(
 
 
 def _show_records(console: Console, sandbox: Sandbox) -> None:
-    """The best-scored leads as sales sees them in Salesforce."""
+    """The best-scored leads as sales sees them in the CRM."""
+    if sandbox.crm == "dynamics":
+        _show_dynamics_records(console, sandbox.connectors["dynamics"])
+        return
     sf = sandbox.connectors["salesforce"]
     client = sf.client  # type: ignore[attr-defined]
     answer = client.call(
@@ -333,6 +337,41 @@ def _show_records(console: Console, sandbox: Sandbox) -> None:
         )
 
 
+def _read_all(connector: Connector, obj: str) -> pl.DataFrame:
+    """Every record of ``obj``, read through the connector as a sync reads it."""
+    frames = [b.records for b in connector.read_changes(obj, None) if b.records.height]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
+def _show_dynamics_records(console: Console, connector: Connector) -> None:
+    """The best-scored leads as sales sees them in Dynamics 365, read over its Web API."""
+    leads = _read_all(connector, "lead")
+    shown = table(
+        "In Dynamics 365: the top leads as sales sees them",
+        ["lead", "score", "grade", "priority", "stage", "reasons"],
+    )
+    if "abm_score" in leads.columns:
+        top = leads.sort("abm_score", descending=True, nulls_last=True).head(3)
+        for row in top.iter_rows(named=True):
+            shown.add_row(
+                f"{row.get('firstname') or ''} {row.get('lastname')} ({row['leadid']})".strip(),
+                f"{row['abm_score'] or 0:g}",
+                row.get("abm_grade") or "",
+                row.get("abm_priority") or "",
+                row.get("abm_stage") or "",
+                row.get("abm_scorereasons") or "",
+            )
+    console.print(shown)
+    touch = _read_all(connector, "abm_touchpoint")
+    if touch.height:
+        row = touch.row(0, named=True)
+        console.print(
+            f"Touchpoint history in Dynamics 365, e.g. {row.get('abm_name')} from "
+            f"{row.get('abm_source')} on {row.get('abm_lead') or row.get('abm_contact')}",
+            highlight=False,
+        )
+
+
 def _show_week(console: Console, week: ActivitySummary) -> None:
     lines = [
         f"{len(week.touchpoints):,} new marketing touchpoints in HubSpot, "
@@ -355,6 +394,19 @@ def _show_week(console: Console, week: ActivitySummary) -> None:
 
 def _show_record(console: Console, sandbox: Sandbox, week: ActivitySummary) -> None:
     """Where the week's notable records ended up."""
+    if sandbox.crm == "dynamics":
+        if week.conversion is not None:
+            contact = week.conversion.contact_id
+            contacts = _read_all(sandbox.connectors["dynamics"], "contact")
+            rows = contacts.filter(pl.col("contactid") == contact).to_dicts()
+            if rows:
+                console.print(
+                    f"Qualified: contact {rows[0].get('lastname')} ({contact}) carries score "
+                    f"{rows[0].get('abm_score')} and stage {rows[0].get('abm_stage')} "
+                    "from its lead",
+                    highlight=False,
+                )
+        return
     client = sandbox.connectors["salesforce"].client  # type: ignore[attr-defined]
     if week.conversion is not None:
         contact = week.conversion.contact_id

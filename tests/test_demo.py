@@ -28,13 +28,16 @@ def test_the_tests_run_in_a_bare_virtual_environment_when_scripts_test_says_so()
     assert ABMSYNC.exists()
 
 
-def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("crm", ["salesforce", "dynamics"])
+def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
+    tmp_path: Path, crm: str
+) -> None:
     if not ABMSYNC.exists():
         pytest.skip(f"no abmsync command beside {sys.executable} (pip install -e . first)")
     # As a user runs it: the installed command, from the checkout, no settings of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABMSYNC_")}
     result = subprocess.run(
-        [str(ABMSYNC), "demo", "--people", "300", "--dir", str(tmp_path / "demo")],
+        [str(ABMSYNC), "demo", "--people", "300", "--crm", crm, "--dir", str(tmp_path / "demo")],
         cwd=ROOT,
         env={**env, "COLUMNS": "120"},
         capture_output=True,
@@ -47,7 +50,9 @@ def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(tmp_pat
     assert result.returncode == 0, out
     assert "Traceback" not in out
     assert "rule tests passed" in out
-    assert "In Salesforce: the top leads as sales sees them" in out
+    name = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}[crm]
+    assert f"In {name}: the top leads as sales sees them" in out
+    assert f"Touchpoint history in {name}" in out
     assert "A week passes" in out and "converted to contact" in out
     assert re.search(r"run 3: succeeded", out)
     with Store.open(f"sqlite:///{tmp_path / 'demo' / 'abmsync.db'}") as store:
