@@ -255,8 +255,9 @@ class MetadataApi:
 
     def _attribute(self, body: dict[str, Any]) -> AttributeDef:
         schema = self._schema_name(body)
+        # CreateEntities sends the Complex* variants of the metadata types.
         kind_name = str(body.get("@odata.type", "")).removeprefix("#").removeprefix(
-            "Microsoft.Dynamics.CRM.")
+            "Microsoft.Dynamics.CRM.").removeprefix("Complex")
         kind = TYPE_BY_METADATA.get(kind_name)
         if kind is None or kind in ("Lookup", "State", "Status", "Uniqueidentifier", "BigInt"):
             raise DataverseError(

@@ -54,6 +54,7 @@ class Org:
     url: str
     ca_file: str
     clients: list[httpx.Client] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     @property
     def config(self) -> DynamicsConfig:
@@ -138,6 +139,8 @@ def make_org(dynamics_server: tuple[SandboxServer, Switch]) -> Iterator[MakeOrg]
     for made in orgs:
         for client in made.clients:
             client.close()
+        for close in made.closers:
+            close()
     gc.collect()
 
 
