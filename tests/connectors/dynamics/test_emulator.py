@@ -417,3 +417,339 @@ def test_clock_stamps_createdon(make_org: MakeOrg, clock: Clock) -> None:
 @pytest.mark.parametrize("version", ["9.0", "9.1", "9.2"])
 def test_versions_alias(org: Org, api: httpx.Client, version: str) -> None:
     assert api.get(f"{org.url}/api/data/v{version}/leads").status_code == 200
+
+
+# -- change tracking -----------------------------------------------------------------
+
+TRACK = {"Prefer": "odata.track-changes,odata.maxpagesize=2"}
+
+
+def read_all(api: httpx.Client, url: str) -> tuple[list[dict[str, Any]], str]:
+    """Every item of a change-tracking read, following nextLinks; and the deltaLink."""
+    items: list[dict[str, Any]] = []
+    while True:
+        answer = api.get(url, headers=TRACK)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        items += body["value"]
+        if "@odata.nextLink" in body:
+            assert "@odata.deltaLink" not in body
+            url = body["@odata.nextLink"]
+            continue
+        return items, body["@odata.deltaLink"]
+
+
+def test_change_tracking_full_then_delta_with_updates_and_deletes(
+    org: Org, api: httpx.Client
+) -> None:
+    store = org.sandbox.store
+    ids = store.insert_many("lead", [{"lastname": f"L{i}"} for i in range(5)])
+    rows, delta = read_all(api, "leads?$select=lastname")
+    assert sorted(r["leadid"] for r in rows) == sorted(ids)
+    token = parse_qs(urlsplit(delta).query)["$deltatoken"][0]
+    assert re.fullmatch(r"\d+!\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", token)
+    store.update("lead", ids[0], {"lastname": "Changed"})
+    store.update("lead", ids[0], {"lastname": "Changed twice"})
+    store.delete("lead", ids[1])
+    created = store.create("lead", {"lastname": "New"})
+    changes, next_delta = read_all(api, delta)
+    updated = [c for c in changes if "reason" not in c]
+    deleted = [c for c in changes if c.get("reason") == "deleted"]
+    assert [(c["leadid"], c["lastname"]) for c in updated] == [
+        (ids[0], "Changed twice"), (created, "New")
+    ]
+    assert [d["id"] for d in deleted] == [ids[1]]
+    assert deleted[0]["@odata.context"].endswith("$metadata#leads/$deletedEntity")
+    nothing, _ = read_all(api, next_delta)
+    assert nothing == []
+
+
+def test_change_tracking_sees_a_row_changed_while_paging(org: Org, api: httpx.Client) -> None:
+    store = org.sandbox.store
+    ids = store.insert_many("account", [{"name": f"A{i}"} for i in range(4)])
+    first = api.get("accounts?$select=name", headers=TRACK).json()
+    seen = {r["accountid"] for r in first["value"]}
+    store.update("account", next(iter(seen)), {"name": "edited mid-read"})
+    rest, delta = read_all(api, first["@odata.nextLink"])
+    assert seen | {r["accountid"] for r in rest} == set(ids)
+    changes, _ = read_all(api, delta)
+    assert [c["name"] for c in changes] == ["edited mid-read"]
+
+
+def test_change_tracking_sees_qualify_and_merge(org: Org, api: httpx.Client) -> None:
+    store = org.sandbox.store
+    lead = store.create("lead", {"firstname": "Q", "lastname": "Lead", "companyname": "Qco"})
+    a, b = store.insert_many("account", [{"name": "Keep"}, {"name": "Dupe"}])
+    _, lead_delta = read_all(api, "leads?$select=statecode")
+    _, account_delta = read_all(api, "accounts?$select=name,merged")
+    made = store.qualify_lead(lead)
+    store.merge("account", a, b)
+    leads, _ = read_all(api, lead_delta)
+    assert [(r["leadid"], r["statecode"]) for r in leads] == [(lead, 1)]
+    accounts, _ = read_all(api, account_delta)
+    by_id = {r["accountid"]: r for r in accounts}
+    assert by_id[b]["merged"] is True
+    assert made["account"] in by_id
+
+
+def test_change_tracking_rejects_query_options_and_expired_tokens(
+    make_org: MakeOrg, clock: Clock
+) -> None:
+    org = make_org(clock=clock)
+    api = org.client()
+    for option in ("$filter=lastname eq 'x'", "$orderby=lastname", "$top=1"):
+        answer = api.get(f"leads?{option}", headers={"Prefer": "odata.track-changes"})
+        assert answer.status_code == 400
+        assert "isn't supported when Change Tracking is enabled" in answer.json()["error"]["message"]
+    _, delta = read_all(api, "leads")
+    clock.advance(days=8)
+    expired = api.get(delta, headers={"Prefer": "odata.track-changes"})
+    assert expired.status_code == 400 and error_code(expired) == "0x80044352"
+    garbage = api.get("leads?$deltatoken=nonsense", headers={"Prefer": "odata.track-changes"})
+    assert garbage.status_code == 400 and error_code(garbage) == "0x80044352"
+    disabled = api.get("activityparties", headers={"Prefer": "odata.track-changes"})
+    assert disabled.status_code == 400
+
+
+# -- qualify and merge over the Web API ----------------------------------------------
+
+
+def test_qualify_lead_action(org: Org, api: httpx.Client) -> None:
+    lead = create(api, "leads", {"firstname": "Ann", "lastname": "Lee", "companyname": "Lee Co"})
+    answer = api.post(
+        f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead",
+        json={"CreateAccount": True, "CreateContact": True, "CreateOpportunity": True,
+              "Status": 3},
+    )
+    assert answer.status_code == 200, answer.text
+    kinds = {item["@odata.type"] for item in answer.json()["value"]}
+    assert kinds == {"#Microsoft.Dynamics.CRM.account", "#Microsoft.Dynamics.CRM.contact",
+                     "#Microsoft.Dynamics.CRM.opportunity"}
+    body = api.get(f"leads({lead})").json()
+    assert (body["statecode"], body["statuscode"]) == (1, 3)
+    contact = api.get(f"contacts({body['_parentcontactid_value']})").json()
+    assert contact["_originatingleadid_value"] == lead
+    assert contact["_parentcustomerid_value"] == body["_parentaccountid_value"]
+    opportunity = api.get(f"opportunities({body['_qualifyingopportunityid_value']})").json()
+    assert opportunity["_originatingleadid_value"] == lead
+    again = api.post(
+        f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead",
+        json={"CreateAccount": False, "CreateContact": False, "CreateOpportunity": False,
+              "Status": 3},
+    )
+    assert again.status_code == 400
+
+
+def test_merge_keeps_the_subordinate_inactive_and_reparents_children(
+    org: Org, api: httpx.Client
+) -> None:
+    keep = create(api, "accounts", {"name": "Keep"})
+    dupe = create(api, "accounts", {"name": "Dupe"})
+    child = create(api, "contacts", {"lastname": "C", "parentcustomerid_account@odata.bind":
+                                     f"/accounts({dupe})"})
+    answer = api.post("Merge", json={
+        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": keep},
+        "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": dupe},
+        "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.account",
+                          "websiteurl": "https://keep.example"},
+        "PerformParentingChecks": False,
+    })
+    assert answer.status_code == 204, answer.text
+    merged = api.get(f"accounts({dupe})").json()
+    assert merged["merged"] is True and merged["_masterid_value"] == keep
+    assert merged["statecode"] == 1
+    assert api.get(f"contacts({child})").json()["_parentcustomerid_value"] == keep
+    assert api.get(f"accounts({keep})").json()["websiteurl"] == "https://keep.example"
+
+
+# -- $batch --------------------------------------------------------------------------
+
+
+def batch_body(boundary: str, parts: list[str]) -> str:
+    return "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
+
+
+def http_part(request: str, content_id: str | None = None) -> str:
+    head = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+    if content_id:
+        head += f"Content-ID: {content_id}\r\n"
+    return head + "\r\n" + request
+
+
+def changeset(boundary: str, parts: list[str]) -> str:
+    return f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n" + batch_body(
+        boundary, parts
+    ).rstrip("\r\n")
+
+
+def post_batch(api: httpx.Client, body: str, **headers: str) -> httpx.Response:
+    return api.post(
+        "$batch", content=body.encode(),
+        headers={"Content-Type": "multipart/mixed; boundary=batch_1", **headers},
+    )
+
+
+def test_batch_changeset_with_content_id_reference(org: Org, api: httpx.Client) -> None:
+    create_account = http_part(
+        "POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+        '{"name": "Batch Co"}', "1")
+    create_contact = http_part(
+        "POST contacts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+        '{"lastname": "B", "parentcustomerid_account@odata.bind": "$1"}', "2")
+    read = http_part("GET accounts?$select=name HTTP/1.1\r\nAccept: application/json\r\n")
+    body = batch_body("batch_1", [changeset("changeset_1", [create_account, create_contact]),
+                                  read])
+    answer = post_batch(api, body)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("multipart/mixed; boundary=batchresponse_")
+    assert answer.text.count("HTTP/1.1 204 No Content") == 2
+    assert "HTTP/1.1 200 OK" in answer.text and '"Batch Co"' in answer.text
+    contact = org.sandbox.store.rows("contact")[0]
+    assert contact["parentcustomerid"] == org.sandbox.store.rows("account")[0]["accountid"]
+
+
+def test_batch_changeset_is_atomic(org: Org, api: httpx.Client) -> None:
+    good = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+                     '{"name": "Rolled back"}', "1")
+    bad = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+                    '{"nosuch": 1}', "2")
+    answer = post_batch(api, batch_body("batch_1", [changeset("cs", [good, bad])]))
+    assert answer.status_code == 200
+    assert "HTTP/1.1 400 Bad Request" in answer.text
+    assert "HTTP/1.1 204" not in answer.text  # one error answers the whole changeset
+    assert org.sandbox.store.rows("account") == []
+
+
+def test_batch_stops_at_first_error_unless_continue_on_error(
+    org: Org, api: httpx.Client
+) -> None:
+    bad = http_part("GET leads(00000000-0000-0000-0000-000000000001) HTTP/1.1\r\n")
+    good = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+                     '{"name": "After"}')
+    stopped = post_batch(api, batch_body("batch_1", [bad, good]))
+    assert "404" in stopped.text and org.sandbox.store.rows("account") == []
+    kept = post_batch(api, batch_body("batch_1", [bad, good]), Prefer="odata.continue-on-error")
+    assert "HTTP/1.1 204" in kept.text
+    assert [r["name"] for r in org.sandbox.store.rows("account")] == ["After"]
+
+
+def test_batch_over_1000_requests_is_refused(api: httpx.Client) -> None:
+    parts = [http_part("GET WhoAmI HTTP/1.1\r\n")] * 1001
+    answer = post_batch(api, batch_body("batch_1", parts))
+    assert answer.status_code == 400
+    assert "1000" in answer.json()["error"]["message"]
+
+
+# -- metadata ------------------------------------------------------------------------
+
+
+def test_entity_definitions_lookup_as_the_sdk_asks(api: httpx.Client) -> None:
+    answer = api.get(
+        "EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute"
+        "&$filter=LogicalName eq 'opportunity'"
+    )
+    assert answer.status_code == 200
+    [item] = answer.json()["value"]
+    assert item["EntitySetName"] == "opportunities"
+    assert item["PrimaryIdAttribute"] == "opportunityid"
+    assert set(item) == {"LogicalName", "EntitySetName", "PrimaryIdAttribute", "MetadataId",
+                         "@odata.type"}
+    by_id = api.get(f"EntityDefinitions({item['MetadataId']})").json()
+    assert by_id["LogicalName"] == "opportunity"
+
+
+def test_attribute_metadata_with_option_sets(api: httpx.Client) -> None:
+    attrs = api.get("EntityDefinitions(LogicalName='lead')/Attributes").json()["value"]
+    by_name = {a["LogicalName"]: a for a in attrs}
+    assert by_name["firstname"]["@odata.type"] == "#Microsoft.Dynamics.CRM.StringAttributeMetadata"
+    assert by_name["firstname"]["MaxLength"] == 50
+    assert by_name["parentaccountid"]["Targets"] == ["account"]
+    assert by_name["createdon"]["IsValidForCreate"] is False
+    picklists = api.get(
+        "EntityDefinitions(LogicalName='lead')/Attributes/"
+        "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet"
+    ).json()["value"]
+    source = next(p for p in picklists if p["LogicalName"] == "leadsourcecode")
+    labels = {o["Value"]: o["Label"]["UserLocalizedLabel"]["Label"]
+              for o in source["OptionSet"]["Options"]}
+    assert labels[7] == "Trade Show"
+
+
+def test_create_table_column_relationship_and_key(org: Org, api: httpx.Client) -> None:
+    label = {"LocalizedLabels": [{"Label": "Touchpoint", "LanguageCode": 1033}]}
+    table = api.post("EntityDefinitions", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
+        "SchemaName": "abm_Touchpoint", "DisplayName": label, "HasActivities": False,
+        "OwnershipType": "UserOwned",
+        "Attributes": [{"@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                        "SchemaName": "abm_Name", "IsPrimaryName": True, "MaxLength": 200,
+                        "DisplayName": label}],
+    })
+    assert table.status_code == 204, table.text
+    assert "EntityDefinitions(" in table.headers["OData-EntityId"]
+    again = api.post("EntityDefinitions", json={"SchemaName": "abm_Touchpoint"})
+    assert again.status_code == 400 and "already exists" in again.json()["error"]["message"]
+    no_prefix = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Attributes", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata", "SchemaName": "Points"})
+    assert no_prefix.status_code == 400
+    column = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Attributes", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata",
+        "SchemaName": "abm_Kind", "DisplayName": label,
+        "OptionSet": {"IsGlobal": False, "OptionSetType": "Picklist", "Options": [
+            {"Value": 100000000, "Label": {"LocalizedLabels": [{"Label": "Webinar"}]}}]},
+    })
+    assert column.status_code == 204, column.text
+    relationship = api.post("RelationshipDefinitions", json={
+        "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+        "SchemaName": "abm_lead_touchpoint", "ReferencedEntity": "lead",
+        "ReferencedAttribute": "leadid", "ReferencingEntity": "abm_touchpoint",
+        "Lookup": {"@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+                   "SchemaName": "abm_LeadId", "DisplayName": label},
+    })
+    assert relationship.status_code == 204, relationship.text
+    keyed = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Keys",
+                     json={"SchemaName": "abm_touchkey", "KeyAttributes": ["abm_name"]})
+    assert keyed.status_code == 204
+    keys = api.get("EntityDefinitions(LogicalName='abm_touchpoint')/Keys").json()["value"]
+    assert keys[0]["KeyAttributes"] == ["abm_name"]
+    assert keys[0]["EntityKeyIndexStatus"] == "Active"
+    lead = create(api, "leads", {"lastname": "T"})
+    upsert = api.patch("abm_touchpoints(abm_name='tp-1')", json={
+        "abm_kind": 100000000, "abm_LeadId@odata.bind": f"/leads({lead})"})
+    assert upsert.status_code == 204, upsert.text
+    row = api.get("abm_touchpoints(abm_name='tp-1')").json()
+    assert row["_abm_leadid_value"] == lead and row["abm_kind"] == 100000000
+
+
+# -- the store as the seeder uses it -------------------------------------------------
+
+
+def test_store_seeding_api(org: Org) -> None:
+    store = org.sandbox.store
+    value = store.add_option("lead", "industrycode", "Software")
+    assert value == 100000000 and store.add_option("lead", "industrycode", "Software") == value
+    assert store.option_value("lead", "industrycode", "Software") == value
+    rejected = store.add_option("lead", "statuscode", "Rejected", state=2)
+    assert store.table("lead").attributes["statuscode"].option(rejected).state == 2  # type: ignore[union-attr]
+    [user] = store.insert_many("systemuser", [{"fullname": "Rep", "nickname": "own-001"}])
+    [account] = store.insert_many("account", [{"name": "A", "ownerid": user}])
+    [contact] = store.insert_many("contact", [{"lastname": "C", "parentcustomerid": account}])
+    assert store.reference("contact", contact, "parentcustomerid") == ("account", account)
+    [campaign] = store.insert_many("campaign", [{"name": "Webinar"}])
+    [response] = store.insert_many("campaignresponse", [{"subject": "R", "regardingobjectid": campaign,
+                                                          "createdon": "2024-01-02T03:04:05Z"}])
+    store.insert_many("activityparty", [{"activityid": response, "partyid": ("contact", contact),
+                                         "participationtypemask": 11}])
+    assert store.get("campaignresponse", response)["createdon"] == "2024-01-02T03:04:05Z"  # type: ignore[index]
+    assert store.get("lead", "00000000-0000-0000-0000-000000000000") is None
+
+
+def test_seeding_100k_rows_takes_seconds(org: Org) -> None:
+    import time
+
+    started = time.monotonic()
+    org.sandbox.store.insert_many(
+        "lead", [{"firstname": "F", "lastname": f"L{i}", "industrycode": 1} for i in range(100_000)]
+    )
+    assert time.monotonic() - started < 20
+    assert org.sandbox.store.count("lead") == 100_000
