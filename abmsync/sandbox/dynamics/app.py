@@ -160,15 +160,25 @@ def csdl(store: DataverseStore) -> str:
         props = [f'<Key><PropertyRef Name="{table.primary_id}"/></Key>']
         for attribute in table.attributes.values():
             name = f"_{attribute.name}_value" if attribute.is_lookup else attribute.name
-            edm = {"Integer": "Edm.Int32", "BigInt": "Edm.Int64", "Boolean": "Edm.Boolean",
-                   "Money": "Edm.Decimal", "Decimal": "Edm.Decimal", "Double": "Edm.Double",
-                   "DateTime": "Edm.DateTimeOffset", "Uniqueidentifier": "Edm.Guid",
-                   "Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32"}
+            edm = {
+                "Integer": "Edm.Int32",
+                "BigInt": "Edm.Int64",
+                "Boolean": "Edm.Boolean",
+                "Money": "Edm.Decimal",
+                "Decimal": "Edm.Decimal",
+                "Double": "Edm.Double",
+                "DateTime": "Edm.DateTimeOffset",
+                "Uniqueidentifier": "Edm.Guid",
+                "Picklist": "Edm.Int32",
+                "State": "Edm.Int32",
+                "Status": "Edm.Int32",
+            }
             kind = "Edm.Guid" if attribute.is_lookup else edm.get(attribute.type, "Edm.String")
             props.append(f'<Property Name="{name}" Type="{kind}"/>')
         types.append(f'<EntityType Name="{table.name}">{"".join(props)}</EntityType>')
         sets.append(
-            f'<EntitySet Name="{table.entity_set}" EntityType="Microsoft.Dynamics.CRM.{table.name}"/>'
+            f'<EntitySet Name="{table.entity_set}" '
+            f'EntityType="Microsoft.Dynamics.CRM.{table.name}"/>'
         )
     return (
         '<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" '
@@ -183,9 +193,11 @@ def csdl(store: DataverseStore) -> str:
 def render_fault(kind: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Dataverse-shaped bodies for :class:`FaultMiddleware`."""
     status, code, message = {
-        "rate_limit": (429, errors.REQUESTS_EXCEEDED,
-                       "Number of requests exceeded the limit of 6000 over time window of 300 "
-                       "seconds."),
+        "rate_limit": (
+            429,
+            errors.REQUESTS_EXCEEDED,
+            "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+        ),
         "server_error": (503, errors.SERVER, "Service Unavailable"),
         "token_expiry": (401, errors.UNAUTHORIZED, "The access token has expired."),
     }.get(kind, (500, errors.SERVER, detail))
@@ -217,7 +229,10 @@ def create_app(
     config = config or DynamicsConfig()
     # Entra is another service: Web API faults never hit the token and discovery paths.
     extra = ("/__sandbox", "/common/discovery", f"/{config.tenant_id}/")
-    faults.exempt_paths = (*faults.exempt_paths, *(p for p in extra if p not in faults.exempt_paths))
+    faults.exempt_paths = (
+        *faults.exempt_paths,
+        *(p for p in extra if p not in faults.exempt_paths),
+    )
     sandbox = DataverseSandbox(config, faults, clock)
 
     def base(request: Request) -> str:
@@ -250,8 +265,9 @@ def create_app(
         authority = f"{base(request)}/{config.tenant_id}/oauth2/authorize"
         user = sandbox.tokens.user_of(request.headers.get("authorization", ""))
         if user is None:
-            error = DataverseError(401, errors.UNAUTHORIZED, "The access token is missing, "
-                                   "invalid or has expired.")
+            error = DataverseError(
+                401, errors.UNAUTHORIZED, "The access token is missing, invalid or has expired."
+            )
             challenge = f"Bearer authorization_uri={authority}, resource_id={base(request)}"
             return JSONResponse(error.body(), 401, {"WWW-Authenticate": challenge})
         if version not in VERSIONS:
@@ -293,4 +309,3 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware)
     app.state.sandbox = sandbox
     return app
-

@@ -97,7 +97,10 @@ def _request(block: bytes) -> Part:
         if sep:
             headers[name.strip().lower()] = value.strip()
     return Part(
-        request_line[0].upper(), request_line[1], headers, body.strip(b"\r\n"),
+        request_line[0].upper(),
+        request_line[1],
+        headers,
+        body.strip(b"\r\n"),
         mime.get("content-id"),
     )
 
@@ -122,12 +125,12 @@ def _api_request(part: Part, outer: ApiRequest, ids: dict[str, str]) -> ApiReque
     url = part.url
     for content_id, location in ids.items():
         if url == f"${content_id}" or url.startswith(f"${content_id}/"):
-            url = location + url[len(content_id) + 1:]
+            url = location + url[len(content_id) + 1 :]
     split = urlsplit(url)
     path = split.path
     marker = re.search(r"/api/data/v[\d.]+/", path)
     if marker:
-        path = path[marker.end():]
+        path = path[marker.end() :]
     body = part.body
     if ids and body:
         text = body.decode("utf-8", "replace")
@@ -135,8 +138,12 @@ def _api_request(part: Part, outer: ApiRequest, ids: dict[str, str]) -> ApiReque
             text = text.replace(f'"${content_id}"', json.dumps(location))
         body = text.encode()
     return ApiRequest(
-        part.method, path.lstrip("/"), dict(parse_qsl(split.query, keep_blank_values=True)),
-        part.headers, body, outer.base,
+        part.method,
+        path.lstrip("/"),
+        dict(parse_qsl(split.query, keep_blank_values=True)),
+        part.headers,
+        body,
+        outer.base,
     )
 
 
@@ -160,16 +167,16 @@ def run_batch(sandbox: DataverseSandbox, request: ApiRequest) -> Reply:
     """Run a batch; the answer is a multipart/mixed body with one response per request."""
     try:
         items = parse_batch(request.body, request.headers.get("content-type", ""))
-    except DataverseError as error:
-        return Reply(error.status, error.body())
+    except DataverseError as failure:
+        return Reply(failure.status, failure.body())
     total = sum(len(i.parts) if isinstance(i, Changeset) else 1 for i in items)
     if total > MAX_REQUESTS:
-        error = DataverseError(
-            400, errors.TOO_MANY_BATCH,
-            f"The number of requests in the batch ({total}) exceeds the maximum of "
-            f"{MAX_REQUESTS}.",
+        refusal = DataverseError(
+            400,
+            errors.TOO_MANY_BATCH,
+            f"The number of requests in the batch ({total}) exceeds the maximum of {MAX_REQUESTS}.",
         )
-        return Reply(400, error.body())
+        return Reply(400, refusal.body())
     keep_going = "odata.continue-on-error" in request.headers.get("prefer", "")
     boundary = f"batchresponse_{uuid.uuid4()}"
     blocks: list[str] = []
@@ -187,7 +194,7 @@ def run_batch(sandbox: DataverseSandbox, request: ApiRequest) -> Reply:
     return Reply(200, body.encode(), {"Content-Type": f"multipart/mixed; boundary={boundary}"})
 
 
-class _Rollback(Exception):
+class _RollbackError(Exception):
     def __init__(self, reply: Reply, content_id: str | None) -> None:
         super().__init__("changeset failed")
         self.reply = reply
@@ -207,18 +214,17 @@ def _run_changeset(
                     error = DataverseError(
                         400, errors.ODATA, "GET requests are not allowed inside a change set."
                     )
-                    raise _Rollback(Reply(400, error.body()), part.content_id)
+                    raise _RollbackError(Reply(400, error.body()), part.content_id)
                 reply = sandbox.dispatch(_api_request(part, request, ids))
                 if reply.status >= 400:
-                    raise _Rollback(reply, part.content_id)
+                    raise _RollbackError(reply, part.content_id)
                 location = reply.headers.get("OData-EntityId")
                 if part.content_id and location:
                     ids[part.content_id] = location
                 replies.append((reply, part.content_id))
-    except _Rollback as failure:
+    except _RollbackError as failure:
         return _render(failure.reply, failure.content_id), True
     inner = f"changesetresponse_{uuid.uuid4()}"
     parts = "".join(f"--{inner}\r\n{_render(r, c)}\r\n" for r, c in replies)
     block = f"Content-Type: multipart/mixed; boundary={inner}\r\n\r\n{parts}--{inner}--"
     return block, False
-

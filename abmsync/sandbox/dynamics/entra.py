@@ -106,7 +106,9 @@ class TokenIssuer:
     def check_tenant(self, tenant: str) -> None:
         if tenant.lower() not in (self.tenant_id.lower(), "organizations", "common"):
             raise EntraError(
-                400, "invalid_request", 90002,
+                400,
+                "invalid_request",
+                90002,
                 f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant "
                 "ID and are signing into the correct cloud.",
             )
@@ -117,13 +119,17 @@ class TokenIssuer:
         grant = form.get("grant_type", "")
         if grant != "client_credentials":
             raise EntraError(
-                400, "unsupported_grant_type", 70003,
+                400,
+                "unsupported_grant_type",
+                70003,
                 f"The app requested an unsupported grant type '{grant}'.",
             )
         client = form.get("client_id", "")
         if not hmac.compare_digest(client.lower(), self.client_id.lower()):
             raise EntraError(
-                400, "unauthorized_client", 700016,
+                400,
+                "unauthorized_client",
+                700016,
                 f"Application with identifier '{client}' was not found in the directory "
                 f"'{self.tenant_id}'. This can happen if the application has not been "
                 "installed by the administrator of the tenant or consented to by any user in "
@@ -131,7 +137,9 @@ class TokenIssuer:
             )
         if not hmac.compare_digest(form.get("client_secret", ""), self.client_secret):
             raise EntraError(
-                401, "invalid_client", 7000215,
+                401,
+                "invalid_client",
+                7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is "
                 f"the client secret value, not the client secret ID, for a secret added to app "
                 f"'{self.client_id}'.",
@@ -139,7 +147,9 @@ class TokenIssuer:
         scope = form.get("scope", "")
         if not scope.endswith("/.default"):
             raise EntraError(
-                400, "invalid_scope", 1002012,
+                400,
+                "invalid_scope",
+                1002012,
                 f"The provided value for scope {scope} is not valid. Client credential flows "
                 "must have a scope value with /.default suffixed to the resource identifier "
                 "(application ID URI).",
@@ -148,8 +158,12 @@ class TokenIssuer:
         claims = {
             "aud": scope.removesuffix("/.default"),
             "iss": f"https://sts.windows.net/{self.tenant_id}/",
-            "iat": now, "nbf": now, "exp": now + int(self.lifetime),
-            "appid": self.client_id, "tid": self.tenant_id, "ver": "1.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(self.lifetime),
+            "appid": self.client_id,
+            "tid": self.tenant_id,
+            "ver": "1.0",
         }
         token = ".".join(
             [_segment({"typ": "JWT", "alg": "none"}), _segment(claims), secrets.token_urlsafe(24)]

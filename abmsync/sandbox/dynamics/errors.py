@@ -43,7 +43,9 @@ class DataverseError(Exception):
 
 def not_found(logical: str, record_id: str) -> DataverseError:
     """404 for a record that does not exist (or was deleted)."""
-    return DataverseError(404, NOT_FOUND, f"Entity '{logical}' With Id = {record_id} Does Not Exist")
+    return DataverseError(
+        404, NOT_FOUND, f"Entity '{logical}' With Id = {record_id} Does Not Exist"
+    )
 
 
 def unknown_property(name: str, logical: str) -> DataverseError:

@@ -258,12 +258,11 @@ def _status(pairs: Iterable[tuple[int, str, int]]) -> AttributeDef:
 
 def _common(entity: str) -> list[AttributeDef]:
     """Columns every user-owned table has."""
-    readonly = {"valid_for_create": False, "valid_for_update": False}
     return [
         AttributeDef(f"{entity}id", "Uniqueidentifier", valid_for_update=False),
-        AttributeDef("createdon", "DateTime", **readonly),
-        AttributeDef("modifiedon", "DateTime", **readonly),
-        AttributeDef("versionnumber", "BigInt", **readonly),
+        AttributeDef("createdon", "DateTime", valid_for_create=False, valid_for_update=False),
+        AttributeDef("modifiedon", "DateTime", valid_for_create=False, valid_for_update=False),
+        AttributeDef("versionnumber", "BigInt", valid_for_create=False, valid_for_update=False),
         _lookup("ownerid", "systemuser", "team", kind="Owner"),
         _lookup("createdby", "systemuser"),
         _lookup("modifiedby", "systemuser"),
@@ -271,7 +270,11 @@ def _common(entity: str) -> list[AttributeDef]:
 
 
 _INDUSTRY = [(1, "Accounting"), (2, "Agriculture and Non-petrol Natural Resource Extraction")]
-_INDUSTRY += [(3, "Broadcasting Printing and Publishing"), (4, "Brokers"), (5, "Building Supply Retail")]
+_INDUSTRY += [
+    (3, "Broadcasting Printing and Publishing"),
+    (4, "Brokers"),
+    (5, "Building Supply Retail"),
+]
 _LEAD_SOURCE = [(1, "Advertisement"), (2, "Employee Referral"), (3, "External Referral")]
 _LEAD_SOURCE += [(4, "Partner"), (5, "Public Relations"), (6, "Seminar"), (7, "Trade Show")]
 _LEAD_SOURCE += [(8, "Web"), (9, "Word of Mouth"), (10, "Other")]
@@ -325,8 +328,15 @@ def standard_tables() -> dict[str, EntityDef]:
         _options("leadsourcecode", _LEAD_SOURCE),
         _options("statecode", [(0, "Open"), (1, "Qualified"), (2, "Disqualified")], "State"),
         _status(
-            [(1, "New", 0), (2, "Contacted", 0), (3, "Qualified", 1), (4, "Lost", 2)]
-            + [(5, "Cannot Contact", 2), (6, "No Longer Interested", 2), (7, "Canceled", 2)]
+            [
+                (1, "New", 0),
+                (2, "Contacted", 0),
+                (3, "Qualified", 1),
+                (4, "Lost", 2),
+                (5, "Cannot Contact", 2),
+                (6, "No Longer Interested", 2),
+                (7, "Canceled", 2),
+            ]
         ),
         _lookup("parentaccountid", "account"),
         _lookup("parentcontactid", "contact"),
@@ -355,10 +365,23 @@ def standard_tables() -> dict[str, EntityDef]:
         _options("industrycode", _INDUSTRY),
         AttributeDef("numberofemployees", "Integer"),
         AttributeDef("revenue", "Money"),
-        _options("customertypecode", [(1, "Competitor"), (2, "Consultant"), (3, "Customer")]
-                 + [(4, "Investor"), (5, "Partner"), (6, "Influencer"), (7, "Press")]
-                 + [(8, "Prospect"), (9, "Reseller"), (10, "Supplier"), (11, "Vendor")]
-                 + [(12, "Other")]),
+        _options(
+            "customertypecode",
+            [
+                (1, "Competitor"),
+                (2, "Consultant"),
+                (3, "Customer"),
+                (4, "Investor"),
+                (5, "Partner"),
+                (6, "Influencer"),
+                (7, "Press"),
+                (8, "Prospect"),
+                (9, "Reseller"),
+                (10, "Supplier"),
+                (11, "Vendor"),
+                (12, "Other"),
+            ],
+        ),
         _lookup("parentaccountid", "account"),
         _lookup("primarycontactid", "contact"),
         _lookup("originatingleadid", "lead"),
@@ -381,8 +404,13 @@ def standard_tables() -> dict[str, EntityDef]:
         _lookup("originatingleadid", "lead"),
         _options("statecode", [(0, "Open"), (1, "Won"), (2, "Lost")], "State"),
         _status(
-            [(1, "In Progress", 0), (2, "On Hold", 0), (3, "Won", 1), (4, "Canceled", 2)]
-            + [(5, "Out-Sold", 2)]
+            [
+                (1, "In Progress", 0),
+                (2, "On Hold", 0),
+                (3, "Won", 1),
+                (4, "Canceled", 2),
+                (5, "Out-Sold", 2),
+            ]
         ),
     ]
     campaign = [
@@ -391,12 +419,28 @@ def standard_tables() -> dict[str, EntityDef]:
         _s("codename", 32),
         AttributeDef("actualstart", "DateTime", date_only=True),
         AttributeDef("actualend", "DateTime", date_only=True),
-        _options("typecode", [(1, "Advertisement"), (2, "Direct Marketing"), (3, "Event")]
-                 + [(4, "Co-branding"), (5, "Other")]),
+        _options(
+            "typecode",
+            [
+                (1, "Advertisement"),
+                (2, "Direct Marketing"),
+                (3, "Event"),
+                (4, "Co-branding"),
+                (5, "Other"),
+            ],
+        ),
         _options("statecode", [(0, "Active"), (1, "Inactive")], "State"),
-        _status([(0, "Proposed", 0), (1, "Ready To Launch", 0), (2, "Launched", 0)]
-                + [(3, "Completed", 0), (4, "Canceled", 0), (5, "Suspended", 0)]
-                + [(6, "Inactive", 1)]),
+        _status(
+            [
+                (0, "Proposed", 0),
+                (1, "Ready To Launch", 0),
+                (2, "Launched", 0),
+                (3, "Completed", 0),
+                (4, "Canceled", 0),
+                (5, "Suspended", 0),
+                (6, "Inactive", 1),
+            ]
+        ),
     ]
     systemuser = [
         AttributeDef("systemuserid", "Uniqueidentifier", valid_for_update=False),
@@ -415,10 +459,26 @@ def standard_tables() -> dict[str, EntityDef]:
     ]
     regarding = ("account", "contact", "lead", "opportunity", "campaign")
     response_extra = [
-        _options("channeltypecode", [(1, "Phone"), (2, "Fax"), (3, "Email"), (4, "Letter")]
-                 + [(5, "Appointment"), (6, "Others")]),
-        _options("responsecode", [(1, "Interested"), (2, "Not Interested"), (3, "Do Not Send Marketing Materials")]
-                 + [(4, "Error")]),
+        _options(
+            "channeltypecode",
+            [
+                (1, "Phone"),
+                (2, "Fax"),
+                (3, "Email"),
+                (4, "Letter"),
+                (5, "Appointment"),
+                (6, "Others"),
+            ],
+        ),
+        _options(
+            "responsecode",
+            [
+                (1, "Interested"),
+                (2, "Not Interested"),
+                (3, "Do Not Send Marketing Materials"),
+                (4, "Error"),
+            ],
+        ),
         AttributeDef("receivedon", "DateTime"),
         _s("emailaddress", 100),
         _s("firstname", 50),
@@ -432,9 +492,20 @@ def standard_tables() -> dict[str, EntityDef]:
         AttributeDef("versionnumber", "BigInt", valid_for_create=False, valid_for_update=False),
         _lookup("activityid", "phonecall", "appointment", "campaignresponse"),
         _lookup("partyid", *party_targets),
-        _options("participationtypemask", [(1, "Sender"), (2, "To Recipient"), (3, "CC Recipient")]
-                 + [(5, "Required attendee"), (6, "Optional attendee"), (7, "Organizer")]
-                 + [(8, "Regarding"), (9, "Owner"), (11, "Customer")]),
+        _options(
+            "participationtypemask",
+            [
+                (1, "Sender"),
+                (2, "To Recipient"),
+                (3, "CC Recipient"),
+                (5, "Required attendee"),
+                (6, "Optional attendee"),
+                (7, "Organizer"),
+                (8, "Regarding"),
+                (9, "Owner"),
+                (11, "Customer"),
+            ],
+        ),
         _s("addressused", 200),
     ]
     tables = [
@@ -442,20 +513,30 @@ def standard_tables() -> dict[str, EntityDef]:
         EntityDef("contact", "contacts", "contactid", "fullname", {a.name: a for a in contact}),
         EntityDef("account", "accounts", "accountid", "name", {a.name: a for a in account}),
         EntityDef(
-            "opportunity", "opportunities", "opportunityid", "name",
+            "opportunity",
+            "opportunities",
+            "opportunityid",
+            "name",
             {a.name: a for a in opportunity},
         ),
         EntityDef("campaign", "campaigns", "campaignid", "name", {a.name: a for a in campaign}),
         EntityDef(
-            "systemuser", "systemusers", "systemuserid", "fullname",
+            "systemuser",
+            "systemusers",
+            "systemuserid",
+            "fullname",
             {a.name: a for a in systemuser},
         ),
         _activity("phonecall", [_s("phonenumber", 200)], regarding),
         _activity("appointment", [_s("location", 200)], regarding),
         _activity("campaignresponse", response_extra, ("campaign",)),
         EntityDef(
-            "activityparty", "activityparties", "activitypartyid", "addressused",
-            {a.name: a for a in activityparty}, change_tracking=False,
+            "activityparty",
+            "activityparties",
+            "activitypartyid",
+            "addressused",
+            {a.name: a for a in activityparty},
+            change_tracking=False,
         ),
     ]
     for table in tables:

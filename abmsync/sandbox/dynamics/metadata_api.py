@@ -18,6 +18,7 @@ Guesses:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from abmsync.sandbox.dynamics import errors
@@ -99,7 +100,8 @@ class MetadataApi:
             if (match and table.name == match.group(1)) or table.metadata_id == key.lower():
                 return table
         raise DataverseError(
-            404, errors.NOT_FOUND,
+            404,
+            errors.NOT_FOUND,
             f"Could not find entity with {'name ' + match.group(1) if match else 'id ' + key}.",
         )
 
@@ -113,7 +115,9 @@ class MetadataApi:
         select = request.query.get("$select")
         shape = f"({select})" if select else ""
         value = [self._selected(request, i) for i in items]
-        return Reply(200, {"@odata.context": f"{request.base}/$metadata#{what}{shape}", "value": value})
+        return Reply(
+            200, {"@odata.context": f"{request.base}/$metadata#{what}{shape}", "value": value}
+        )
 
     def _selected(self, request: ApiRequest, item: dict[str, Any]) -> dict[str, Any]:
         select = request.query.get("$select")
@@ -123,7 +127,10 @@ class MetadataApi:
         return {k: v for k, v in item.items() if k in names or k == "OptionSet"}
 
     def _one(self, request: ApiRequest, what: str, item: dict[str, Any]) -> dict[str, Any]:
-        return {"@odata.context": f"{request.base}/$metadata#{what}", **self._selected(request, item)}
+        return {
+            "@odata.context": f"{request.base}/$metadata#{what}",
+            **self._selected(request, item),
+        }
 
     def attributes(self, request: ApiRequest, table: EntityDef, rest: list[str]) -> Reply:
         head = _SEGMENT.match(rest[0])
@@ -133,22 +140,30 @@ class MetadataApi:
             cast = rest[1].removeprefix("Microsoft.Dynamics.CRM.")
         if request.method == "POST" and key is None:
             attribute = self.create_attribute(table, request.json())
-            url = f"{self._entity_url(request, table)}/Attributes({metadata_id(table.name, attribute.name)})"
+            made = metadata_id(table.name, attribute.name)
+            url = f"{self._entity_url(request, table)}/Attributes({made})"
             return Reply(204, None, {"OData-EntityId": url})
         chosen = list(table.attributes.values())
         if key is not None:
             match = re.fullmatch(r"\s*LogicalName\s*=\s*'([^']*)'\s*", key)
             chosen = [
-                a for a in chosen
+                a
+                for a in chosen
                 if (match and a.name == match.group(1)) or metadata_id(table.name, a.name) == key
             ]
             if not chosen:
                 raise DataverseError(
-                    404, errors.NOT_FOUND, f"Could not find attribute {key} for entity {table.name}."
+                    404,
+                    errors.NOT_FOUND,
+                    f"Could not find attribute {key} for entity {table.name}.",
                 )
         if cast:
-            chosen = [a for a in chosen if TYPE_BY_METADATA.get(cast) == a.type or (
-                cast == "LookupAttributeMetadata" and a.is_lookup)]
+            chosen = [
+                a
+                for a in chosen
+                if TYPE_BY_METADATA.get(cast) == a.type
+                or (cast == "LookupAttributeMetadata" and a.is_lookup)
+            ]
         expand_options = "OptionSet" in request.query.get("$expand", "")
         items = []
         for attribute in chosen:
@@ -169,16 +184,21 @@ class MetadataApi:
             schema = str(body.get("SchemaName", ""))
             attributes = tuple(str(a).lower() for a in body.get("KeyAttributes") or [])
             if not schema or not attributes:
-                raise DataverseError(400, errors.PAYLOAD, "SchemaName and KeyAttributes are required.")
+                raise DataverseError(
+                    400, errors.PAYLOAD, "SchemaName and KeyAttributes are required."
+                )
             key = KeyDef(schema.lower(), attributes, label_text(body.get("DisplayName")))
             self.store.add_key(table.name, key)
-            url = f"{self._entity_url(request, table)}/Keys({metadata_id(table.name, 'key', key.name)})"
+            made = metadata_id(table.name, "key", key.name)
+            url = f"{self._entity_url(request, table)}/Keys({made})"
             return Reply(204, None, {"OData-EntityId": url})
         head = _SEGMENT.match(rest[0])
         wanted = head.group(2) if head else None
         items = [k.as_json(table.name) for k in table.keys]
         if wanted:
-            items = [i for i in items if wanted in (i["MetadataId"], f"LogicalName='{i['LogicalName']}'")]
+            items = [
+                i for i in items if wanted in (i["MetadataId"], f"LogicalName='{i['LogicalName']}'")
+            ]
             if not items:
                 raise DataverseError(404, errors.NOT_FOUND, f"Could not find key {wanted}.")
             if request.method == "DELETE":
@@ -193,7 +213,8 @@ class MetadataApi:
         schema = str(body.get("SchemaName", ""))
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{1,7}_[A-Za-z0-9_]+", schema):
             raise DataverseError(
-                400, BAD_NAME,
+                400,
+                BAD_NAME,
                 f"The schema name '{schema}' is not valid. A custom name must start with the "
                 "customization prefix of a publisher followed by an underscore (e.g. new_).",
             )
@@ -205,24 +226,30 @@ class MetadataApi:
         name = schema.lower()
         if name in self.store.tables:
             raise DataverseError(
-                400, errors.METADATA_EXISTS,
+                400,
+                errors.METADATA_EXISTS,
                 f"An entity with the specified name {schema} already exists. Specify a unique "
                 "name.",
             )
         primary_id = f"{name}id"
         attributes = {
             primary_id: AttributeDef(primary_id, "Uniqueidentifier", valid_for_update=False),
-            "createdon": AttributeDef("createdon", "DateTime", valid_for_create=False,
-                                      valid_for_update=False),
-            "modifiedon": AttributeDef("modifiedon", "DateTime", valid_for_create=False,
-                                       valid_for_update=False),
-            "versionnumber": AttributeDef("versionnumber", "BigInt", valid_for_create=False,
-                                          valid_for_update=False),
+            "createdon": AttributeDef(
+                "createdon", "DateTime", valid_for_create=False, valid_for_update=False
+            ),
+            "modifiedon": AttributeDef(
+                "modifiedon", "DateTime", valid_for_create=False, valid_for_update=False
+            ),
+            "versionnumber": AttributeDef(
+                "versionnumber", "BigInt", valid_for_create=False, valid_for_update=False
+            ),
             "ownerid": AttributeDef("ownerid", "Owner", targets=("systemuser", "team")),
-            "statecode": AttributeDef("statecode", "State",
-                                      options=[Option(0, "Active"), Option(1, "Inactive")]),
-            "statuscode": AttributeDef("statuscode", "Status",
-                                       options=[Option(1, "Active", 0), Option(2, "Inactive", 1)]),
+            "statecode": AttributeDef(
+                "statecode", "State", options=[Option(0, "Active"), Option(1, "Inactive")]
+            ),
+            "statuscode": AttributeDef(
+                "statuscode", "Status", options=[Option(1, "Active", 0), Option(2, "Inactive", 1)]
+            ),
         }
         primary_name = f"{schema.split('_', 1)[0].lower()}_name"
         for item in body.get("Attributes") or []:
@@ -233,10 +260,16 @@ class MetadataApi:
         if primary_name not in attributes:
             attributes[primary_name] = AttributeDef(primary_name, "String", 100, custom=True)
         table = EntityDef(
-            name, plural(name), primary_id, primary_name, attributes,
-            display=label_text(body.get("DisplayName")), custom=True,
+            name,
+            plural(name),
+            primary_id,
+            primary_name,
+            attributes,
+            display=label_text(body.get("DisplayName")),
+            custom=True,
             change_tracking=bool(body.get("ChangeTrackingEnabled", True)),
-            is_activity=bool(body.get("IsActivity", False)), schema=schema,
+            is_activity=bool(body.get("IsActivity", False)),
+            schema=schema,
         )
         self.store.create_table(table)
         for attribute in table.attributes.values():
@@ -256,25 +289,35 @@ class MetadataApi:
     def _attribute(self, body: dict[str, Any]) -> AttributeDef:
         schema = self._schema_name(body)
         # CreateEntities sends the Complex* variants of the metadata types.
-        kind_name = str(body.get("@odata.type", "")).removeprefix("#").removeprefix(
-            "Microsoft.Dynamics.CRM.").removeprefix("Complex")
+        kind_name = (
+            str(body.get("@odata.type", ""))
+            .removeprefix("#")
+            .removeprefix("Microsoft.Dynamics.CRM.")
+            .removeprefix("Complex")
+        )
         kind = TYPE_BY_METADATA.get(kind_name)
         if kind is None or kind in ("Lookup", "State", "Status", "Uniqueidentifier", "BigInt"):
             raise DataverseError(
-                400, errors.PAYLOAD,
+                400,
+                errors.PAYLOAD,
                 f"Attributes of type '{kind_name or body.get('AttributeType')}' cannot be created "
-                "this way" + (" (create a lookup with RelationshipDefinitions)."
-                              if kind == "Lookup" else "."),
+                "this way"
+                + (" (create a lookup with RelationshipDefinitions)." if kind == "Lookup" else "."),
             )
         attribute = AttributeDef(
-            schema.lower(), kind, int(body.get("MaxLength") or (2000 if kind == "Memo" else 100)),
-            display=label_text(body.get("DisplayName")), custom=True, schema=schema,
+            schema.lower(),
+            kind,
+            int(body.get("MaxLength") or (2000 if kind == "Memo" else 100)),
+            display=label_text(body.get("DisplayName")),
+            custom=True,
+            schema=schema,
             required=str((body.get("RequiredLevel") or {}).get("Value", "None")),
             precision=int(body.get("Precision") or 2),
         )
         if kind == "DateTime":
             attribute.date_only = body.get("Format") == "DateOnly" or (
-                (body.get("DateTimeBehavior") or {}).get("Value") == "DateOnly")
+                (body.get("DateTimeBehavior") or {}).get("Value") == "DateOnly"
+            )
         if kind == "Picklist":
             options = (body.get("OptionSet") or {}).get("Options") or []
             next_value = 100_000_000
@@ -296,7 +339,9 @@ class MetadataApi:
             if key:
                 items = [i for i in items if i["MetadataId"] == key.lower()]
                 if not items:
-                    raise DataverseError(404, errors.NOT_FOUND, f"Could not find relationship {key}.")
+                    raise DataverseError(
+                        404, errors.NOT_FOUND, f"Could not find relationship {key}."
+                    )
                 return Reply(200, self._one(request, "RelationshipDefinitions/$entity", items[0]))
             return self._listing(request, "RelationshipDefinitions", items)
         if request.method != "POST":
@@ -305,7 +350,8 @@ class MetadataApi:
         schema = self._schema_name(body)
         if any(r["SchemaName"].lower() == schema.lower() for r in self.relationships.values()):
             raise DataverseError(
-                400, errors.METADATA_EXISTS,
+                400,
+                errors.METADATA_EXISTS,
                 f"A relationship with the specified name {schema} already exists.",
             )
         referenced = self.store.table(str(body.get("ReferencedEntity", "")).lower())
@@ -313,8 +359,12 @@ class MetadataApi:
         lookup = body.get("Lookup") or {}
         lookup_schema = self._schema_name(lookup)
         attribute = AttributeDef(
-            lookup_schema.lower(), "Lookup", targets=(referenced.name,),
-            display=label_text(lookup.get("DisplayName")), custom=True, schema=lookup_schema,
+            lookup_schema.lower(),
+            "Lookup",
+            targets=(referenced.name,),
+            display=label_text(lookup.get("DisplayName")),
+            custom=True,
+            schema=lookup_schema,
         )
         nav = body.get("ReferencingEntityNavigationPropertyName")
         self.store.add_attribute(referencing.name, attribute)
@@ -392,8 +442,9 @@ class MetadataFilter:
         literal = self._literal(self._next())
         if isinstance(value, str) and isinstance(literal, str):
             value, literal = value.lower(), literal.lower()
-        comparisons = {
-            "eq": lambda: value == literal, "ne": lambda: value != literal,
+        comparisons: dict[str, Callable[[], bool]] = {
+            "eq": lambda: value == literal,
+            "ne": lambda: value != literal,
             "gt": lambda: value is not None and value > literal,
             "lt": lambda: value is not None and value < literal,
         }

@@ -175,7 +175,8 @@ class FilterParser:
         kind = column.attribute.type
         text = literal.text
         mismatch = DataverseError(
-            400, errors.ODATA,
+            400,
+            errors.ODATA,
             f"A binary operator with incompatible types was detected. Found operand types "
             f"'{_edm(kind)}' and '{_literal_edm(literal)}' for operator kind 'Equal'.",
         )
@@ -225,7 +226,8 @@ class FilterParser:
         self.take(")")
         if not column.text or literal.kind != "string":
             raise DataverseError(
-                400, errors.ODATA,
+                400,
+                errors.ODATA,
                 f"No function signature for the function with name '{function}' matches the "
                 "specified arguments.",
             )
@@ -238,7 +240,8 @@ class FilterParser:
         function = name.removeprefix("Microsoft.Dynamics.CRM.")
         if function not in ("In", "NotIn"):
             raise DataverseError(
-                400, errors.ODATA,
+                400,
+                errors.ODATA,
                 f"The function '{name}' is not supported by the sandbox's $filter.",
             )
         self.take("(")

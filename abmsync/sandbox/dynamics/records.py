@@ -41,9 +41,7 @@ class Annotations:
 
     def wants(self, term: str) -> bool:
         for pattern in self.patterns:
-            if pattern in ("*", term) or (
-                pattern.endswith(".*") and term.startswith(pattern[:-1])
-            ):
+            if pattern in ("*", term) or (pattern.endswith(".*") and term.startswith(pattern[:-1])):
                 return True
         return False
 
@@ -161,7 +159,7 @@ def parse_body(
         raise errors.payload_error(table.entity_set, "The request body is not a JSON object.")
     values: dict[str, Any] = {}
     for key, value in body.items():
-        if key.startswith("@odata.") or "@" in key and not key.endswith("@odata.bind"):
+        if key.startswith("@odata.") or ("@" in key and not key.endswith("@odata.bind")):
             continue  # instance annotations (@odata.type, @odata.etag, formatted values)
         if key.endswith("@odata.bind"):
             nav = key.removesuffix("@odata.bind")
@@ -177,19 +175,19 @@ def parse_body(
             attribute, target = found
             values[attribute.name] = None if value is None else _bound(store, target, value, nav)
             continue
-        attribute = table.attributes.get(key)
-        if attribute is not None and attribute.is_lookup:
+        column = table.attributes.get(key)
+        if column is not None and column.is_lookup:
             raise errors.payload_error(
                 table.entity_set,
                 "A 'PrimitiveValue' node with non-null value was found when trying to read the "
                 "value of a navigation property; however, a 'StartArray' node, a 'StartObject' "
                 "node, or a 'PrimitiveValue' node with null value was expected.",
             )
-        if attribute is not None and not (
-            attribute.valid_for_create if creating else attribute.valid_for_update
-        ):
-            if attribute.type != "Uniqueidentifier":
-                continue
+        writable = column is None or (
+            column.valid_for_create if creating else column.valid_for_update
+        )
+        if not writable and column is not None and column.type != "Uniqueidentifier":
+            continue
         values[key] = value
     return values
 
@@ -199,7 +197,8 @@ def _bound(store: DataverseStore, target: str, value: Any, nav: str) -> tuple[st
     target_table = store.tables.get(target)
     if not match or target_table is None or match.group(1) != target_table.entity_set:
         raise DataverseError(
-            400, errors.PAYLOAD,
+            400,
+            errors.PAYLOAD,
             f"URL '{value}' for the navigation property '{nav}' does not refer to a record "
             f"of table '{target}'.",
         )
@@ -232,7 +231,8 @@ def parse_key(table: EntityDef, text: str) -> str | dict[str, Any]:
     if set(values) == {table.primary_id}:
         return str(values[table.primary_id]).lower()
     raise DataverseError(
-        400, errors.ODATA,
+        400,
+        errors.ODATA,
         f"The key attributes ({', '.join(values)}) do not match an alternate key defined for "
         f"entity '{table.name}'.",
     )

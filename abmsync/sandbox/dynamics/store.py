@@ -111,7 +111,8 @@ class DataverseStore:
         with self.lock:
             if table.name in self.tables:
                 raise DataverseError(
-                    400, errors.METADATA_EXISTS,
+                    400,
+                    errors.METADATA_EXISTS,
                     f"An entity with the specified name {table.name} already exists.",
                 )
             columns = []
@@ -139,7 +140,8 @@ class DataverseStore:
             table = self.table(logical)
             if attribute.name in table.attributes:
                 raise DataverseError(
-                    400, errors.METADATA_EXISTS,
+                    400,
+                    errors.METADATA_EXISTS,
                     f"An attribute with the specified name {attribute.name} already exists "
                     f"for entity {logical}.",
                 )
@@ -181,7 +183,8 @@ class DataverseStore:
             table = self.table(logical)
             if any(k.name == key.name for k in table.keys):
                 raise DataverseError(
-                    400, errors.METADATA_EXISTS,
+                    400,
+                    errors.METADATA_EXISTS,
                     f"An entity key with the specified name {key.name} already exists.",
                 )
             for name in key.attributes:
@@ -240,7 +243,8 @@ class DataverseStore:
                 raise bad
             if len(value) > attribute.max_length:
                 raise DataverseError(
-                    400, errors.TOO_LONG,
+                    400,
+                    errors.TOO_LONG,
                     f"A validation error occurred. The length of the '{name}' attribute of the "
                     f"'{table.name}' entity exceeded the maximum allowed length of "
                     f"'{attribute.max_length}'.",
@@ -257,7 +261,8 @@ class DataverseStore:
             if attribute.has_options and attribute.option(value) is None:
                 accepted = ",".join(str(o.value) for o in attribute.options)
                 raise DataverseError(
-                    400, errors.PICKLIST_RANGE,
+                    400,
+                    errors.PICKLIST_RANGE,
                     f"A validation error occurred. The value {value} of '{name}' on record of "
                     f"type '{table.name}' is outside the valid range. Accepted Values: {accepted}",
                 )
@@ -289,8 +294,8 @@ class DataverseStore:
             target = self._infer_target(attribute, record_id)
         else:
             raise errors.payload_error(
-                table.entity_set, f"Cannot convert the literal '{value}' to the expected type "
-                "'Edm.Guid'."
+                table.entity_set,
+                f"Cannot convert the literal '{value}' to the expected type 'Edm.Guid'.",
             )
         if target not in attribute.targets:
             raise errors.payload_error(
@@ -351,7 +356,7 @@ class DataverseStore:
         return row
 
     def _fullname(self, table: EntityDef, row: Row, old: Row | None = None) -> None:
-        if table.name not in _NAMED or "fullname" in row and old is None and row["fullname"]:
+        if table.name not in _NAMED or ("fullname" in row and old is None and row["fullname"]):
             return
         if old is not None and "firstname" not in row and "lastname" not in row:
             return
@@ -527,8 +532,11 @@ class DataverseStore:
     def changed_rows(self, logical: str, since: int, upto: int, limit: int) -> list[Row]:
         """Rows whose version is in (since, upto], oldest change first."""
         return self.select(
-            logical, "versionnumber > ? AND versionnumber <= ?", [since, upto],
-            order="versionnumber", limit=limit,
+            logical,
+            "versionnumber > ? AND versionnumber <= ?",
+            [since, upto],
+            order="versionnumber",
+            limit=limit,
         )
 
     def deleted_ids(self, logical: str, since: int, upto: int) -> list[tuple[str, int]]:
@@ -568,7 +576,8 @@ class DataverseStore:
                 raise errors.not_found("lead", lead_id)
             if lead["statecode"] != 0:
                 raise DataverseError(
-                    400, errors.LEAD_CLOSED,
+                    400,
+                    errors.LEAD_CLOSED,
                     "The lead is closed. You cannot convert or qualify a lead that is already "
                     "closed.",
                 )
@@ -577,43 +586,77 @@ class DataverseStore:
             made: dict[str, str] = {}
             account = existing_account
             if create_account and account is None:
-                account = self.create("account", {
-                    "name": lead.get("companyname") or lead.get("fullname") or "Account",
-                    "websiteurl": lead.get("websiteurl"), "telephone1": lead.get("telephone1"),
-                    "address1_country": lead.get("address1_country"),
-                    "industrycode": _option_or_none(self, "account", "industrycode",
-                                                    lead.get("industrycode")),
-                    "numberofemployees": lead.get("numberofemployees"),
-                    "revenue": lead.get("revenue"), "originatingleadid": lead_id,
-                    "ownerid": owner,
-                })
+                account = self.create(
+                    "account",
+                    {
+                        "name": lead.get("companyname") or lead.get("fullname") or "Account",
+                        "websiteurl": lead.get("websiteurl"),
+                        "telephone1": lead.get("telephone1"),
+                        "address1_country": lead.get("address1_country"),
+                        "industrycode": _option_or_none(
+                            self, "account", "industrycode", lead.get("industrycode")
+                        ),
+                        "numberofemployees": lead.get("numberofemployees"),
+                        "revenue": lead.get("revenue"),
+                        "originatingleadid": lead_id,
+                        "ownerid": owner,
+                    },
+                )
                 made["account"] = account
             contact = None
             if create_contact:
-                contact = self.create("contact", {
-                    name: lead.get(name) for name in (
-                        "firstname", "lastname", "jobtitle", "emailaddress1", "telephone1",
-                        "address1_country", "address1_stateorprovince", "donotemail",
-                    )
-                } | {"originatingleadid": lead_id, "ownerid": owner,
-                     "parentcustomerid": ("account", account) if account else None})
+                contact = self.create(
+                    "contact",
+                    {
+                        name: lead.get(name)
+                        for name in (
+                            "firstname",
+                            "lastname",
+                            "jobtitle",
+                            "emailaddress1",
+                            "telephone1",
+                            "address1_country",
+                            "address1_stateorprovince",
+                            "donotemail",
+                        )
+                    }
+                    | {
+                        "originatingleadid": lead_id,
+                        "ownerid": owner,
+                        "parentcustomerid": ("account", account) if account else None,
+                    },
+                )
                 made["contact"] = contact
             opportunity = None
             if create_opportunity:
-                customer = ("account", account) if account else (
-                    ("contact", contact) if contact else None)
-                opportunity = self.create("opportunity", {
-                    "name": lead.get("subject") or lead.get("companyname") or "Opportunity",
-                    "originatingleadid": lead_id, "ownerid": owner, "customerid": customer,
-                    "parentaccountid": account, "parentcontactid": contact,
-                    "campaignid": lead.get("campaignid"),
-                })
+                customer = (
+                    ("account", account) if account else (("contact", contact) if contact else None)
+                )
+                opportunity = self.create(
+                    "opportunity",
+                    {
+                        "name": lead.get("subject") or lead.get("companyname") or "Opportunity",
+                        "originatingleadid": lead_id,
+                        "ownerid": owner,
+                        "customerid": customer,
+                        "parentaccountid": account,
+                        "parentcontactid": contact,
+                        "campaignid": lead.get("campaignid"),
+                    },
+                )
                 made["opportunity"] = opportunity
-            self.update("lead", lead_id, {
-                "statecode": 1, "statuscode": status,
-                "parentaccountid": account, "parentcontactid": contact,
-                "qualifyingopportunityid": opportunity,
-            } | ({"customerid": ("account", account)} if account else {}))
+            self.update(
+                "lead",
+                lead_id,
+                {
+                    "statecode": 1,
+                    "statuscode": status,
+                    "parentaccountid": account,
+                    "parentcontactid": contact,
+                    "qualifyingopportunityid": opportunity,
+                }
+                | ({"customerid": ("account", account)} if account else {}),
+            )
             return made
 
     def merge(
@@ -650,10 +693,17 @@ class DataverseStore:
                     for row in self.select(child.name, where, [subordinate, logical]):
                         self.touch(child.name, row[child.primary_id], {attribute.name: target})
             state, status = _INACTIVE[logical]
-            self.touch(logical, subordinate, {
-                "merged": 1, "masterid": target, "masterid__t": logical,
-                "statecode": state, "statuscode": status,
-            })
+            self.touch(
+                logical,
+                subordinate,
+                {
+                    "merged": 1,
+                    "masterid": target,
+                    "masterid__t": logical,
+                    "statecode": state,
+                    "statuscode": status,
+                },
+            )
 
 
 def _option_or_none(store: DataverseStore, logical: str, name: str, value: Any) -> Any:

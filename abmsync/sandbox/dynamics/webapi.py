@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 from urllib.parse import unquote, urlencode
@@ -35,12 +35,13 @@ from urllib.parse import unquote, urlencode
 from abmsync.sandbox.dynamics import errors, odata, records
 from abmsync.sandbox.dynamics.errors import DataverseError
 from abmsync.sandbox.dynamics.metadata import AttributeDef, EntityDef
-from abmsync.sandbox.dynamics.store import UTC, DataverseStore, Row
+from abmsync.sandbox.dynamics.store import DataverseStore, Row
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.app import DynamicsConfig
 
 CT_DISABLED = "0x80072491"
+WHOAMI = "Microsoft.Dynamics.CRM.WhoAmIResponse"
 _SEGMENT = re.compile(r"^([^()]+)(?:\((.*)\))?$", re.DOTALL)
 _COOKIE = re.compile(r'pagenumber="(\d+)"(?:.*?pagingcookie="([^"]*)")?', re.DOTALL)
 _NOT_WITH_TRACKING = ("$filter", "$orderby", "$expand", "$top")
@@ -123,18 +124,23 @@ class WebApi:
             return self.service_document(request)
         first = segments[0]
         if first in ("WhoAmI", "WhoAmI()"):
-            return Reply(200, {
-                "@odata.context": f"{request.base}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                "BusinessUnitId": self.store.business_unit_id,
-                "UserId": self.store.admin_id,
-                "OrganizationId": self.store.organization_id,
-            })
+            return Reply(
+                200,
+                {
+                    "@odata.context": f"{request.base}/$metadata#{WHOAMI}",
+                    "BusinessUnitId": self.store.business_unit_id,
+                    "UserId": self.store.admin_id,
+                    "OrganizationId": self.store.organization_id,
+                },
+            )
         if first == "Merge" and request.method == "POST":
             return self.merge(request)
         match = _SEGMENT.match(first)
         table = self.store.table_by_set(match.group(1)) if match else None
         if match is None or table is None:
-            raise DataverseError(404, errors.ODATA, f"Resource not found for the segment '{first}'.")
+            raise DataverseError(
+                404, errors.ODATA, f"Resource not found for the segment '{first}'."
+            )
         key = match.group(2)
         rest = segments[1:]
         if key is None:
@@ -144,7 +150,9 @@ class WebApi:
             action = rest[0].removeprefix("Microsoft.Dynamics.CRM.")
             if action == "QualifyLead" and table.name == "lead" and request.method == "POST":
                 return self.qualify(request, parsed)
-            raise DataverseError(404, errors.ODATA, f"Resource not found for the segment '{rest[0]}'.")
+            raise DataverseError(
+                404, errors.ODATA, f"Resource not found for the segment '{rest[0]}'."
+            )
         return self.record(request, table, parsed)
 
     def service_document(self, request: ApiRequest) -> Reply:
@@ -160,21 +168,29 @@ class WebApi:
         if rest:
             action = rest[0].removeprefix("Microsoft.Dynamics.CRM.")
             if request.method == "POST" and action in (
-                "CreateMultiple", "UpdateMultiple", "UpsertMultiple"
+                "CreateMultiple",
+                "UpdateMultiple",
+                "UpsertMultiple",
             ):
                 return self.multiple(request, table, action)
             if rest == ["$count"] and request.method == "GET":
                 return Reply(200, self.store.count(table.name))
-            raise DataverseError(404, errors.ODATA, f"Resource not found for the segment '{rest[0]}'.")
+            raise DataverseError(
+                404, errors.ODATA, f"Resource not found for the segment '{rest[0]}'."
+            )
         if request.method == "POST":
             return self.create(request, table)
         if request.method != "GET":
-            raise DataverseError(405, errors.ODATA, f"The HTTP method '{request.method}' is not allowed.")
+            raise DataverseError(
+                405, errors.ODATA, f"The HTTP method '{request.method}' is not allowed."
+            )
         prefer = request.prefer()
         query = request.query
         cookie = query.get("$skiptoken")
-        tracking = "$deltatoken" in query or "odata.track-changes" in prefer or (
-            cookie is not None and 'istracking="True"' in unquote(cookie)
+        tracking = (
+            "$deltatoken" in query
+            or "odata.track-changes" in prefer
+            or (cookie is not None and 'istracking="True"' in unquote(cookie))
         )
         if tracking:
             return self.changes(request, table, prefer)
@@ -234,7 +250,8 @@ class WebApi:
         query = request.query
         select = self._select(request, table)
         expand = self._expand(request, table)
-        where, params = ("", [])
+        where: str = ""
+        params: list[Any] = []
         if query.get("$filter"):
             where, params = odata.parse_filter(query["$filter"], table)
         order = odata.parse_orderby(query.get("$orderby", ""), table)
@@ -248,8 +265,9 @@ class WebApi:
         rows = self.store.select(table.name, where, params, order, limit + 1, offset)
         more = len(rows) > limit and (top is None or offset + limit < top)
         rows = rows[:limit]
-        serializer = records.Serializer(self.store, records.Annotations(
-            prefer.get("odata.include-annotations")))
+        serializer = records.Serializer(
+            self.store, records.Annotations(prefer.get("odata.include-annotations"))
+        )
         body: dict[str, Any] = {"@odata.context": self._context(request, table)}
         if query.get("$count", "").lower() == "true":
             body["@odata.count"] = self.store.count(table.name, where, params)
@@ -262,7 +280,9 @@ class WebApi:
     def _link(self, request: ApiRequest, table: EntityDef, extra: dict[str, str]) -> str:
         params = {k: v for k, v in request.query.items() if k not in ("$skiptoken", "$deltatoken")}
         params |= extra
-        return f"{request.base}/{table.entity_set}?" + urlencode(params, quote_via=urlquote, safe="$,'()")
+        return f"{request.base}/{table.entity_set}?" + urlencode(
+            params, quote_via=urlquote, safe="$,'()"
+        )
 
     # -- change tracking ----------------------------------------------------------
 
@@ -270,7 +290,8 @@ class WebApi:
         for option in _NOT_WITH_TRACKING:
             if option in request.query:
                 raise DataverseError(
-                    400, errors.ODATA,
+                    400,
+                    errors.ODATA,
                     f'The "{option}" query parameter isn\'t supported when Change Tracking is '
                     "enabled.",
                 )
@@ -286,12 +307,18 @@ class WebApi:
             since, upto, after, page = _tracking_cookie(query["$skiptoken"])
             delta = since > 0
         elif delta:
-            since, upto, after, page = self._delta_version(query["$deltatoken"]), self.store.version, 0, 1
+            since, upto, after, page = (
+                self._delta_version(query["$deltatoken"]),
+                self.store.version,
+                0,
+                1,
+            )
         else:
             since, upto, after, page = 0, self.store.version, 0, 1
         rows = self.store.changed_rows(table.name, max(since, after), upto, size + 1)
-        serializer = records.Serializer(self.store, records.Annotations(
-            prefer.get("odata.include-annotations")))
+        serializer = records.Serializer(
+            self.store, records.Annotations(prefer.get("odata.include-annotations"))
+        )
         value: list[dict[str, Any]] = [serializer.row(table, r, select) for r in rows[:size]]
         more = len(rows) > size
         if delta and not more:
@@ -313,7 +340,8 @@ class WebApi:
     def _delta_version(self, token: str) -> int:
         version, _, stamp = unquote(token).partition("!")
         expired = DataverseError(
-            400, errors.EXPIRED_VERSION,
+            400,
+            errors.EXPIRED_VERSION,
             "Version stamp associated with the client has expired. Please perform a full sync.",
         )
         try:
@@ -338,8 +366,9 @@ class WebApi:
         headers = {"OData-EntityId": self._entity_id(request, table, record_id)}
         if not representation:
             return Reply(204, None, headers)
-        serializer = records.Serializer(self.store, records.Annotations(
-            request.prefer().get("odata.include-annotations")))
+        serializer = records.Serializer(
+            self.store, records.Annotations(request.prefer().get("odata.include-annotations"))
+        )
         body = serializer.row(table, raw, self._select(request, table))
         body = {"@odata.context": self._context(request, table, "/$entity"), **body}
         headers["Preference-Applied"] = "return=representation"
@@ -358,10 +387,12 @@ class WebApi:
             if found is None:
                 raise self._missing(table, key)
             raw = self.store.get_raw(table.name, found) or {}
-            serializer = records.Serializer(self.store, records.Annotations(
-                request.prefer().get("odata.include-annotations")))
-            body = serializer.row(table, raw, self._select(request, table),
-                                  self._expand(request, table))
+            serializer = records.Serializer(
+                self.store, records.Annotations(request.prefer().get("odata.include-annotations"))
+            )
+            body = serializer.row(
+                table, raw, self._select(request, table), self._expand(request, table)
+            )
             body = {"@odata.context": self._context(request, table, "/$entity"), **body}
             return Reply(200, body, {"ETag": records.etag(raw)})
         if method == "DELETE":
@@ -395,7 +426,8 @@ class WebApi:
             current = self.store.get_raw(table.name, found) or {}
             if if_match != records.etag(current):
                 raise DataverseError(
-                    412, "0x80060882",
+                    412,
+                    "0x80060882",
                     "The version of the existing record doesn't match the RowVersion property "
                     "provided.",
                 )
@@ -423,7 +455,8 @@ class WebApi:
         for required in ("CreateAccount", "CreateContact", "CreateOpportunity", "Status"):
             if required not in body:
                 raise DataverseError(
-                    400, errors.PAYLOAD,
+                    400,
+                    errors.PAYLOAD,
                     f"The parameter '{required}' of the action 'QualifyLead' is missing.",
                 )
         existing = body.get("OpportunityCustomerId")
@@ -438,8 +471,9 @@ class WebApi:
         value = []
         for logical, record_id in made.items():
             target = self.store.tables[logical]
-            value.append({"@odata.type": f"#Microsoft.Dynamics.CRM.{logical}",
-                          target.primary_id: record_id})
+            value.append(
+                {"@odata.type": f"#Microsoft.Dynamics.CRM.{logical}", target.primary_id: record_id}
+            )
         context = f"{request.base}/$metadata#Collection(Microsoft.Dynamics.CRM.crmbaseentity)"
         return Reply(200, {"@odata.context": context, "value": value})
 
@@ -451,8 +485,11 @@ class WebApi:
             raise DataverseError(
                 400, errors.PAYLOAD, "The parameters 'Target' and 'Subordinate' are required."
             )
-        logical = str(target.get("@odata.type", "")).removeprefix("#").removeprefix(
-            "Microsoft.Dynamics.CRM.")
+        logical = (
+            str(target.get("@odata.type", ""))
+            .removeprefix("#")
+            .removeprefix("Microsoft.Dynamics.CRM.")
+        )
         table = self.store.table(logical)
         target_id = target.get(table.primary_id)
         subordinate_id = subordinate.get(table.primary_id)
@@ -483,8 +520,11 @@ class WebApi:
     def _one_of_many(self, request: ApiRequest, table: EntityDef, action: str, target: Any) -> str:
         if not isinstance(target, dict):
             raise errors.payload_error(table.entity_set, "Each target must be an object.")
-        kind = str(target.get("@odata.type", "")).removeprefix("#").removeprefix(
-            "Microsoft.Dynamics.CRM.")
+        kind = (
+            str(target.get("@odata.type", ""))
+            .removeprefix("#")
+            .removeprefix("Microsoft.Dynamics.CRM.")
+        )
         if kind != table.name:
             raise errors.payload_error(
                 table.entity_set, f"The @odata.type '{kind}' does not match table '{table.name}'."

@@ -62,9 +62,11 @@ def test_unknown_client_and_tenant(org: Org) -> None:
 
 
 def test_openid_configuration_points_at_this_host(org: Org) -> None:
-    body = org.raw().get(
-        f"{org.url}/{org.config.tenant_id}/v2.0/.well-known/openid-configuration"
-    ).json()
+    body = (
+        org.raw()
+        .get(f"{org.url}/{org.config.tenant_id}/v2.0/.well-known/openid-configuration")
+        .json()
+    )
     assert body["token_endpoint"] == org.token_url
     assert body["authorization_endpoint"].startswith(org.url)
 
@@ -227,8 +229,11 @@ def test_top_limits_across_pages(org: Org, api: httpx.Client) -> None:
 
 def test_expand_single_valued_lookup(api: httpx.Client) -> None:
     account = create(api, "accounts", {"name": "Fabrikam"})
-    create(api, "contacts", {"lastname": "Li", "parentcustomerid_account@odata.bind":
-                             f"accounts({account})"})
+    create(
+        api,
+        "contacts",
+        {"lastname": "Li", "parentcustomerid_account@odata.bind": f"accounts({account})"},
+    )
     rows = api.get("contacts?$select=fullname&$expand=parentcustomerid_account($select=name)")
     assert rows.status_code == 200, rows.text
     expanded = rows.json()["value"][0]["parentcustomerid_account"]
@@ -294,7 +299,9 @@ def test_type_validation_errors(api: httpx.Client) -> None:
     assert lookup.status_code == 400
     bind = api.post(
         "contacts",
-        json={"parentcustomerid_account@odata.bind": "/accounts(00000000-0000-0000-0000-000000000001)"},
+        json={
+            "parentcustomerid_account@odata.bind": "/accounts(00000000-0000-0000-0000-000000000001)"
+        },
     )
     assert bind.status_code == 404 and error_code(bind) == "0x80040217"
 
@@ -307,7 +314,8 @@ def test_patch_upsert_rules(api: httpx.Client) -> None:
     updated = api.patch(f"leads({record})", json={"lastname": "Again"}, headers={"If-Match": "*"})
     assert updated.status_code == 204
     absent = api.patch(
-        "leads(6b3f2a10-0000-4000-8000-000000000002)", json={"lastname": "x"},
+        "leads(6b3f2a10-0000-4000-8000-000000000002)",
+        json={"lastname": "x"},
         headers={"If-Match": "*"},
     )
     assert absent.status_code == 404 and error_code(absent) == "0x80040217"
@@ -397,8 +405,11 @@ def test_fault_middleware_renders_dataverse_bodies(make_org: MakeOrg) -> None:
     org = make_org(Faults(rate_limit=1.0, retry_after=2))
     token = org.token()
     assert token.status_code == 200  # Entra is exempt
-    api = httpx.Client(verify=org.ssl_context, trust_env=False,
-                       headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    api = httpx.Client(
+        verify=org.ssl_context,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+    )
     org.clients.append(api)
     answer = api.get(f"{org.api}/WhoAmI")
     assert answer.status_code == 429
@@ -456,7 +467,8 @@ def test_change_tracking_full_then_delta_with_updates_and_deletes(
     updated = [c for c in changes if "reason" not in c]
     deleted = [c for c in changes if c.get("reason") == "deleted"]
     assert [(c["leadid"], c["lastname"]) for c in updated] == [
-        (ids[0], "Changed twice"), (created, "New")
+        (ids[0], "Changed twice"),
+        (created, "New"),
     ]
     assert [d["id"] for d in deleted] == [ids[1]]
     assert deleted[0]["@odata.context"].endswith("$metadata#leads/$deletedEntity")
@@ -500,7 +512,9 @@ def test_change_tracking_rejects_query_options_and_expired_tokens(
     for option in ("$filter=lastname eq 'x'", "$orderby=lastname", "$top=1"):
         answer = api.get(f"leads?{option}", headers={"Prefer": "odata.track-changes"})
         assert answer.status_code == 400
-        assert "isn't supported when Change Tracking is enabled" in answer.json()["error"]["message"]
+        assert (
+            "isn't supported when Change Tracking is enabled" in answer.json()["error"]["message"]
+        )
     _, delta = read_all(api, "leads")
     clock.advance(days=8)
     expired = api.get(delta, headers={"Prefer": "odata.track-changes"})
@@ -518,13 +532,15 @@ def test_qualify_lead_action(org: Org, api: httpx.Client) -> None:
     lead = create(api, "leads", {"firstname": "Ann", "lastname": "Lee", "companyname": "Lee Co"})
     answer = api.post(
         f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead",
-        json={"CreateAccount": True, "CreateContact": True, "CreateOpportunity": True,
-              "Status": 3},
+        json={"CreateAccount": True, "CreateContact": True, "CreateOpportunity": True, "Status": 3},
     )
     assert answer.status_code == 200, answer.text
     kinds = {item["@odata.type"] for item in answer.json()["value"]}
-    assert kinds == {"#Microsoft.Dynamics.CRM.account", "#Microsoft.Dynamics.CRM.contact",
-                     "#Microsoft.Dynamics.CRM.opportunity"}
+    assert kinds == {
+        "#Microsoft.Dynamics.CRM.account",
+        "#Microsoft.Dynamics.CRM.contact",
+        "#Microsoft.Dynamics.CRM.opportunity",
+    }
     body = api.get(f"leads({lead})").json()
     assert (body["statecode"], body["statuscode"]) == (1, 3)
     contact = api.get(f"contacts({body['_parentcontactid_value']})").json()
@@ -534,8 +550,12 @@ def test_qualify_lead_action(org: Org, api: httpx.Client) -> None:
     assert opportunity["_originatingleadid_value"] == lead
     again = api.post(
         f"leads({lead})/Microsoft.Dynamics.CRM.QualifyLead",
-        json={"CreateAccount": False, "CreateContact": False, "CreateOpportunity": False,
-              "Status": 3},
+        json={
+            "CreateAccount": False,
+            "CreateContact": False,
+            "CreateOpportunity": False,
+            "Status": 3,
+        },
     )
     assert again.status_code == 400
 
@@ -545,15 +565,23 @@ def test_merge_keeps_the_subordinate_inactive_and_reparents_children(
 ) -> None:
     keep = create(api, "accounts", {"name": "Keep"})
     dupe = create(api, "accounts", {"name": "Dupe"})
-    child = create(api, "contacts", {"lastname": "C", "parentcustomerid_account@odata.bind":
-                                     f"/accounts({dupe})"})
-    answer = api.post("Merge", json={
-        "Target": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": keep},
-        "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": dupe},
-        "UpdateContent": {"@odata.type": "Microsoft.Dynamics.CRM.account",
-                          "websiteurl": "https://keep.example"},
-        "PerformParentingChecks": False,
-    })
+    child = create(
+        api,
+        "contacts",
+        {"lastname": "C", "parentcustomerid_account@odata.bind": f"/accounts({dupe})"},
+    )
+    answer = api.post(
+        "Merge",
+        json={
+            "Target": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": keep},
+            "Subordinate": {"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": dupe},
+            "UpdateContent": {
+                "@odata.type": "Microsoft.Dynamics.CRM.account",
+                "websiteurl": "https://keep.example",
+            },
+            "PerformParentingChecks": False,
+        },
+    )
     assert answer.status_code == 204, answer.text
     merged = api.get(f"accounts({dupe})").json()
     assert merged["merged"] is True and merged["_masterid_value"] == keep
@@ -584,21 +612,23 @@ def changeset(boundary: str, parts: list[str]) -> str:
 
 def post_batch(api: httpx.Client, body: str, **headers: str) -> httpx.Response:
     return api.post(
-        "$batch", content=body.encode(),
+        "$batch",
+        content=body.encode(),
         headers={"Content-Type": "multipart/mixed; boundary=batch_1", **headers},
     )
 
 
 def test_batch_changeset_with_content_id_reference(org: Org, api: httpx.Client) -> None:
     create_account = http_part(
-        "POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-        '{"name": "Batch Co"}', "1")
+        'POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"name": "Batch Co"}', "1"
+    )
     create_contact = http_part(
         "POST contacts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-        '{"lastname": "B", "parentcustomerid_account@odata.bind": "$1"}', "2")
+        '{"lastname": "B", "parentcustomerid_account@odata.bind": "$1"}',
+        "2",
+    )
     read = http_part("GET accounts?$select=name HTTP/1.1\r\nAccept: application/json\r\n")
-    body = batch_body("batch_1", [changeset("changeset_1", [create_account, create_contact]),
-                                  read])
+    body = batch_body("batch_1", [changeset("changeset_1", [create_account, create_contact]), read])
     answer = post_batch(api, body)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("multipart/mixed; boundary=batchresponse_")
@@ -609,10 +639,13 @@ def test_batch_changeset_with_content_id_reference(org: Org, api: httpx.Client) 
 
 
 def test_batch_changeset_is_atomic(org: Org, api: httpx.Client) -> None:
-    good = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-                     '{"name": "Rolled back"}', "1")
-    bad = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-                    '{"nosuch": 1}', "2")
+    good = http_part(
+        'POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"name": "Rolled back"}',
+        "1",
+    )
+    bad = http_part(
+        'POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"nosuch": 1}', "2"
+    )
     answer = post_batch(api, batch_body("batch_1", [changeset("cs", [good, bad])]))
     assert answer.status_code == 200
     assert "HTTP/1.1 400 Bad Request" in answer.text
@@ -620,12 +653,11 @@ def test_batch_changeset_is_atomic(org: Org, api: httpx.Client) -> None:
     assert org.sandbox.store.rows("account") == []
 
 
-def test_batch_stops_at_first_error_unless_continue_on_error(
-    org: Org, api: httpx.Client
-) -> None:
+def test_batch_stops_at_first_error_unless_continue_on_error(org: Org, api: httpx.Client) -> None:
     bad = http_part("GET leads(00000000-0000-0000-0000-000000000001) HTTP/1.1\r\n")
-    good = http_part("POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
-                     '{"name": "After"}')
+    good = http_part(
+        'POST accounts HTTP/1.1\r\nContent-Type: application/json\r\n\r\n{"name": "After"}'
+    )
     stopped = post_batch(api, batch_body("batch_1", [bad, good]))
     assert "404" in stopped.text and org.sandbox.store.rows("account") == []
     kept = post_batch(api, batch_body("batch_1", [bad, good]), Prefer="odata.continue-on-error")
@@ -652,8 +684,13 @@ def test_entity_definitions_lookup_as_the_sdk_asks(api: httpx.Client) -> None:
     [item] = answer.json()["value"]
     assert item["EntitySetName"] == "opportunities"
     assert item["PrimaryIdAttribute"] == "opportunityid"
-    assert set(item) == {"LogicalName", "EntitySetName", "PrimaryIdAttribute", "MetadataId",
-                         "@odata.type"}
+    assert set(item) == {
+        "LogicalName",
+        "EntitySetName",
+        "PrimaryIdAttribute",
+        "MetadataId",
+        "@odata.type",
+    }
     by_id = api.get(f"EntityDefinitions({item['MetadataId']})").json()
     assert by_id["LogicalName"] == "opportunity"
 
@@ -670,52 +707,91 @@ def test_attribute_metadata_with_option_sets(api: httpx.Client) -> None:
         "Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet"
     ).json()["value"]
     source = next(p for p in picklists if p["LogicalName"] == "leadsourcecode")
-    labels = {o["Value"]: o["Label"]["UserLocalizedLabel"]["Label"]
-              for o in source["OptionSet"]["Options"]}
+    labels = {
+        o["Value"]: o["Label"]["UserLocalizedLabel"]["Label"]
+        for o in source["OptionSet"]["Options"]
+    }
     assert labels[7] == "Trade Show"
 
 
 def test_create_table_column_relationship_and_key(org: Org, api: httpx.Client) -> None:
     label = {"LocalizedLabels": [{"Label": "Touchpoint", "LanguageCode": 1033}]}
-    table = api.post("EntityDefinitions", json={
-        "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
-        "SchemaName": "abm_Touchpoint", "DisplayName": label, "HasActivities": False,
-        "OwnershipType": "UserOwned",
-        "Attributes": [{"@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
-                        "SchemaName": "abm_Name", "IsPrimaryName": True, "MaxLength": 200,
-                        "DisplayName": label}],
-    })
+    table = api.post(
+        "EntityDefinitions",
+        json={
+            "@odata.type": "Microsoft.Dynamics.CRM.EntityMetadata",
+            "SchemaName": "abm_Touchpoint",
+            "DisplayName": label,
+            "HasActivities": False,
+            "OwnershipType": "UserOwned",
+            "Attributes": [
+                {
+                    "@odata.type": "Microsoft.Dynamics.CRM.StringAttributeMetadata",
+                    "SchemaName": "abm_Name",
+                    "IsPrimaryName": True,
+                    "MaxLength": 200,
+                    "DisplayName": label,
+                }
+            ],
+        },
+    )
     assert table.status_code == 204, table.text
     assert "EntityDefinitions(" in table.headers["OData-EntityId"]
     again = api.post("EntityDefinitions", json={"SchemaName": "abm_Touchpoint"})
     assert again.status_code == 400 and "already exists" in again.json()["error"]["message"]
-    no_prefix = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Attributes", json={
-        "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata", "SchemaName": "Points"})
+    no_prefix = api.post(
+        "EntityDefinitions(LogicalName='abm_touchpoint')/Attributes",
+        json={
+            "@odata.type": "Microsoft.Dynamics.CRM.IntegerAttributeMetadata",
+            "SchemaName": "Points",
+        },
+    )
     assert no_prefix.status_code == 400
-    column = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Attributes", json={
-        "@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata",
-        "SchemaName": "abm_Kind", "DisplayName": label,
-        "OptionSet": {"IsGlobal": False, "OptionSetType": "Picklist", "Options": [
-            {"Value": 100000000, "Label": {"LocalizedLabels": [{"Label": "Webinar"}]}}]},
-    })
+    column = api.post(
+        "EntityDefinitions(LogicalName='abm_touchpoint')/Attributes",
+        json={
+            "@odata.type": "Microsoft.Dynamics.CRM.PicklistAttributeMetadata",
+            "SchemaName": "abm_Kind",
+            "DisplayName": label,
+            "OptionSet": {
+                "IsGlobal": False,
+                "OptionSetType": "Picklist",
+                "Options": [
+                    {"Value": 100000000, "Label": {"LocalizedLabels": [{"Label": "Webinar"}]}}
+                ],
+            },
+        },
+    )
     assert column.status_code == 204, column.text
-    relationship = api.post("RelationshipDefinitions", json={
-        "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
-        "SchemaName": "abm_lead_touchpoint", "ReferencedEntity": "lead",
-        "ReferencedAttribute": "leadid", "ReferencingEntity": "abm_touchpoint",
-        "Lookup": {"@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata",
-                   "SchemaName": "abm_LeadId", "DisplayName": label},
-    })
+    relationship = api.post(
+        "RelationshipDefinitions",
+        json={
+            "@odata.type": "Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+            "SchemaName": "abm_lead_touchpoint",
+            "ReferencedEntity": "lead",
+            "ReferencedAttribute": "leadid",
+            "ReferencingEntity": "abm_touchpoint",
+            "Lookup": {
+                "@odata.type": "Microsoft.Dynamics.CRM.LookupAttributeMetadata",
+                "SchemaName": "abm_LeadId",
+                "DisplayName": label,
+            },
+        },
+    )
     assert relationship.status_code == 204, relationship.text
-    keyed = api.post("EntityDefinitions(LogicalName='abm_touchpoint')/Keys",
-                     json={"SchemaName": "abm_touchkey", "KeyAttributes": ["abm_name"]})
+    keyed = api.post(
+        "EntityDefinitions(LogicalName='abm_touchpoint')/Keys",
+        json={"SchemaName": "abm_touchkey", "KeyAttributes": ["abm_name"]},
+    )
     assert keyed.status_code == 204
     keys = api.get("EntityDefinitions(LogicalName='abm_touchpoint')/Keys").json()["value"]
     assert keys[0]["KeyAttributes"] == ["abm_name"]
     assert keys[0]["EntityKeyIndexStatus"] == "Active"
     lead = create(api, "leads", {"lastname": "T"})
-    upsert = api.patch("abm_touchpoints(abm_name='tp-1')", json={
-        "abm_kind": 100000000, "abm_LeadId@odata.bind": f"/leads({lead})"})
+    upsert = api.patch(
+        "abm_touchpoints(abm_name='tp-1')",
+        json={"abm_kind": 100000000, "abm_LeadId@odata.bind": f"/leads({lead})"},
+    )
     assert upsert.status_code == 204, upsert.text
     row = api.get("abm_touchpoints(abm_name='tp-1')").json()
     assert row["_abm_leadid_value"] == lead and row["abm_kind"] == 100000000
@@ -736,10 +812,14 @@ def test_store_seeding_api(org: Org) -> None:
     [contact] = store.insert_many("contact", [{"lastname": "C", "parentcustomerid": account}])
     assert store.reference("contact", contact, "parentcustomerid") == ("account", account)
     [campaign] = store.insert_many("campaign", [{"name": "Webinar"}])
-    [response] = store.insert_many("campaignresponse", [{"subject": "R", "regardingobjectid": campaign,
-                                                          "createdon": "2024-01-02T03:04:05Z"}])
-    store.insert_many("activityparty", [{"activityid": response, "partyid": ("contact", contact),
-                                         "participationtypemask": 11}])
+    [response] = store.insert_many(
+        "campaignresponse",
+        [{"subject": "R", "regardingobjectid": campaign, "createdon": "2024-01-02T03:04:05Z"}],
+    )
+    store.insert_many(
+        "activityparty",
+        [{"activityid": response, "partyid": ("contact", contact), "participationtypemask": 11}],
+    )
     assert store.get("campaignresponse", response)["createdon"] == "2024-01-02T03:04:05Z"  # type: ignore[index]
     assert store.get("lead", "00000000-0000-0000-0000-000000000000") is None
 

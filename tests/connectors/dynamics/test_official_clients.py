@@ -56,7 +56,9 @@ def test_msal_confidential_client_gets_a_token(org: Org) -> None:
     assert "access_token" in result, result
     assert result["token_type"] == "Bearer"
     api = org.raw()
-    who = api.get(f"{org.api}/WhoAmI", headers={"Authorization": f"Bearer {result['access_token']}"})
+    who = api.get(
+        f"{org.api}/WhoAmI", headers={"Authorization": f"Bearer {result['access_token']}"}
+    )
     assert who.status_code == 200
 
 
@@ -99,7 +101,10 @@ def test_sdk_query_pages(org: Org, dataverse: DataverseClient) -> None:
     org.sandbox.store.insert_many("account", [{"name": f"Acct {i:02}"} for i in range(7)])
     pages = list(
         dataverse.records.list_pages(
-            "account", select=["name"], filter="startswith(name,'Acct')", orderby=["name asc"],
+            "account",
+            select=["name"],
+            filter="startswith(name,'Acct')",
+            orderby=["name asc"],
             page_size=3,
         )
     )
