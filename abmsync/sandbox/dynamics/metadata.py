@@ -358,6 +358,9 @@ def standard_tables() -> dict[str, EntityDef]:
     account = [
         *_common("account"),
         _s("name", 160),
+        _s("accountnumber", 20),
+        _s("emailaddress1", 100),
+        AttributeDef("donotemail", "Boolean"),
         _s("websiteurl", 200),
         _s("telephone1", 50),
         _s("address1_country", 80),
