@@ -1,0 +1,1 @@
+"""One conformance suite for every connector: the same behaviour asked of each vendor."""
