@@ -49,7 +49,6 @@ _EDM |= {"Double": "Edm.Double", "Money": "Edm.Decimal", "Boolean": "Edm.Boolean
 _EDM |= {"DateTime": "Edm.DateTimeOffset", "Uniqueidentifier": "Edm.Guid"}
 _EDM |= {"Picklist": "Edm.Int32", "State": "Edm.Int32", "Status": "Edm.Int32"}
 _NAMED = ("lead", "contact", "systemuser")  # tables whose fullname is first + last name
-_INACTIVE = {"account": (1, 2), "contact": (1, 2), "lead": (2, 7)}  # merged subordinate state
 
 
 def is_guid(text: Any) -> bool:
@@ -564,100 +563,18 @@ class DataverseStore:
         status: int = 3,
         existing_account: str | None = None,
     ) -> dict[str, str]:
-        """QualifyLead: create what is asked, link it to the lead, close it as Qualified.
+        """QualifyLead; see :func:`abmsync.sandbox.dynamics.operations.qualify_lead`."""
+        from abmsync.sandbox.dynamics import operations
 
-        Returns the created records' ids by table. As in Dataverse, the contact and
-        opportunity get ``originatingleadid`` and the lead ``parentaccountid``,
-        ``parentcontactid`` and ``qualifyingopportunityid``.
-        """
-        with self.lock, self.transaction():
-            lead = self.get_raw("lead", lead_id)
-            if lead is None:
-                raise errors.not_found("lead", lead_id)
-            if lead["statecode"] != 0:
-                raise DataverseError(
-                    400,
-                    errors.LEAD_CLOSED,
-                    "The lead is closed. You cannot convert or qualify a lead that is already "
-                    "closed.",
-                )
-            lead_id = str(lead["leadid"])
-            owner = (lead["ownerid__t"], lead["ownerid"])
-            made: dict[str, str] = {}
-            account = existing_account
-            if create_account and account is None:
-                account = self.create(
-                    "account",
-                    {
-                        "name": lead.get("companyname") or lead.get("fullname") or "Account",
-                        "websiteurl": lead.get("websiteurl"),
-                        "telephone1": lead.get("telephone1"),
-                        "address1_country": lead.get("address1_country"),
-                        "industrycode": _option_or_none(
-                            self, "account", "industrycode", lead.get("industrycode")
-                        ),
-                        "numberofemployees": lead.get("numberofemployees"),
-                        "revenue": lead.get("revenue"),
-                        "originatingleadid": lead_id,
-                        "ownerid": owner,
-                    },
-                )
-                made["account"] = account
-            contact = None
-            if create_contact:
-                contact = self.create(
-                    "contact",
-                    {
-                        name: lead.get(name)
-                        for name in (
-                            "firstname",
-                            "lastname",
-                            "jobtitle",
-                            "emailaddress1",
-                            "telephone1",
-                            "address1_country",
-                            "address1_stateorprovince",
-                            "donotemail",
-                        )
-                    }
-                    | {
-                        "originatingleadid": lead_id,
-                        "ownerid": owner,
-                        "parentcustomerid": ("account", account) if account else None,
-                    },
-                )
-                made["contact"] = contact
-            opportunity = None
-            if create_opportunity:
-                customer = (
-                    ("account", account) if account else (("contact", contact) if contact else None)
-                )
-                opportunity = self.create(
-                    "opportunity",
-                    {
-                        "name": lead.get("subject") or lead.get("companyname") or "Opportunity",
-                        "originatingleadid": lead_id,
-                        "ownerid": owner,
-                        "customerid": customer,
-                        "parentaccountid": account,
-                        "parentcontactid": contact,
-                        "campaignid": lead.get("campaignid"),
-                    },
-                )
-                made["opportunity"] = opportunity
-            self.update(
-                "lead",
-                lead_id,
-                {
-                    "statecode": 1,
-                    "statuscode": status,
-                    "parentaccountid": account,
-                    "parentcontactid": contact,
-                    "qualifyingopportunityid": opportunity,
-                }
-                | ({"customerid": ("account", account)} if account else {}),
-            )
-            return made
+        return operations.qualify_lead(
+            self,
+            lead_id,
+            create_account=create_account,
+            create_contact=create_contact,
+            create_opportunity=create_opportunity,
+            status=status,
+            existing_account=existing_account,
+        )
 
     def merge(
         self,
@@ -666,49 +583,10 @@ class DataverseStore:
         subordinate: str,
         update_content: Mapping[str, Any] | None = None,
     ) -> None:
-        """Merge: re-parent the subordinate's children to the target, then deactivate it.
+        """Merge; see :func:`abmsync.sandbox.dynamics.operations.merge`."""
+        from abmsync.sandbox.dynamics import operations
 
-        The subordinate is not deleted: it gets ``merged = true``, ``masterid`` = the
-        target and an inactive state (https://learn.microsoft.com/power-apps/developer/
-        data-platform/webapi/reference/merge).
-        """
-        if logical not in _INACTIVE:
-            raise DataverseError(
-                400, errors.ODATA, f"Merge is not supported for entity '{logical}'."
-            )
-        with self.lock, self.transaction():
-            target, subordinate = target.lower(), subordinate.lower()
-            for record_id in (target, subordinate):
-                if self.get_raw(logical, record_id) is None:
-                    raise errors.not_found(logical, record_id)
-            if update_content:
-                self.update(logical, target, update_content)
-            for child in self.tables.values():
-                for attribute in child.attributes.values():
-                    if not attribute.is_lookup or logical not in attribute.targets:
-                        continue
-                    if attribute.name in ("masterid", "createdby", "modifiedby"):
-                        continue
-                    where = f"{quote(attribute.name)} = ? AND {quote(attribute.name + '__t')} = ?"
-                    for row in self.select(child.name, where, [subordinate, logical]):
-                        self.touch(child.name, row[child.primary_id], {attribute.name: target})
-            state, status = _INACTIVE[logical]
-            self.touch(
-                logical,
-                subordinate,
-                {
-                    "merged": 1,
-                    "masterid": target,
-                    "masterid__t": logical,
-                    "statecode": state,
-                    "statuscode": status,
-                },
-            )
-
-
-def _option_or_none(store: DataverseStore, logical: str, name: str, value: Any) -> Any:
-    attribute = store.table(logical).attributes[name]
-    return value if value is not None and attribute.option(value) is not None else None
+        operations.merge(self, logical, target, subordinate, update_content)
 
 
 def _stamp_value(value: Any, date_only: bool, bad: DataverseError) -> str:
