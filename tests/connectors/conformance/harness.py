@@ -208,6 +208,23 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+class CallCounter:
+    """ASGI middleware counting the requests whose path starts with ``prefix``.
+
+    For emulators that keep no count of the API calls they answered.
+    """
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.calls = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+            self.calls += 1
+        await self.app(scope, receive, send)
+
+
 def quiet_faults() -> Faults:
     """A tenant's fault switchboard, all off, with short waits for retries."""
     return Faults(seed=7, retry_after=0.01, slow_seconds=0.5)
