@@ -24,6 +24,7 @@ Messages are one line and never contain the secret or the token.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -264,9 +265,13 @@ class DataverseClient:
         self.authority = f"{authority_host.rstrip('/')}/{tenant_id}"
         self._secret = client_secret
         redact(client_secret)
-        self._verify = verify
         self._microsoft = authority_host.rstrip("/") == MICROSOFT_AUTHORITY
         self._msal: msal.ConfidentialClientApplication | None = None
+        # msal's own session would let REQUESTS_CA_BUNDLE override ``verify``
+        # (psf/requests#3829); this one ignores the environment, like the Web API client.
+        self._entra = requests.Session()
+        self._entra.trust_env = False
+        self._entra.verify = verify
         self._token: str | None = None
         self.budget = budget if budget is not None else ApiBudget("dynamics")
         self.attempts = attempts
@@ -274,7 +279,8 @@ class DataverseClient:
         self.http = httpx.Client(
             base_url=self.base_url,
             http2=True,  # Dataverse speaks HTTP/2; a server without it answers in HTTP/1.1
-            verify=verify,
+            # httpx takes a CA bundle as an SSL context (a path is deprecated)
+            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
             timeout=timeout,
             trust_env=False,
             headers={
@@ -286,8 +292,9 @@ class DataverseClient:
         self._policy: Retrying = retrying(attempts=attempts, system="dynamics")
 
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections (Web API and Entra)."""
         self.http.close()
+        self._entra.close()
 
     def with_retries(self, function: Callable[[], T]) -> T:
         """Call ``function`` under the shared retry policy (transient errors only)."""
@@ -305,7 +312,7 @@ class DataverseClient:
         app = self._app()
         if fresh:
             cache = app.token_cache
-            for item in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+            for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
         try:
             result = app.acquire_token_for_client(scopes=[f"{self.org_url}/.default"])
@@ -329,7 +336,7 @@ class DataverseClient:
                     self.client_id,
                     client_credential=self._secret.get_secret_value(),
                     authority=self.authority,
-                    verify=self._verify,
+                    http_client=self._entra,
                     # Authority validation asks Microsoft's discovery endpoint; an
                     # authority elsewhere (a sovereign cloud's, a sandbox) must skip it.
                     **({} if self._microsoft else {"instance_discovery": False}),

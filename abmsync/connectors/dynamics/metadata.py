@@ -51,6 +51,8 @@ _TYPES = {
 }
 _STRING_FORMATS = {"Email": FieldType.EMAIL, "Url": FieldType.URL, "Phone": FieldType.PHONE}
 LOOKUP_TYPES = frozenset({"Lookup", "Owner", "Customer"})
+# Lookups that always get a ``<name>_type`` column, whatever one org's targets are.
+POLYMORPHIC = frozenset({"regardingobjectid", "parentcustomerid", "customerid", "partyid"})
 # The option set casts whose labels ``describe`` reads, one call each.
 OPTION_SET_CASTS = (
     "PicklistAttributeMetadata",
@@ -85,6 +87,8 @@ class Column:
 
         Owner lookups (user or team) are left out: abmsync reads owners as users.
         """
+        if self.name in POLYMORPHIC:
+            return True
         return self.type in ("Lookup", "Customer") and len(self.targets) > 1
 
 

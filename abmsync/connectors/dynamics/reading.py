@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import polars as pl
 
@@ -329,11 +329,18 @@ class ChangeReader:
         mask = PARTY_MASKS[obj]
         operations = []
         for first in range(0, len(ids), PARTY_CHUNK):
-            values = ",".join(f"'{i}'" for i in ids[first : first + PARTY_CHUNK])
-            query = (
-                "$select=_activityid_value,_partyid_value,participationtypemask"
-                f"&$filter=participationtypemask eq {mask} and Microsoft.Dynamics.CRM.In("
-                f"PropertyName='activityid',PropertyValues=[{values}])"
+            # ``_activityid_value eq ... or ...`` rather than the ``In`` query function:
+            # plain OData, and no doubt about how a lookup is named in ``PropertyName``.
+            matches = " or ".join(
+                f"_activityid_value eq {i}" for i in ids[first : first + PARTY_CHUNK]
+            )
+            query = urlencode(
+                {
+                    "$select": "_activityid_value,_partyid_value,participationtypemask",
+                    "$filter": f"participationtypemask eq {mask} and ({matches})",
+                },
+                quote_via=quote,
+                safe="$',()[]",  # the request line of a batch part must hold no spaces
             )
             operations.append(
                 Operation(
