@@ -90,5 +90,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not bugs or callspec is None:
             continue
         vendor = callspec.params.get("harness")
-        if vendor in bugs:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=bugs[vendor]))
+        for bug_vendor, case, reason in bugs:
+            if bug_vendor == vendor and (case is None or case in callspec.id):
+                item.add_marker(pytest.mark.xfail(strict=True, reason=reason))

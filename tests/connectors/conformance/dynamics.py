@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from abmsync.connectors.base import FieldMeta, FieldSpec, FieldType, PatchValue
 from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.dynamics import DynamicsConnector
+from abmsync.connectors.dynamics.batch import MAX_REQUESTS
 from abmsync.sandbox.dynamics import DynamicsConfig, create_app
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.server import SandboxServer
@@ -73,7 +74,7 @@ class DynamicsHarness(Harness):
         name="abm_key", label="ABM key", type=FieldType.STRING, length=80, external_id=True
     )
     check_fields: ClassVar[tuple[FieldSpec, ...]] = ()
-    write_batch = 100
+    write_batch = MAX_REQUESTS  # requests per $batch
     secret = CLIENT_SECRET
 
     def __init__(self, server: tuple[SandboxServer, Switch], faults: Faults) -> None:

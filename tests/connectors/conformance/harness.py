@@ -265,17 +265,17 @@ def drain(batches: Iterable[Batch], id_column: str) -> Read:
 Test = TypeVar("Test", bound=Callable[..., None])
 
 
-def known_bug(vendor: str, reason: str) -> Callable[[Test], Test]:
+def known_bug(vendor: str, reason: str, *, case: str | None = None) -> Callable[[Test], Test]:
     """Mark a test as failing for ``vendor`` because of a real bug (a strict xfail).
 
     ``conftest.pytest_collection_modifyitems`` turns it into the marker on that
-    vendor's case only; once the bug is fixed the case passes and strictness
-    makes the suite say so.
+    vendor's cases only (those whose id contains ``case``, when given); once the
+    bug is fixed the case passes and strictness makes the suite say so.
     """
 
     def mark(test: Test) -> Test:
-        bugs: dict[str, str] = test.__dict__.setdefault("known_bugs", {})
-        bugs[vendor] = reason
+        bugs: list[tuple[str, str | None, str]] = test.__dict__.setdefault("known_bugs", [])
+        bugs.append((vendor, case, reason))
         return test
 
     return mark

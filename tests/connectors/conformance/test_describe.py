@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import certifi
 import pytest
 
 from abmsync.connectors.base import Connector
@@ -93,3 +94,15 @@ def test_a_wrong_secret_fails_check_and_calls_without_showing_it(harness: Harnes
     message = str(caught.value)
     assert "\n" not in message
     assert WRONG_SECRET not in message and harness.secret not in message
+
+
+def test_a_connector_trusting_a_ca_bundle_builds_without_warnings(harness: Harness) -> None:
+    assert harness.connector() is not None  # warnings are errors: a deprecated verify fails
+
+
+def test_a_configured_ca_bundle_wins_over_the_environment(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.setenv(name, certifi.where())
+    assert harness.connector().describe(harness.person_object).fields
