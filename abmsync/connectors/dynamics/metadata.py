@@ -406,7 +406,7 @@ class Catalog:
         return found
 
     def describe(self, logical: str, *, fresh: bool = False) -> Described:
-        """Columns, choices and keys of ``logical``: 5 calls the first time, cached after."""
+        """Columns, choices and keys of ``logical``: 6 calls the first time, cached after."""
         if fresh or logical not in self._described:
             table = self.table(logical)
             path = f"EntityDefinitions(LogicalName='{odata_text(logical)}')"

@@ -300,22 +300,43 @@ def test_ensure_fields_adds_score_columns_to_leads(connect: Connect) -> None:
         connector.ensure_fields(FieldSpec(obj="lead", fields=[FieldMeta(name="score")]))
 
 
-@NO_RELATIONSHIPS
 def test_upsert_by_alternate_key_twice_makes_one_record(org: Org, connect: Connect) -> None:
+    connector = connect()
+    touchpoints(connector)
+    patch = Patch(
+        obj="abm_touchpoint",
+        external_id=("abm_touchpointkey", "hubspot:note/1 'a'&b"),  # quoted and escaped
+        values={"abm_name": "Webinar", "abm_type": "webinar"},
+    )
+    first = connector.write("abm_touchpoint", [patch])
+    second = connector.write("abm_touchpoint", [patch])
+    assert first[0].ok and first[0].created and first[0].record_id, first
+    assert second[0].ok and not second[0].created and second[0].record_id == first[0].record_id
+    rows = org.sandbox.store.rows("abm_touchpoint")
+    assert len(rows) == 1 and rows[0]["abm_touchpointkey"] == "hubspot:note/1 'a'&b"
+
+
+@NO_RELATIONSHIPS
+def test_a_touchpoint_links_its_lead_through_the_custom_lookup(org: Org, connect: Connect) -> None:
     connector = connect()
     touchpoints(connector)
     lead = org.sandbox.store.create("lead", {"lastname": "Toucher"})
     patch = Patch(
         obj="abm_touchpoint",
-        external_id=("abm_touchpointkey", "hubspot:note/1 'a'"),
-        values={"abm_name": "Webinar", "abm_lead": lead, "abm_type": "webinar"},
+        external_id=("abm_touchpointkey", "k1"),
+        values={"abm_name": "Webinar", "abm_lead": lead},
     )
-    first = connector.write("abm_touchpoint", [patch])
-    second = connector.write("abm_touchpoint", [patch])
-    assert first[0].ok and first[0].created and first[0].record_id
-    assert second[0].ok and not second[0].created and second[0].record_id == first[0].record_id
-    rows = org.sandbox.store.rows("abm_touchpoint")
-    assert len(rows) == 1 and rows[0]["abm_lead"] == lead
+    assert connector.write("abm_touchpoint", [patch])[0].ok
+    assert org.sandbox.store.rows("abm_touchpoint")[0]["abm_lead"] == lead
+
+
+def test_a_create_whose_answer_is_lost_is_outcome_unknown(org: Org, connect: Connect) -> None:
+    connector = connect(timeout=5.0)
+    connector.describe("lead")
+    org.faults.drop = 1.0  # every answer cut off from here on
+    results = connector.write("lead", [Patch(obj="lead", values={"lastname": "Maybe"})])
+    assert [r.error_code for r in results] == ["OUTCOME_UNKNOWN"]
+    assert connector.budget.calls == 6 + 1  # describe, then one $batch: never sent again
 
 
 # -- failures ------------------------------------------------------------------------
