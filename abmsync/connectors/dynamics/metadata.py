@@ -9,11 +9,8 @@ properties: MaxLength, Targets, ...); casts to ``PicklistAttributeMetadata``,
 ``OptionSet`` expanded give choice labels; ``.../Keys`` the alternate keys;
 ``.../ManyToOneRelationships`` the navigation property behind each lookup.
 
-Writes follow "Create and update column definitions"
-(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api),
-"Create and update table definitions", "Create and update table relationships"
-(a lookup is created with its one-to-many relationship) and "Define alternate
-keys" (https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity).
+:class:`Catalog` sends the definitions of :mod:`.definitions` to create what
+``ensure_fields`` needs.
 """
 
 from __future__ import annotations
@@ -25,11 +22,17 @@ from typing import Any
 
 from abmsync.connectors.base import FieldMeta, FieldType, ObjectMeta
 from abmsync.connectors.dynamics.client import DataverseClient, DynamicsTerminalError
+from abmsync.connectors.dynamics.definitions import (
+    attribute_body,
+    check_custom_name,
+    key_body,
+    relationship_body,
+    table_body,
+    title,
+)
 from abmsync.errors import ConfigError
 
-LANGUAGE = 1033  # English labels
 CRM = "Microsoft.Dynamics.CRM"
-PRIMARY_NAME = "abm_name"
 
 _TYPES = {
     "String": FieldType.STRING,
@@ -139,16 +142,6 @@ def label_text(value: object) -> str:
     return ""
 
 
-def label(text: str) -> dict[str, Any]:
-    """A ``Label`` with one English ``LocalizedLabel``."""
-    return {
-        "@odata.type": f"{CRM}.Label",
-        "LocalizedLabels": [
-            {"@odata.type": f"{CRM}.LocalizedLabel", "Label": text, "LanguageCode": LANGUAGE}
-        ],
-    }
-
-
 def is_skipped(item: Mapping[str, Any]) -> bool:
     """Virtual and calculated columns (``AttributeOf`` set: ``owneridname``), unreadable ones."""
     return (
@@ -210,166 +203,6 @@ def describe_table(
         )
     meta = ObjectMeta(name=table.logical, label=label_of_table, fields=fields)
     return Described(table, meta, columns, dict(choices), key_columns)
-
-
-# -- creating -----------------------------------------------------------------------
-
-
-def check_custom_name(obj: str, name: str) -> None:
-    """Refuse a name without a publisher prefix (``abm_score``) before Dataverse does."""
-    prefix, sep, rest = name.partition("_")
-    if not (sep and prefix and rest) or name != name.lower():
-        raise ConfigError(
-            f"cannot create {obj}.{name}: custom Dataverse names are lower case and carry "
-            "a publisher prefix, like abm_score"
-        )
-
-
-def _title(name: str) -> str:
-    return name.partition("_")[2].replace("_", " ").capitalize() or name
-
-
-def attribute_body(spec: FieldMeta) -> dict[str, Any]:
-    """The ``...AttributeMetadata`` that creates ``spec`` (any type but REFERENCE)."""
-    base: dict[str, Any] = {
-        "SchemaName": spec.name,
-        "DisplayName": label(spec.label or _title(spec.name)),
-        "Description": label(f"{spec.label or _title(spec.name)} (abmsync)"),
-        "RequiredLevel": {"Value": "None", "CanBeChanged": True},
-    }
-    kind = spec.type
-    strings = {
-        FieldType.STRING: "Text",
-        FieldType.EMAIL: "Email",
-        FieldType.URL: "Url",
-        FieldType.PHONE: "Phone",
-        FieldType.ID: "Text",
-    }
-    if kind in strings:
-        return {
-            **base,
-            "@odata.type": f"{CRM}.StringAttributeMetadata",
-            "AttributeType": "String",
-            "AttributeTypeName": {"Value": "StringType"},
-            "MaxLength": spec.length or 100,
-            "FormatName": {"Value": strings[kind]},
-        }
-    if kind is FieldType.TEXT:
-        return {
-            **base,
-            "@odata.type": f"{CRM}.MemoAttributeMetadata",
-            "AttributeType": "Memo",
-            "AttributeTypeName": {"Value": "MemoType"},
-            "Format": "TextArea",
-            "MaxLength": spec.length or 2000,
-        }
-    if kind is FieldType.INTEGER:
-        return {
-            **base,
-            "@odata.type": f"{CRM}.IntegerAttributeMetadata",
-            "AttributeType": "Integer",
-            "AttributeTypeName": {"Value": "IntegerType"},
-            "Format": "None",
-            "MinValue": -2147483648,
-            "MaxValue": 2147483647,
-        }
-    if kind is FieldType.NUMBER:
-        return {
-            **base,
-            "@odata.type": f"{CRM}.DoubleAttributeMetadata",
-            "AttributeType": "Double",
-            "AttributeTypeName": {"Value": "DoubleType"},
-            "Precision": 2,
-            "MinValue": -100000000000.0,
-            "MaxValue": 100000000000.0,
-        }
-    if kind is FieldType.BOOLEAN:
-        return {
-            **base,
-            "@odata.type": f"{CRM}.BooleanAttributeMetadata",
-            "AttributeType": "Boolean",
-            "AttributeTypeName": {"Value": "BooleanType"},
-            "DefaultValue": False,
-            "OptionSet": {
-                "TrueOption": {"Value": 1, "Label": label("Yes")},
-                "FalseOption": {"Value": 0, "Label": label("No")},
-                "OptionSetType": "Boolean",
-            },
-        }
-    if kind in (FieldType.DATETIME, FieldType.DATE):
-        date_only = kind is FieldType.DATE
-        return {
-            **base,
-            "@odata.type": f"{CRM}.DateTimeAttributeMetadata",
-            "AttributeType": "DateTime",
-            "AttributeTypeName": {"Value": "DateTimeType"},
-            "Format": "DateOnly" if date_only else "DateAndTime",
-            "DateTimeBehavior": {"Value": "DateOnly" if date_only else "UserLocal"},
-        }
-    raise ConfigError(f"abmsync cannot create a {kind.value} column in Dataverse ({spec.name})")
-
-
-def table_body(logical: str, display: str) -> dict[str, Any]:
-    """``EntityMetadata`` for a custom, user-owned table with change tracking on."""
-    return {
-        "@odata.type": f"{CRM}.EntityMetadata",
-        "SchemaName": logical,
-        "DisplayName": label(display),
-        "DisplayCollectionName": label(f"{display}s"),
-        "Description": label(f"{display} (created by abmsync)"),
-        "OwnershipType": "UserOwned",
-        "IsActivity": False,
-        "HasActivities": False,
-        "HasNotes": False,
-        # read_changes needs change tracking on every table it reads
-        "ChangeTrackingEnabled": True,
-        "Attributes": [
-            {
-                **attribute_body(FieldMeta(name=PRIMARY_NAME, label="Name", length=200)),
-                "IsPrimaryName": True,
-            }
-        ],
-    }
-
-
-def relationship_body(referencing: str, spec: FieldMeta, referenced: Table) -> dict[str, Any]:
-    """``OneToManyRelationshipMetadata`` that creates the lookup ``spec`` on ``referencing``."""
-    prefix = spec.name.partition("_")[0]
-    schema = f"{prefix}_{referenced.logical}_{referencing}_{spec.name.partition('_')[2]}"
-    text = spec.label or _title(spec.name)
-    return {
-        "@odata.type": f"{CRM}.OneToManyRelationshipMetadata",
-        "SchemaName": schema[:100],
-        "ReferencedEntity": referenced.logical,
-        "ReferencedAttribute": referenced.primary_id,
-        "ReferencingEntity": referencing,
-        "CascadeConfiguration": {
-            "Assign": "NoCascade",
-            "Delete": "RemoveLink",
-            "Merge": "NoCascade",
-            "Reparent": "NoCascade",
-            "Share": "NoCascade",
-            "Unshare": "NoCascade",
-        },
-        "Lookup": {
-            "@odata.type": f"{CRM}.LookupAttributeMetadata",
-            "AttributeType": "Lookup",
-            "AttributeTypeName": {"Value": "LookupType"},
-            "SchemaName": spec.name,
-            "DisplayName": label(text),
-            "Description": label(f"{text} (abmsync)"),
-            "RequiredLevel": {"Value": "None", "CanBeChanged": True},
-        },
-    }
-
-
-def key_body(name: str) -> dict[str, Any]:
-    """``EntityKeyMetadata`` of a one-column alternate key on ``name``."""
-    return {
-        "SchemaName": f"{name}_key",
-        "DisplayName": label(f"{_title(name)} key"),
-        "KeyAttributes": [name],
-    }
 
 
 class Catalog:
@@ -470,7 +303,7 @@ class Catalog:
             check_custom_name(obj, obj)
             self._post(
                 "EntityDefinitions",
-                table_body(obj, _title(obj)),
+                table_body(obj, title(obj)),
                 f"creating table {obj}",
                 lambda: self.find_table(obj) is not None,
             )
