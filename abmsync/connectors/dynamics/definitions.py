@@ -55,6 +55,16 @@ def title(name: str) -> str:
     return name.partition("_")[2].replace("_", " ").capitalize() or name
 
 
+def typed(base: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``base`` as a ``<kind>AttributeMetadata`` (``String``, ``Memo``, ``Integer``...)."""
+    return {
+        **base,
+        "@odata.type": f"{CRM}.{kind}AttributeMetadata",
+        "AttributeType": kind,
+        "AttributeTypeName": {"Value": f"{kind}Type"},
+    }
+
+
 def attribute_body(spec: FieldMeta) -> dict[str, Any]:
     """The ``...AttributeMetadata`` that creates ``spec`` (any type but REFERENCE)."""
     base: dict[str, Any] = {
@@ -73,48 +83,33 @@ def attribute_body(spec: FieldMeta) -> dict[str, Any]:
     }
     if kind in strings:
         return {
-            **base,
-            "@odata.type": f"{CRM}.StringAttributeMetadata",
-            "AttributeType": "String",
-            "AttributeTypeName": {"Value": "StringType"},
+            **typed(base, "String"),
             "MaxLength": spec.length or 100,
             "FormatName": {"Value": strings[kind]},
         }
     if kind is FieldType.TEXT:
         return {
-            **base,
-            "@odata.type": f"{CRM}.MemoAttributeMetadata",
-            "AttributeType": "Memo",
-            "AttributeTypeName": {"Value": "MemoType"},
+            **typed(base, "Memo"),
             "Format": "TextArea",
             "MaxLength": spec.length or 2000,
         }
     if kind is FieldType.INTEGER:
         return {
-            **base,
-            "@odata.type": f"{CRM}.IntegerAttributeMetadata",
-            "AttributeType": "Integer",
-            "AttributeTypeName": {"Value": "IntegerType"},
+            **typed(base, "Integer"),
             "Format": "None",
             "MinValue": -2147483648,
             "MaxValue": 2147483647,
         }
     if kind is FieldType.NUMBER:
         return {
-            **base,
-            "@odata.type": f"{CRM}.DoubleAttributeMetadata",
-            "AttributeType": "Double",
-            "AttributeTypeName": {"Value": "DoubleType"},
+            **typed(base, "Double"),
             "Precision": 2,
             "MinValue": -100000000000.0,
             "MaxValue": 100000000000.0,
         }
     if kind is FieldType.BOOLEAN:
         return {
-            **base,
-            "@odata.type": f"{CRM}.BooleanAttributeMetadata",
-            "AttributeType": "Boolean",
-            "AttributeTypeName": {"Value": "BooleanType"},
+            **typed(base, "Boolean"),
             "DefaultValue": False,
             "OptionSet": {
                 "TrueOption": {"Value": 1, "Label": label("Yes")},
@@ -125,10 +120,7 @@ def attribute_body(spec: FieldMeta) -> dict[str, Any]:
     if kind in (FieldType.DATETIME, FieldType.DATE):
         date_only = kind is FieldType.DATE
         return {
-            **base,
-            "@odata.type": f"{CRM}.DateTimeAttributeMetadata",
-            "AttributeType": "DateTime",
-            "AttributeTypeName": {"Value": "DateTimeType"},
+            **typed(base, "DateTime"),
             "Format": "DateOnly" if date_only else "DateAndTime",
             "DateTimeBehavior": {"Value": "DateOnly" if date_only else "UserLocal"},
         }
