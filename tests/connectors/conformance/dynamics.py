@@ -21,6 +21,8 @@ from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.dynamics import DynamicsConnector
 from abmsync.connectors.dynamics.batch import MAX_REQUESTS
 from abmsync.sandbox.dynamics import DynamicsConfig, create_app
+from abmsync.sandbox.dynamics.app import DataverseSandbox
+from abmsync.sandbox.dynamics.store import DataverseStore
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.server import SandboxServer
 from tests.connectors.conformance.harness import (
@@ -85,8 +87,8 @@ class DynamicsHarness(Harness):
             tenant_id=TENANT_ID, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
         )
         app = create_app(faults, config=self.config, clock=self.clock)
-        self.sandbox = app.state.sandbox
-        self.store = self.sandbox.store
+        self.sandbox: DataverseSandbox = app.state.sandbox
+        self.store: DataverseStore = self.sandbox.store
         self.counter = CallCounter(app, API)
         switch.app = self.counter
         self._connectors: list[Any] = []

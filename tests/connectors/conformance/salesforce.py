@@ -20,7 +20,8 @@ from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.salesforce import SalesforceConnector
 from abmsync.connectors.salesforce.connector import ABM_FIELDS
 from abmsync.sandbox.faults import Faults
-from abmsync.sandbox.salesforce import SandboxConfig, create_app
+from abmsync.sandbox.salesforce import SalesforceSandbox, SandboxConfig, create_app
+from abmsync.sandbox.salesforce.store import ObjectDef, Store
 from abmsync.sandbox.server import SandboxServer
 from tests.connectors.conformance.harness import (
     BudgetedConnector,
@@ -85,8 +86,8 @@ class SalesforceHarness(Harness):
         config = SandboxConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
         app = create_app(faults, config=config, clock=self.clock)
         switch.app = app
-        self.sandbox = app.state.sandbox
-        self.store = self.sandbox.store
+        self.sandbox: SalesforceSandbox = app.state.sandbox
+        self.store: Store = self.sandbox.store
         self._sessions: list[requests.Session] = []
 
     def connector(
@@ -121,10 +122,15 @@ class SalesforceHarness(Harness):
         self.store.delete(LEAD, record_id)
 
     def person(self, record_id: str) -> Mapping[str, Any] | None:
-        return self.store.get(self.store.get_object(LEAD), record_id)
+        return self.store.get(self._lead(), record_id)
 
     def find_people(self, field: str, value: str) -> list[str]:
-        return self.store.find(self.store.get_object(LEAD), field, value)
+        return self.store.find(self._lead(), field, value)
+
+    def _lead(self) -> ObjectDef:
+        found = self.store.get_object(LEAD)
+        assert found is not None
+        return found
 
     def advance_clock(self, seconds: float = 1.0) -> None:
         self.clock.advance(seconds)
