@@ -249,14 +249,6 @@ def test_write_one_result_per_patch_in_order_with_one_bad_record(
     assert store.get("lead", gone) is None  # If-Match: * never creates
 
 
-# Dataverse documents EntityDefinitions(LogicalName='x')/ManyToOneRelationships
-# (query-metadata-web-api); the emulator does not serve it yet.
-NO_RELATIONSHIPS = pytest.mark.xfail(
-    reason="emulator: no EntityDefinitions(...)/ManyToOneRelationships", strict=False
-)
-
-
-@NO_RELATIONSHIPS
 def test_owner_is_written_through_odata_bind(org: Org, connect: Connect) -> None:
     store = org.sandbox.store
     user = store.create("systemuser", {"firstname": "Rep", "lastname": "One"})
@@ -316,7 +308,6 @@ def test_upsert_by_alternate_key_twice_makes_one_record(org: Org, connect: Conne
     assert len(rows) == 1 and rows[0]["abm_touchpointkey"] == "hubspot:note/1 'a'&b"
 
 
-@NO_RELATIONSHIPS
 def test_a_touchpoint_links_its_lead_through_the_custom_lookup(org: Org, connect: Connect) -> None:
     connector = connect()
     touchpoints(connector)
