@@ -105,8 +105,13 @@ def dynamics_week(
     conversion = None
     if accepted:
         lead_id, account_id = _to_qualify(people, store, accepted, by_id)
-        done = store.qualify_lead(lead_id, account_id=account_id)
-        conversion = Conversion(lead_id, done["contactid"], done["accountid"])
+        done = store.qualify_lead(
+            lead_id,
+            create_account=account_id is None,
+            create_opportunity=False,
+            existing_account=account_id,
+        )
+        conversion = Conversion(lead_id, done["contact"], account_id or done["account"])
     merge = None
     pair = pick_duplicates([lead for lead in leads if lead.id not in used], week)
     if pair is not None:

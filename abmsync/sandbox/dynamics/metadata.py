@@ -349,6 +349,7 @@ def standard_tables() -> dict[str, EntityDef]:
         *_common("contact"),
         *people,
         _lookup("parentcustomerid", "account", "contact", kind="Customer"),
+        _s("department", 100),
         _lookup("originatingleadid", "lead"),
         _lookup("masterid", "contact"),
         _options("leadsourcecode", [(1, "Default Value")]),

@@ -90,9 +90,58 @@ class MetadataApi:
             return self.attributes(request, table, rest)
         if rest[0].split("(", 1)[0] == "Keys":
             return self.keys(request, table, rest)
+        if rest[0] == "ManyToOneRelationships":
+            items = self.many_to_one(table)
+            what = f"EntityDefinitions('{table.metadata_id}')/ManyToOneRelationships"
+            return self._listing(request, what, items)
         raise DataverseError(404, errors.ODATA, f"Resource not found for the segment '{rest[0]}'.")
 
     # -- reading ------------------------------------------------------------------
+
+    def many_to_one(self, table: EntityDef) -> list[dict[str, Any]]:
+        """The table's lookups as OneToManyRelationshipMetadata, one per lookup and target.
+
+        Guess: standard relationships are named ``<target>_<table>_<attribute>``
+        (Dataverse's names vary, e.g. ``lead_owning_user``); clients use the
+        attributes and navigation property names, which follow the tables'.
+        """
+        items = []
+        for attribute in table.attributes.values():
+            if not attribute.is_lookup:
+                continue
+            for target in attribute.targets:
+                custom = next(
+                    (
+                        r
+                        for r in self.relationships.values()
+                        if r["ReferencingEntity"] == table.name
+                        and r["ReferencingAttribute"] == attribute.name
+                    ),
+                    None,
+                )
+                if custom is not None:
+                    items.append(custom)
+                    continue
+                schema = f"{target}_{table.name}_{attribute.name}"
+                referenced = self.store.tables.get(target)
+                items.append(
+                    {
+                        "@odata.type": "#Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+                        "MetadataId": metadata_id("relationship", schema),
+                        "SchemaName": schema,
+                        "ReferencedEntity": target,
+                        "ReferencedAttribute": referenced.primary_id if referenced else "",
+                        "ReferencingEntity": table.name,
+                        "ReferencingAttribute": attribute.name,
+                        "ReferencingEntityNavigationPropertyName": attribute.nav.get(
+                            target, attribute.name
+                        ),
+                        "ReferencedEntityNavigationPropertyName": schema,
+                        "RelationshipType": "OneToManyRelationship",
+                        "IsCustomRelationship": attribute.custom,
+                    }
+                )
+        return items
 
     def _table(self, key: str) -> EntityDef:
         match = re.fullmatch(r"\s*LogicalName\s*=\s*'([^']*)'\s*", key)
