@@ -14,7 +14,8 @@ sends every Web API request over one ``httpx.Client`` through :meth:`send`:
   5xx, SQL timeouts and deadlocks, timeouts and dropped connections are
   transient and retried by :mod:`abmsync.connectors.retry`, honouring
   Retry-After; a certificate that fails verification is terminal;
-- a 401 takes a new token once and repeats the request;
+- a 401 takes a new token and repeats the request; a 401 again counts as a failed
+  attempt under the retry policy (a new token each time);
 - a request that may have reached Dataverse but whose answer was lost is
   retried only when it is idempotent; otherwise :class:`OutcomeUnknownError`.
 
@@ -396,7 +397,11 @@ class DataverseClient:
                 try:
                     return self._once(method, url, what, params, json_body, content, headers)
                 except TokenRejectedError as error:
-                    raise DynamicsTerminalError(
+                    # Expired again at once (a short-lived or revoked token): retried under
+                    # the policy like the other vendors; if it never passes, the last
+                    # attempt's message says what to check.
+                    self.token(fresh=True)
+                    raise DynamicsTransientError(
                         f"{error}, also with a new token: is the app registration an "
                         f"application user of {self.org_url}?"
                     ) from None

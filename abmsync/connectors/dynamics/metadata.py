@@ -294,11 +294,12 @@ class Catalog:
     def ensure(self, obj: str, fields: Iterable[FieldMeta]) -> list[str]:
         """Create the table ``obj`` (if custom and missing) and its missing columns and keys.
 
-        Idempotent: what exists is left alone; returns the names created
-        (the table's first, then columns, then keys).
+        Idempotent: what exists is left alone; returns the names of the columns
+        created (as the Protocol asks: a table or key made for them is not a field).
         """
         wanted = list(fields)
         created: list[str] = []
+        changed = False
         if self.find_table(obj) is None:
             check_custom_name(obj, obj)
             self._post(
@@ -307,7 +308,7 @@ class Catalog:
                 f"creating table {obj}",
                 lambda: self.find_table(obj) is not None,
             )
-            created.append(obj)
+            changed = True
         path = f"EntityDefinitions(LogicalName='{odata_text(obj)}')"
         existing = self.describe(obj, fresh=True)
         for spec in wanted:
@@ -335,8 +336,8 @@ class Catalog:
                     f"creating key {obj}.{spec.name}",
                     partial(self._has_key, obj, spec.name),
                 )
-                created.append(f"{spec.name}_key")
-        if created:
+                changed = True
+        if created or changed:
             self._navigation.pop(obj, None)
             self.describe(obj, fresh=True)
         return created

@@ -14,7 +14,6 @@ from tests.connectors.conformance.harness import (
     Harness,
     Read,
     drain,
-    known_bug,
     quiet_faults,
 )
 
@@ -45,13 +44,6 @@ def renames(harness: Harness, people: list[str], prefix: str) -> list[Patch]:
     return [*patches, Patch(obj=obj, record_id=people[0], values={harness.unknown_field: "x"})]
 
 
-@known_bug(
-    "dynamics",
-    "a 401 on the request repeated with a fresh token (a second expiry in a row) is terminal "
-    "('also with a new token: is the app registration an application user?'), where the "
-    "Salesforce and HubSpot connectors renew again within the retry policy",
-    case="token_expiry",
-)
 @pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
 def test_reads_and_writes_under_faults_end_as_without_them(
     harness: Harness, faults: Faults

@@ -10,7 +10,7 @@ from abmsync.connectors.base import (
     FieldSpec,
     Patch,
 )
-from tests.connectors.conformance.harness import TEXT_LENGTH, Harness, known_bug
+from tests.connectors.conformance.harness import TEXT_LENGTH, Harness
 
 
 def test_write_reports_each_patch_in_order_and_applies_only_the_good_ones(
@@ -107,11 +107,6 @@ def test_a_patch_to_a_deleted_record_fails_alone(harness: Harness) -> None:
     assert harness.person(gone) is None
 
 
-@known_bug(
-    "dynamics",
-    "ensure_fields returns the alternate key it made as well ('abm_key_key' after 'abm_key'): "
-    "the Protocol says it returns the names of the fields it created",
-)
 def test_ensure_fields_returns_the_names_of_the_fields_it_created(harness: Harness) -> None:
     obj, key = harness.person_object, harness.upsert_key.name
     spec = FieldSpec(obj=obj, fields=[harness.upsert_key])
