@@ -119,6 +119,9 @@ class ChangeWindow:
     overlap: timedelta = DEFAULT_OVERLAP
     stamp: datetime | None = None
     seen: dict[str, str] = field(default_factory=dict)
+    # Deletions handed out, with when they happened: the deleted/ resource and the
+    # IsDeleted rows report the same deletion, and overlapping windows report it again.
+    gone: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, cursor: Cursor | None, overlap: timedelta) -> ChangeWindow:
@@ -128,7 +131,7 @@ class ChangeWindow:
         try:
             state = json.loads(cursor.value)
             stamp = datetime.fromisoformat(state["stamp"]) if state.get("stamp") else None
-            return cls(overlap, stamp, dict(state.get("seen") or {}))
+            return cls(overlap, stamp, dict(state.get("seen") or {}), dict(state.get("gone") or {}))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConfigError(f"unreadable Salesforce cursor {cursor.value[:60]!r}") from error
 
@@ -150,12 +153,24 @@ class ChangeWindow:
         if self.stamp is None or moment > self.stamp:
             self.stamp = moment
 
+    def deleted(self, record_id: str, stamp: str) -> bool:
+        """Note a deletion; whether it is new (not handed out by this or an earlier read)."""
+        if record_id in self.gone:
+            return False
+        self.gone[record_id] = stamp
+        return True
+
     def cursor(self, records: int) -> Cursor:
         """A cursor for the state so far, forgetting pairs the next query cannot return."""
         start = self.start
         if start is not None:
             self.seen = {i: s for i, s in self.seen.items() if parse_stamp(s) >= start}
-        value = {"stamp": self.stamp.isoformat() if self.stamp else None, "seen": self.seen}
+            self.gone = {i: s for i, s in self.gone.items() if parse_stamp(s) >= start}
+        value = {
+            "stamp": self.stamp.isoformat() if self.stamp else None,
+            "seen": self.seen,
+            "gone": self.gone,
+        }
         return Cursor(value=json.dumps(value), observed_at=self.stamp, records=records)
 
 
@@ -260,7 +275,14 @@ class SalesforceConnector:
     def describe(self, obj: str, *, fresh: bool = False) -> ObjectMeta:
         """Fields of ``obj`` with normalized types, picklists and writability (cached)."""
         if fresh or obj not in self._meta:
-            raw = self.client.call(lambda sf: sf.restful(f"sobjects/{obj}/describe"))
+            try:
+                raw = self.client.call(lambda sf: sf.restful(f"sobjects/{obj}/describe"))
+            except SalesforceTerminalError as error:
+                if error.status != 404:
+                    raise
+                raise SalesforceTerminalError(
+                    f"Salesforce has no object {obj!r} ({error})", status=404, code=error.code
+                ) from None
             if not isinstance(raw, dict):
                 raise TerminalError(f"Salesforce sent no describe for {obj}")
             self._meta[obj] = _object_meta(raw)
@@ -278,7 +300,7 @@ class SalesforceConnector:
         if start is not None:
             soql += f" WHERE SystemModstamp >= {start.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         soql += " ORDER BY SystemModstamp, Id"
-        deleted = self._deleted_ids(meta.name, start) if start is not None else []
+        deleted = self._deleted_ids(meta.name, start, window) if start is not None else []
         if self.bulk_reads:
             yield from self._read_bulk(meta, fields, soql, window, deleted)
             return
@@ -337,11 +359,16 @@ class SalesforceConnector:
             )
             deleted = []
 
-    def _deleted_ids(self, obj: str, start: datetime) -> list[str]:
-        """Ids the ``deleted/`` resource reports since ``start`` (hard deletes included)."""
+    def _deleted_ids(self, obj: str, start: datetime, window: ChangeWindow) -> list[str]:
+        """Ids the ``deleted/`` resource reports since ``start`` (hard deletes included),
+        but for those already handed out."""
         end = datetime.now(start.tzinfo) + timedelta(minutes=1)
         answer = self.client.call(lambda sf: getattr(sf, obj).deleted(start, end))
-        return [str(r["id"]) for r in answer.get("deletedRecords", [])]
+        return [
+            str(r["id"])
+            for r in answer.get("deletedRecords", [])
+            if window.deleted(str(r["id"]), str(r.get("deletedDate") or format_stamp(end)))
+        ]
 
     # -- write ----------------------------------------------------------------------
 
@@ -471,7 +498,8 @@ def _hand_out(
         return False
     window.observe(rid, stamp)
     if is_deleted:
-        deleted.append(rid)
+        if window.deleted(rid, stamp):
+            deleted.append(rid)
         return bool(master)  # a plain deletion is dropped; a merge loser stays visible
     return True
 
@@ -495,6 +523,7 @@ def _object_meta(raw: Mapping[str, Any]) -> ObjectMeta:
             restricted_picklist=bool(item.get("restrictedPicklist")),
             writable=bool(item.get("updateable") or item.get("createable")),
             external_id=bool(item.get("externalId")),
+            reference_to=(item.get("referenceTo") or [None])[0],
         )
     return ObjectMeta(name=raw["name"], label=raw.get("label") or "", fields=fields)
 

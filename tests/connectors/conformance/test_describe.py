@@ -11,7 +11,6 @@ from tests.connectors.conformance.harness import (
     REFERENCE_FIELDS,
     TEXT_LENGTH,
     Harness,
-    known_bug,
 )
 
 WRONG_SECRET = "wrong-secret-that-must-never-leak-4711"
@@ -40,11 +39,6 @@ def test_describe_gives_text_fields_their_maximum_length(harness: Harness) -> No
     assert meta.fields[harness.text_field].length == harness.text_length
 
 
-@known_bug(
-    "salesforce",
-    "SalesforceConnector.describe drops the describe's referenceTo: FieldMeta.reference_to "
-    "is None for every lookup (connectors/salesforce/connector.py _object_meta)",
-)
 def test_describe_names_the_object_a_reference_points_to(harness: Harness) -> None:
     harness.require(REFERENCE_FIELDS)
     meta = harness.connector().describe(harness.person_object)
@@ -59,11 +53,6 @@ def test_describe_of_an_unknown_object_is_an_abmsync_error_of_one_line(harness: 
     assert "\n" not in str(caught.value)
 
 
-@known_bug(
-    "salesforce",
-    "describe of an unknown object says only '404 NOT_FOUND: The requested resource does not "
-    "exist', not which object (SalesforceConnector.describe does not name it)",
-)
 def test_describe_of_an_unknown_object_names_it(harness: Harness) -> None:
     with pytest.raises(AbmsyncError) as caught:
         harness.connector().describe("NoSuchThing")

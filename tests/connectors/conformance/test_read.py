@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.connectors.conformance.harness import Harness, drain, known_bug
+from tests.connectors.conformance.harness import Harness, drain
 
 
 def test_incremental_read_returns_exactly_the_changes_after_the_cursor(harness: Harness) -> None:
@@ -37,12 +37,6 @@ def test_incremental_read_returns_exactly_the_changes_after_the_cursor(harness: 
     assert set(again.deleted) <= {people[2]}  # repeats: test_a_deletion_is_reported_once
 
 
-@known_bug(
-    "salesforce",
-    "a deletion is reported twice in one read (the deleted/ resource in the first batch, the "
-    "queryAll IsDeleted row in a later one) and again by every read whose overlap window "
-    "covers it: deleted ids are not de-duplicated against the cursor's (Id, stamp) pairs",
-)
 def test_a_deletion_is_reported_once(harness: Harness) -> None:
     obj, key = harness.person_object, harness.id_column
     harness.set_page_size(2)
