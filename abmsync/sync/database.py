@@ -241,8 +241,7 @@ def _check_sqlite_schema(path: Path, where: str) -> None:
         raise StoreError(f"{where}: {one_line(str(exc))}") from None
     if tables and "alembic_version" not in tables:
         raise StoreError(
-            f"{where}: holds tables but no abmsync schema (another "
-            "application's database?)"
+            f"{where}: holds tables but no abmsync schema (another application's database?)"
         )
     if revision is not None and revision not in known_revisions():
         raise StoreError(
