@@ -2,7 +2,7 @@
 
     python benchmarks/bench_api_calls.py --records 10000
 
-Starts the Salesforce and HubSpot sandbox emulators on loopback, seeds N
+Starts the Salesforce, HubSpot and Dynamics 365 sandbox emulators on loopback, seeds N
 leads / contacts, then writes a changed score to every one of them twice:
 through abmsync's connector (Salesforce sObject Collections, 200 per call;
 HubSpot batch update, 100 per call) and with a naive loop that updates one
@@ -10,12 +10,15 @@ record per call through the same official SDK. API calls are counted by the
 emulators themselves, after each object's one-off describe call (which
 validates values before sending); the naive loop runs on a sample and its
 rate is per record, so calls per 1,000 are measured, not assumed.
-Targets: at most 5 calls per 1,000 records for Salesforce, 10 for HubSpot.
+Dynamics 365 writes go as Dataverse ``$batch`` requests of 1,000 operations,
+against a loop of one ``PATCH`` per record on the Web API.
+Targets: at most 5 calls per 1,000 records for Salesforce, 10 for HubSpot, 1 for Dynamics.
 """
 
 from __future__ import annotations
 
 import argparse
+import ssl
 import time
 from typing import Any
 
@@ -23,8 +26,11 @@ import requests
 from pydantic import SecretStr
 
 from abmsync.connectors.base import FieldMeta, FieldSpec, FieldType, Patch
+from abmsync.connectors.dynamics.connector import DynamicsConnector
 from abmsync.connectors.hubspot.connector import HubSpotConnector
 from abmsync.connectors.salesforce.connector import SalesforceConnector
+from abmsync.sandbox.dynamics.app import DynamicsConfig
+from abmsync.sandbox.dynamics.app import create_app as dynamics_app
 from abmsync.sandbox.hubspot.app import create_app as hubspot_app
 from abmsync.sandbox.salesforce.app import SandboxConfig
 from abmsync.sandbox.salesforce.app import create_app as salesforce_app
@@ -129,6 +135,73 @@ def hubspot(records: int, sample: int) -> dict[str, Any]:
     }
 
 
+def dynamics(records: int, sample: int) -> dict[str, Any]:
+    import httpx
+
+    config = DynamicsConfig(requests_per_window=10_000_000)
+    app = dynamics_app(config=config)
+    sandbox = app.state.sandbox
+    ids = sandbox.store.insert_many(
+        "lead",
+        [{"lastname": f"Lead {i}", "emailaddress1": f"l{i}@acme.io"} for i in range(records)],
+    )
+    with SandboxServer(app, tls=True) as server:
+        connector = DynamicsConnector(
+            server.url,
+            config.tenant_id,
+            config.client_id,
+            SecretStr(config.client_secret),
+            authority_host=server.url,
+            verify=str(server.ca_file),
+        )
+        connector.ensure_fields(FieldSpec(obj="lead", fields=[HS_SCORE]))
+        patches = [
+            Patch(obj="lead", record_id=i, values={"abm_score": n % 100})
+            for n, i in enumerate(ids)
+        ]
+        connector.describe("lead")
+        before = sandbox.api_used
+        started = time.perf_counter()
+        results = connector.write("lead", patches)
+        batched_seconds = time.perf_counter() - started
+        batched_calls = sandbox.api_used - before
+        assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+        # The naive loop: one PATCH per record, as a script on the Web API would do.
+        token = httpx.post(
+            f"{server.url}/{config.tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": config.client_id,
+                "client_secret": config.client_secret,
+                "scope": f"{server.url}/.default",
+            },
+            verify=ssl.create_default_context(cafile=str(server.ca_file)),
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "If-Match": "*"}
+        context = ssl.create_default_context(cafile=str(server.ca_file))
+        with httpx.Client(base_url=f"{server.url}/api/data/v9.2", verify=context) as client:
+            before = sandbox.api_used
+            started = time.perf_counter()
+            for n, record_id in enumerate(ids[:sample]):
+                answer = client.patch(
+                    f"/leads({record_id})", json={"abm_score": (n + 1) % 100}, headers=headers
+                )
+                answer.raise_for_status()
+            naive_seconds = time.perf_counter() - started
+            naive_calls = sandbox.api_used - before
+        connector.close()
+    return {
+        "system": "Dynamics",
+        "records": len(ids),
+        "calls": batched_calls,
+        "seconds": batched_seconds,
+        "naive_records": sample,
+        "naive_calls": naive_calls,
+        "naive_seconds": naive_seconds,
+        "target": 1,
+    }
+
+
 def _calls(url: str) -> int:
     counts: dict[str, int] = requests.get(f"{url}/__sandbox/requests", timeout=10).json()
     return sum(counts.values())
@@ -141,7 +214,11 @@ def main() -> None:
         "--naive-sample", type=int, default=500, help="records the one-call-per-record loop writes"
     )
     args = parser.parse_args()
-    rows = [salesforce(args.records, args.naive_sample), hubspot(args.records, args.naive_sample)]
+    rows = [
+        salesforce(args.records, args.naive_sample),
+        hubspot(args.records, args.naive_sample),
+        dynamics(args.records, args.naive_sample),
+    ]
     print(
         f"{'system':<12}{'records':>9}{'calls':>7}{'calls/1k':>10}{'target':>8}"
         f"{'naive calls/1k':>16}{'records/s':>11}{'naive rec/s':>13}{'speed-up':>10}"

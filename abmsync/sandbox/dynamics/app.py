@@ -77,6 +77,7 @@ class Throttle:
         self._calls: dict[str, deque[float]] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.admitted = 0  # Web API requests answered (a $batch is one), for benchmarks
 
     def enter(self, user: str) -> None:
         """Count one request; raise 429 when a limit is exceeded."""
@@ -101,6 +102,7 @@ class Throttle:
                     1,
                 )
             calls.append(now)
+            self.admitted += 1
             self._running[user] = self._running.get(user, 0) + 1
 
     def leave(self, user: str) -> None:
@@ -134,6 +136,11 @@ class DataverseSandbox:
         self.throttle = Throttle(config)
         self.web = WebApi(self.store, config)
         self.metadata = MetadataApi(self.store)
+
+    @property
+    def api_used(self) -> int:
+        """Web API requests admitted so far (HTTP requests: a ``$batch`` counts once)."""
+        return self.throttle.admitted
 
     def dispatch(self, request: ApiRequest) -> Reply:
         """One Web API request below the version segment (also used by $batch)."""
