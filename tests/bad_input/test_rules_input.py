@@ -200,7 +200,7 @@ BROKEN = [
         "  salesforce:\n    Lead",
         "  Salesforce:\n    Lead",
         "Salesforce",
-        "known: salesforce, hubspot",
+        "known: salesforce, dynamics, hubspot",
     ),
 ]
 
