@@ -142,6 +142,10 @@ class AttributeDef:
         }
         if self.type in ("String", "Memo"):
             body["MaxLength"] = self.max_length
+        if self.type == "String":
+            # StringAttributeMetadata.FormatName: Email, Url, Phone or Text
+            # (Dataverse Web API reference: StringFormatName)
+            body["FormatName"] = {"Value": _string_format(self.name)}
         if self.is_lookup:
             body["Targets"] = list(self.targets)
         if self.type == "DateTime":
@@ -563,3 +567,14 @@ def name_navigation(entity: str, attribute: AttributeDef) -> None:
             attribute.nav[target] = attribute.name
         else:
             attribute.nav[target] = f"{attribute.name}_{target}"
+
+
+def _string_format(name: str) -> str:
+    """The format of a standard text column, from its name (custom ones are Text)."""
+    if name.startswith("emailaddress") or name == "internalemailaddress":
+        return "Email"
+    if name == "websiteurl":
+        return "Url"
+    if name.startswith("telephone") or name.startswith("mobilephone"):
+        return "Phone"
+    return "Text"

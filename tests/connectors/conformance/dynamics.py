@@ -61,7 +61,7 @@ class DynamicsHarness(Harness):
     text_length = 100
     readonly_field = "createdon"
     expected_fields: ClassVar[Mapping[str, Expect]] = {
-        "emailaddress1": Expect(FieldType.STRING, writable=True),
+        "emailaddress1": Expect(FieldType.EMAIL, writable=True),
         "jobtitle": Expect(FieldType.STRING, writable=True),
         "industrycode": Expect(FieldType.PICKLIST, writable=True),
         "numberofemployees": Expect(FieldType.INTEGER, writable=True),
