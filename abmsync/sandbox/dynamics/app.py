@@ -79,8 +79,8 @@ class Throttle:
         self._lock = threading.Lock()
         self.admitted = 0  # Web API requests answered (a $batch is one), for benchmarks
 
-    def enter(self, user: str) -> None:
-        """Count one request; raise 429 when a limit is exceeded."""
+    def enter(self, user: str) -> int:
+        """Count one request and return how many are left in the window; 429 past a limit."""
         now = time.monotonic()
         with self._lock:
             calls = self._calls.setdefault(user, deque())
@@ -104,6 +104,7 @@ class Throttle:
             calls.append(now)
             self.admitted += 1
             self._running[user] = self._running.get(user, 0) + 1
+            return self.config.requests_per_window - len(calls)
 
     def leave(self, user: str) -> None:
         with self._lock:
@@ -283,7 +284,7 @@ def create_app(
             )
             return JSONResponse(error.body(), 404)
         try:
-            sandbox.throttle.enter(user)
+            remaining = sandbox.throttle.enter(user)
         except ThrottleError as error:
             return JSONResponse(error.body(), 429, {"Retry-After": str(error.retry_after)})
         try:
@@ -300,7 +301,12 @@ def create_app(
                 f"{base(request)}/api/data/v{version}",
             )
             reply = await asyncio.to_thread(sandbox.handle, api)
-            return _reply(reply)
+            answer = _reply(reply)
+            # Service protection headroom, as Dataverse reports it on each answer. Guess:
+            # the execution-time header (x-ms-ratelimit-time-remaining-xrm-requests) is not
+            # sent, since execution time is not measured here.
+            answer.headers["x-ms-ratelimit-burst-remaining-xrm-requests"] = str(remaining)
+            return answer
         finally:
             sandbox.throttle.leave(user)
 

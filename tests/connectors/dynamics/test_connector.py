@@ -373,6 +373,10 @@ def test_check_reports_sign_in_whoami_and_read_access(org: Org, connect: Connect
     assert report.ok, report
     assert [i.name for i in report.items][:4] == ["sign-in", "WhoAmI", "read lead", "read contact"]
     assert org.sandbox.store.admin_id in report.items[1].detail
+    # The service protection headroom the answers report: 6,000 a window, less those spent.
+    (headroom,) = [i for i in report.items if i.name == "service protection"]
+    left = int(headroom.detail.split()[0].replace(",", ""))
+    assert 6000 - org.sandbox.api_used <= left < 6000
 
 
 def test_unreachable_org_is_transient(connect: Connect, org: Org) -> None:
