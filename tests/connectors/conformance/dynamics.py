@@ -2,7 +2,7 @@
 
 People are leads (logical name ``lead``, primary id ``leadid``). One server
 answers Microsoft Entra (``/{tenant}/oauth2/v2.0/token``) and the Web API;
-the org's clock is a settable :class:`~.harness.Clock`. The emulator keeps no
+the org's clock is a settable :class:`~tests.connectors.serving.Clock`. The emulator keeps no
 count of the calls it answered, so :class:`~.harness.CallCounter` counts the
 Web API requests in front of it.
 """
@@ -28,11 +28,10 @@ from abmsync.sandbox.server import SandboxServer
 from tests.connectors.conformance.harness import (
     BudgetedConnector,
     CallCounter,
-    Clock,
     Expect,
     Harness,
-    Switch,
 )
+from tests.connectors.serving import Clock, Switch
 
 TENANT_ID = "0c7a5e1f-2b3d-4c8e-9f6a-1d2e3f4a5b6c"
 CLIENT_ID = "6b1e9d2c-7a4f-4e3b-8c5d-2f1a0e9d8c7b"

@@ -40,7 +40,6 @@ import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import pytest
@@ -183,29 +182,6 @@ class Harness(ABC):
         reason = self.exemptions.get(capability)
         if reason is not None:
             pytest.skip(f"{self.name}: {reason}")
-
-
-class Switch:
-    """An ASGI app forwarding to whichever app the current test installed."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-class Clock:
-    """A settable clock for emulators that take one: starts an hour ago, moves on demand."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class CallCounter:

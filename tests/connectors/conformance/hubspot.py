@@ -32,8 +32,8 @@ from tests.connectors.conformance.harness import (
     BudgetedConnector,
     Expect,
     Harness,
-    Switch,
 )
+from tests.connectors.serving import Switch
 
 TOKEN = "pat-na1-conformance-secret-9f3a"
 CONTACTS = "contacts"

@@ -1,6 +1,6 @@
 """The Salesforce harness: a fresh emulated org behind the session's HTTPS server.
 
-People are Leads. The org's clock is a settable :class:`~.harness.Clock`, so
+People are Leads. The org's clock is a settable :class:`~tests.connectors.serving.Clock`, so
 records created together share a millisecond (as a data load's do) and time
 moves only when a test says so.
 """
@@ -25,11 +25,10 @@ from abmsync.sandbox.salesforce.store import ObjectDef, Store
 from abmsync.sandbox.server import SandboxServer
 from tests.connectors.conformance.harness import (
     BudgetedConnector,
-    Clock,
     Expect,
     Harness,
-    Switch,
 )
+from tests.connectors.serving import Clock, Switch
 
 CLIENT_ID = "abmsync-conformance"
 CLIENT_SECRET = "conformance-sf-secret-7d1e"

@@ -11,8 +11,7 @@ import gc
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import httpx
 import pytest
@@ -20,29 +19,7 @@ import pytest
 from abmsync.sandbox.dynamics import DataverseSandbox, DynamicsConfig, create_app
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.server import SandboxServer
-
-
-class Switch:
-    """An ASGI app that forwards to whichever app the current test installed."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-class Clock:
-    """A settable clock for the emulator."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.connectors.serving import Clock, Switch
 
 
 @dataclass

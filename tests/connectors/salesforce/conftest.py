@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -22,34 +22,12 @@ from abmsync.connectors.salesforce import SalesforceConnector
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.salesforce import SalesforceSandbox, SandboxConfig, create_app
 from abmsync.sandbox.server import SandboxServer
+from tests.connectors.serving import Clock, Switch
 
 CLIENT_ID = "abmsync-sandbox"
 CLIENT_SECRET = "sandbox-secret"
 USERNAME = "admin@abmsync.sandbox"
 PASSWORD = "sandbox-password"
-
-
-class Switch:
-    """An ASGI app that forwards to whichever app the current test installed."""
-
-    def __init__(self) -> None:
-        self.app: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
-class Clock:
-    """A settable clock for the emulator: records stamped in the same millisecond."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
