@@ -196,6 +196,31 @@ def email_key() -> pl.Expr:
     return pl.col("email").str.strip_chars().str.to_lowercase()
 
 
+def people_at_accounts(
+    data: Dataset, account_ids: dict[str, str], users: dict[str, str], admin: str
+) -> pl.DataFrame:
+    """The data set's people with their account's firmographics (``_account``,
+    ``_industry``, ``_employees``, ``_revenue``, ``_account_owner``) and, in a CRM
+    just loaded, their account's record id (``_account_crm``) and owner's user id
+    (``_owner_crm``: the person's owner, else the account's, else ``admin``)."""
+    return data.people.join(
+        data.accounts.select(
+            account_id="id",
+            _account="name",
+            _industry="industry",
+            _employees="employees",
+            _revenue="annual_revenue",
+            _account_owner="owner_id",
+        ),
+        on="account_id",
+        how="left",
+        maintain_order="left",
+    ).with_columns(
+        _account_crm=_lookup(pl.col("account_id"), account_ids),
+        _owner_crm=_lookup(pl.coalesce("owner_id", "_account_owner"), users, admin),
+    )
+
+
 def _account_created(data: Dataset) -> pl.DataFrame:
     """A creation time per account: 30 days before its first person or opportunity."""
     first = (
@@ -243,22 +268,7 @@ def _seed_salesforce(data: Dataset, store: Store, created: pl.DataFrame, ledger:
         ).with_columns(pl.col("Type").fill_null("Prospect")),
         accounts["id"],
     )
-    people = data.people.join(
-        data.accounts.select(
-            account_id="id",
-            _account="name",
-            _industry="industry",
-            _employees="employees",
-            _revenue="annual_revenue",
-            _account_owner="owner_id",
-        ),
-        on="account_id",
-        how="left",
-        maintain_order="left",
-    ).with_columns(
-        _account_sf=_lookup(pl.col("account_id"), account_ids),
-        _owner_sf=_lookup(pl.coalesce("owner_id", "_account_owner"), users, admin),
-    )
+    people = people_at_accounts(data, account_ids, users, admin)
     leads = people.filter(pl.col("kind") == "lead")
     lead_ids = load("Lead", _leads(leads), leads["id"])
     contacts = people.filter(pl.col("kind") != "lead")
@@ -327,7 +337,7 @@ def _leads(leads: pl.DataFrame) -> pl.DataFrame:
         Status=_lookup(status, {ACCEPTED: ACCEPTED, REJECTED: REJECTED}, NOT_CONTACTED),
         Rejection_Reason__c=pl.when(status == REJECTED).then("rejection_reason"),
         HasOptedOutOfEmail="unsubscribed",
-        OwnerId="_owner_sf",
+        OwnerId="_owner_crm",
         CreatedDate=pl.col("created_at").dt.strftime(SF_STAMP),
     )
 
@@ -336,13 +346,13 @@ def _contacts(contacts: pl.DataFrame) -> pl.DataFrame:
     return contacts.select(
         FirstName="first_name",
         LastName="last_name",
-        AccountId="_account_sf",
+        AccountId="_account_crm",
         Title="title",
         Email="email",
         MailingCountry="country",
         LeadSource="lead_source",
         HasOptedOutOfEmail="unsubscribed",
-        OwnerId="_owner_sf",
+        OwnerId="_owner_crm",
         CreatedDate=pl.col("created_at").dt.strftime(SF_STAMP),
     )
 
@@ -389,7 +399,7 @@ def _load_activities(
 ) -> None:
     """Sales touchpoints as Tasks; webinar and event ones as CampaignMembers."""
     who = people.select(
-        person_id="id", who="_sf", is_lead="_is_lead", what="_account_sf", owner="_owner_sf"
+        person_id="id", who="_sf", is_lead="_is_lead", what="_account_crm", owner="_owner_crm"
     )
     touches = data.touchpoints.join(who, on="person_id", how="inner", maintain_order="left")
     occurred = pl.col("occurred_at")

@@ -32,7 +32,7 @@ import polars as pl
 
 from abmsync.sandbox import vocab
 from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
-from abmsync.sandbox.seed import _lookup, _rows
+from abmsync.sandbox.seed import _lookup, _rows, people_at_accounts
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.store import DataverseStore
@@ -104,22 +104,7 @@ def seed_dynamics(
         ),
         accounts["id"],
     )
-    people = data.people.join(
-        data.accounts.select(
-            account_id="id",
-            _account="name",
-            _industry="industry",
-            _employees="employees",
-            _revenue="annual_revenue",
-            _account_owner="owner_id",
-        ),
-        on="account_id",
-        how="left",
-        maintain_order="left",
-    ).with_columns(
-        _account_dv=_lookup(pl.col("account_id"), account_ids),
-        _owner_dv=_lookup(pl.coalesce("owner_id", "_account_owner"), users, admin),
-    )
+    people = people_at_accounts(data, account_ids, users, admin)
     leads = people.filter(pl.col("kind") == "lead")
     status = pl.col("crm_status")
     lead_ids = load(
@@ -146,7 +131,7 @@ def seed_dynamics(
                 )
             },
             donotemail="unsubscribed",
-            ownerid="_owner_dv",
+            ownerid="_owner_crm",
             createdon=pl.col("created_at").dt.strftime(DV_STAMP),
         ),
         leads["id"],
@@ -157,13 +142,13 @@ def seed_dynamics(
         contacts.select(
             firstname="first_name",
             lastname="last_name",
-            parentcustomerid="_account_dv",
+            parentcustomerid="_account_crm",
             jobtitle="title",
             emailaddress1="email",
             address1_country="country",
             leadsourcecode=_lookup(pl.col("lead_source"), options["contact_source"]),
             donotemail="unsubscribed",
-            ownerid="_owner_dv",
+            ownerid="_owner_crm",
             createdon=pl.col("created_at").dt.strftime(DV_STAMP),
         ),
         contacts["id"],
@@ -260,7 +245,7 @@ def _load_activities(
     ledger: _Ledger,
 ) -> None:
     """Calls and meetings regarding the person; webinars and events as campaign responses."""
-    who = people.select(person_id="id", who="_dv", is_lead="_is_lead", owner="_owner_dv")
+    who = people.select(person_id="id", who="_dv", is_lead="_is_lead", owner="_owner_crm")
     touches = data.touchpoints.join(who, on="person_id", how="inner", maintain_order="left")
     kind = pl.col("type")
     stamp = pl.col("occurred_at").dt.strftime(DV_STAMP)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -419,10 +419,7 @@ def _salesforce_week(
     merge = _merge(sandbox, [lead for lead in leads if lead.id not in used], week)
     if merge is not None:
         used |= {merge.master_id, merge.duplicate_id}
-    competitors = set(people.filter("is_competitor")["_email"].drop_nulls())
-    spare = [lead for lead in leads if lead.id not in used]
-    doomed = [lead.id for lead in spare if lead.email in competitors] or [x.id for x in spare]
-    deleted = week.pick(doomed, 1)
+    deleted = pick_deletion(people, [lead for lead in leads if lead.id not in used], week)
     for lead_id in deleted:
         store.delete("Lead", lead_id)
     return replace(
@@ -461,15 +458,7 @@ def _convert(
         'SELECT "Name", "Id" FROM "Account" WHERE "IsDeleted" = 0 ORDER BY "Id"'
     )
     accounts: dict[str, str] = dict(reversed(rows))  # the oldest of a name wins
-    employers: dict[str | None, str] = dict(
-        people.drop_nulls(["_email", "_account"]).select("_email", "_account").iter_rows()
-    )
-    chosen, account_id = accepted[0], None
-    for lead_id in accepted:
-        account_id = accounts.get(employers.get(leads[lead_id].email, ""))
-        if account_id is not None:
-            chosen = lead_id
-            break
+    chosen, account_id = pick_conversion(people, accounts, accepted, leads)
     done = sandbox.convert_lead(chosen, account_id)
     return Conversion(done["leadId"], done["contactId"], done["accountId"])
 
@@ -482,6 +471,31 @@ def _merge(sandbox: SalesforceSandbox, leads: list[_Lead], week: _Week) -> Merge
     master, duplicate, email = pair
     sandbox.merge("Lead", master, [duplicate])
     return Merge(master, duplicate, email)
+
+
+def pick_conversion(
+    people: pl.DataFrame,
+    accounts: dict[str, str],
+    accepted: list[str],
+    leads: Mapping[str, LeadLike],
+) -> tuple[str, str | None]:
+    """The first accepted lead whose person works at an account of the org (``accounts``:
+    name -> id) and that account's id; else the first accepted lead and no account."""
+    employers: dict[str | None, str] = dict(
+        people.drop_nulls(["_email", "_account"]).select("_email", "_account").iter_rows()
+    )
+    for lead_id in accepted:
+        account_id = accounts.get(employers.get(leads[lead_id].email, ""))
+        if account_id is not None:
+            return lead_id, account_id
+    return accepted[0], None
+
+
+def pick_deletion(people: pl.DataFrame, spare: Sequence[LeadLike], week: _Week) -> list[str]:
+    """One lead of ``spare`` to delete (a competitor's when there is one), or none."""
+    competitors = set(people.filter("is_competitor")["_email"].drop_nulls())
+    doomed = [lead.id for lead in spare if lead.email in competitors] or [x.id for x in spare]
+    return week.pick(doomed, 1)
 
 
 class LeadLike(Protocol):

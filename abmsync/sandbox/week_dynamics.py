@@ -52,7 +52,13 @@ def dynamics_week(
     people: pl.DataFrame, store: DataverseStore, week: _Week, summary: ActivitySummary
 ) -> ActivitySummary:
     """Play the week's sales activity on ``store``; see the module doc."""
-    from abmsync.sandbox.week import Conversion, LeadFeedback, Merge, pick_duplicates
+    from abmsync.sandbox.week import (
+        Conversion,
+        LeadFeedback,
+        Merge,
+        pick_deletion,
+        pick_duplicates,
+    )
 
     leads = [
         _Lead(
@@ -119,10 +125,7 @@ def dynamics_week(
         store.merge("lead", master, duplicate)
         merge = Merge(master, duplicate, email)
         used |= {master, duplicate}
-    competitors = set(people.filter("is_competitor")["_email"].drop_nulls())
-    spare = [lead for lead in leads if lead.id not in used]
-    doomed = [lead.id for lead in spare if lead.email in competitors] or [x.id for x in spare]
-    deleted = week.pick(doomed, 1)
+    deleted = pick_deletion(people, [lead for lead in leads if lead.id not in used], week)
     for lead_id in deleted:
         store.delete("lead", lead_id)
     return replace(
@@ -137,16 +140,11 @@ def dynamics_week(
 def _to_qualify(
     people: pl.DataFrame, store: DataverseStore, accepted: list[str], leads: dict[str, _Lead]
 ) -> tuple[str, str | None]:
-    """The first accepted lead whose person works at an account of the org, and that account;
-    else the first accepted lead and no account (qualifying creates one)."""
+    """The lead to qualify and the org's account to qualify it at (None: qualifying
+    creates one); the oldest account of a name wins."""
+    from abmsync.sandbox.week import pick_conversion
+
     accounts: dict[str, str] = {}
     for row in sorted(store.rows("account"), key=lambda r: str(r.get("createdon") or "")):
         accounts.setdefault(str(row.get("name")), str(row["accountid"]))
-    employers: dict[str | None, str] = dict(
-        people.drop_nulls(["_email", "_account"]).select("_email", "_account").iter_rows()
-    )
-    for lead_id in accepted:
-        account_id = accounts.get(employers.get(leads[lead_id].email, ""))
-        if account_id is not None:
-            return lead_id, account_id
-    return accepted[0], None
+    return pick_conversion(people, accounts, accepted, leads)
