@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -315,14 +316,8 @@ class DataverseClient:
             cache = app.token_cache
             for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
-        try:
+        with self._reaching_entra():
             result = app.acquire_token_for_client(scopes=[f"{self.org_url}/.default"])
-        except requests.exceptions.SSLError as error:
-            raise self._tls_error(error, "Microsoft Entra") from None
-        except requests.exceptions.RequestException as error:
-            raise TransientError(
-                f"could not reach Microsoft Entra at {self.authority}: {type(error).__name__}"
-            ) from None
         if "access_token" not in result:
             raise self._sign_in_error(result)
         token = str(result["access_token"])
@@ -333,28 +328,35 @@ class DataverseClient:
     def _app(self) -> msal.ConfidentialClientApplication:
         if self._msal is None:
             try:
-                self._msal = msal.ConfidentialClientApplication(
-                    self.client_id,
-                    client_credential=self._secret.get_secret_value(),
-                    authority=self.authority,
-                    http_client=self._entra,
-                    # Authority validation asks Microsoft's discovery endpoint; an
-                    # authority elsewhere (a sovereign cloud's, a sandbox) must skip it.
-                    **({} if self._microsoft else {"instance_discovery": False}),
-                )
+                with self._reaching_entra():
+                    self._msal = msal.ConfidentialClientApplication(
+                        self.client_id,
+                        client_credential=self._secret.get_secret_value(),
+                        authority=self.authority,
+                        http_client=self._entra,
+                        # Authority validation asks Microsoft's discovery endpoint; an
+                        # authority elsewhere (a sovereign cloud's, a sandbox) must skip it.
+                        **({} if self._microsoft else {"instance_discovery": False}),
+                    )
             except ValueError as error:
                 raise ConfigError(
                     f"Microsoft Entra authority {self.authority} is not usable "
                     f"({one_line(str(error), 200)}); check ABMSYNC_DYNAMICS__TENANT_ID and "
                     "ABMSYNC_DYNAMICS__AUTHORITY_HOST"
                 ) from None
-            except requests.exceptions.SSLError as error:
-                raise self._tls_error(error, "Microsoft Entra") from None
-            except requests.exceptions.RequestException as error:
-                raise TransientError(
-                    f"could not reach Microsoft Entra at {self.authority}: {type(error).__name__}"
-                ) from None
         return self._msal
+
+    @contextmanager
+    def _reaching_entra(self) -> Iterator[None]:
+        """Errors reaching Microsoft Entra as abmsync's: TLS ones terminal, the rest transient."""
+        try:
+            yield
+        except requests.exceptions.SSLError as error:
+            raise self._tls_error(error, "Microsoft Entra") from None
+        except requests.exceptions.RequestException as error:
+            raise TransientError(
+                f"could not reach Microsoft Entra at {self.authority}: {type(error).__name__}"
+            ) from None
 
     def _sign_in_error(self, result: Mapping[str, Any]) -> Exception:
         code = str(result.get("error") or "error")
