@@ -644,6 +644,14 @@ _register_sandbox_commands()
     show_default=True,
     help="the sandbox CRM: Salesforce or Dynamics 365",
 )
+@click.option(
+    "--map",
+    "platform",
+    type=click.Choice(["hubspot", "eloqua"]),
+    default="hubspot",
+    show_default=True,
+    help="the sandbox marketing automation platform: HubSpot or Oracle Eloqua",
+)
 @click.option("--serve", is_flag=True, help="keep the sandbox running afterwards")
 def demo(
     people: int,
@@ -652,10 +660,11 @@ def demo(
     rules_path: Path,
     mappings: Path,
     crm: str,
+    platform: str,
     serve: bool,
 ) -> None:
-    """A sandbox CRM (Salesforce or Dynamics 365) and HubSpot with generated data: sync,
-    a week later, sync again.
+    """A sandbox CRM (Salesforce or Dynamics 365) and marketing platform (HubSpot or
+    Eloqua) with generated data: sync, a week later, sync again.
 
     Exits 1 if a sync failed, 3 if one was partial (records rejected), as
     `abmsync sync` does.
@@ -672,6 +681,7 @@ def demo(
             mappings=mappings,
             serve=serve,
             crm=crm,
+            platform=platform,
         )
     statuses = {s.status for s in summaries}
     if statuses - {"succeeded", "partial"}:

@@ -1,12 +1,14 @@
 """``abmsync demo``: the whole sync story on the built-in sandbox, in one command.
 
 1. validates and unit-tests the example rules;
-2. generates a realistic B2B data set and loads it into the Salesforce and
-   HubSpot emulators (served on loopback, spoken to over real HTTP by the
-   real client libraries), then creates abmsync's fields there;
-3. runs an initial sync: every lead, contact and HubSpot contact gets its
+2. generates a realistic B2B data set and loads it into a CRM emulator
+   (Salesforce, or Dynamics 365 with ``--crm dynamics``) and a marketing
+   platform's (HubSpot, or Oracle Eloqua with ``--map eloqua``), served on
+   loopback and spoken to over real HTTP by the real client libraries (httpx
+   for Eloqua), then creates abmsync's fields there;
+3. runs an initial sync: every lead, contact and marketing contact gets its
    score, grade, priority, stage and reasons; touchpoints cross over as
-   Salesforce ``ABM_Touchpoint__c`` records and HubSpot notes;
+   CRM touchpoint records and HubSpot notes or Eloqua custom object records;
 4. plays a week: new marketing activity (demo requests among it), sales
    feedback, a lead conversion, a merge, a deletion, web-form sign-ups that
    never reach Salesforce;
@@ -18,10 +20,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +38,10 @@ from abmsync.render import render_sync, table
 from abmsync.rules.loader import LoadedRules, load_rules
 from abmsync.rules.testing import run_rule_tests
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
-from abmsync.sandbox.hubspot.store import HubSpotStore
 from abmsync.sandbox.reach import (
     HUBSPOT_TOKEN,
     dynamics_settings,
+    eloqua_settings,
     hubspot_settings,
     salesforce_settings,
 )
@@ -56,27 +59,52 @@ from abmsync.sync_progress import live_progress
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.app import DataverseSandbox
+    from abmsync.sandbox.eloqua.store import EloquaStore
+    from abmsync.sandbox.hubspot.store import HubSpotStore
 
 WEEK = timedelta(days=7)
 
 
 CRM_NAMES = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}
 CRMS = tuple(CRM_NAMES)
+PLATFORM_NAMES = {"hubspot": "HubSpot", "eloqua": "Eloqua"}
+PLATFORMS = tuple(PLATFORM_NAMES)
+
+
+class ShiftedClock:
+    """A marketing platform's clock: from ``start`` (default: now) in real time, plus ``offset``.
+
+    Eloqua's activity exports select by activity date, so its clock starts at the
+    data set's "now": activity played a week later is then newer than the last read.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start
+        self.offset = timedelta(0)
+        self._began = time.monotonic()
+
+    def __call__(self) -> datetime:
+        if self.start is None:
+            return datetime.now(UTC) + self.offset
+        return self.start + timedelta(seconds=time.monotonic() - self._began) + self.offset
 
 
 @dataclass
 class Sandbox:
-    """The running emulators (one CRM and HubSpot) and connectors to them."""
+    """The running emulators (one CRM, one marketing platform) and connectors to them."""
 
     crm: str  # "salesforce" or "dynamics"
     crm_url: str
     ca_file: str
-    hubspot_url: str
+    platform: str  # "hubspot" or "eloqua"
+    platform_url: str
     connectors: dict[str, Connector]
-    hubspot: HubSpotStore  # the emulated portal
     settings: dict[str, str]  # ABMSYNC_* settings that reach the emulators
+    clock: ShiftedClock  # the marketing platform's clock
     salesforce: SalesforceSandbox | None = None  # the emulated org, with --crm salesforce
     dynamics: DataverseSandbox | None = None  # the emulated org, with --crm dynamics
+    hubspot: HubSpotStore | None = None  # the emulated portal, with --map hubspot
+    eloqua: EloquaStore | None = None  # the emulated instance, with --map eloqua
 
     def env(self, database: str, rules: Path, mappings: Path) -> dict[str, str]:
         """Settings that point ``abmsync`` commands at this sandbox."""
@@ -93,37 +121,76 @@ class DemoCheckError(AbmsyncError):
 
 
 @contextmanager
-def running_sandbox(crm: str = "salesforce") -> Iterator[Sandbox]:
-    """Start the CRM emulator (HTTPS) and the HubSpot one; stop them on exit."""
-    from abmsync.connectors.hubspot.connector import HubSpotConnector
-    from abmsync.sandbox.faults import Faults
-    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
-
-    token = HUBSPOT_TOKEN
-    hs_app = hubspot_app(Faults(), token=token, burst_limit=1_000_000)
+def running_sandbox(crm: str = "salesforce", platform: str = "hubspot") -> Iterator[Sandbox]:
+    """Start the CRM emulator (HTTPS) and the marketing platform's; stop them on exit."""
+    clock = ShiftedClock(DEFAULT_AS_OF if platform == "eloqua" else None)
     crm_app, connect = _crm_app(crm)
-    with SandboxServer(crm_app, tls=True) as served, SandboxServer(hs_app) as hs:
+    platform_app, tls, reach = _platform_app(platform, clock)
+    with (
+        SandboxServer(crm_app, tls=True) as served,
+        SandboxServer(platform_app, tls=tls) as marketing,
+    ):
         ca_file = str(served.ca_file)
         crm_settings, crm_connector = connect(served.url, ca_file)
-        settings = {**crm_settings, **hubspot_settings(hs.url, token)}
-        connectors: dict[str, Connector] = {
-            crm: crm_connector,
-            "hubspot": HubSpotConnector(SecretStr(token), host=hs.url),
-        }
+        platform_settings, platform_connector = reach(
+            marketing.url, str(marketing.ca_file) if tls else ""
+        )
         yield Sandbox(
             crm=crm,
             crm_url=served.url,
             ca_file=ca_file,
-            hubspot_url=hs.url,
-            connectors=connectors,
-            hubspot=hs_app.state.store,
-            settings=settings,
+            platform=platform,
+            platform_url=marketing.url,
+            connectors={crm: crm_connector, platform: platform_connector},
+            settings={**crm_settings, **platform_settings},
+            clock=clock,
             salesforce=crm_app.state.sandbox if crm == "salesforce" else None,
             dynamics=crm_app.state.sandbox if crm == "dynamics" else None,
+            hubspot=platform_app.state.store if platform == "hubspot" else None,
+            eloqua=platform_app.state.store if platform == "eloqua" else None,
         )
 
 
 Connect = Callable[[str, str], tuple[dict[str, str], Connector]]
+
+
+def _platform_app(platform: str, clock: ShiftedClock) -> tuple[Any, bool, Connect]:
+    """The marketing platform's emulator app, whether it is served over TLS, and how to
+    reach it once served (url, CA file): its settings and a connector to it."""
+    from abmsync.sandbox.faults import Faults
+
+    if platform == "eloqua":
+        from abmsync.connectors.eloqua.connector import EloquaConnector
+        from abmsync.sandbox.eloqua import EloquaConfig
+        from abmsync.sandbox.eloqua import create_app as eloqua_app
+
+        elq = EloquaConfig()
+
+        def eloqua(url: str, ca: str) -> tuple[dict[str, str], Connector]:
+            connector = EloquaConnector(
+                elq.company,
+                elq.username,
+                SecretStr(elq.password),
+                login_url=url,
+                verify=ca,
+            )
+            return eloqua_settings(url, ca, elq), connector
+
+        return eloqua_app(Faults(), config=elq, clock=clock), True, eloqua
+    if platform != "hubspot":
+        raise ConfigError(
+            f"unknown marketing platform {platform!r} (use one of {', '.join(PLATFORMS)})"
+        )
+    from abmsync.connectors.hubspot.connector import HubSpotConnector
+    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
+
+    token = HUBSPOT_TOKEN
+    app = hubspot_app(Faults(), token=token, burst_limit=1_000_000)
+
+    def hubspot(url: str, ca: str) -> tuple[dict[str, str], Connector]:
+        return hubspot_settings(url, token), HubSpotConnector(SecretStr(token), host=url)
+
+    return app, False, hubspot
 
 
 def _crm_app(crm: str) -> tuple[Any, Connect]:
@@ -176,6 +243,7 @@ def run_demo(
     mappings: Path,
     serve: bool = False,
     crm: str = "salesforce",
+    platform: str = "hubspot",
 ) -> list[SyncSummary]:
     """Run the demo; returns the three syncs' summaries. See the module docstring."""
     rules_path, mappings = _locate(rules_path, "rules file"), _locate(mappings, "mappings")
@@ -194,14 +262,18 @@ def run_demo(
     url = f"sqlite:///{database}"
     data = generate_dataset(people, seed=seed, as_of=DEFAULT_AS_OF)
     summaries: list[SyncSummary] = []
-    with running_sandbox(crm) as sandbox, Store.open(url) as store:
-        seeded = seed_sandbox(data, sandbox.salesforce, sandbox.hubspot, sandbox.dynamics)
+    with running_sandbox(crm, platform) as sandbox, Store.open(url) as store:
+        seeded = seed_sandbox(
+            data, sandbox.salesforce, sandbox.hubspot, sandbox.dynamics, eloqua=sandbox.eloqua
+        )
         loaded_rows = table("Loaded into the sandbox", ["system", "object", "records"])
         for system, obj, count in seeded.rows():
             loaded_rows.add_row(system, obj, f"{count:,}")
         console.print(loaded_rows)
         console.print(
-            f"{CRM_NAMES[crm]} {sandbox.crm_url}   HubSpot {sandbox.hubspot_url}", highlight=False
+            f"{CRM_NAMES[crm]} {sandbox.crm_url}   "
+            f"{PLATFORM_NAMES[platform]} {sandbox.platform_url}",
+            highlight=False,
         )
         for system, connector in sandbox.connectors.items():
             for spec in field_specs(loaded.ruleset, system):
@@ -221,11 +293,15 @@ def run_demo(
 
         sync("3. Initial sync", 0)
         _show_records(console, sandbox)
+        if sandbox.platform == "eloqua":
+            _show_eloqua_contacts(console, sandbox.connectors["eloqua"], loaded)
 
         console.rule("[bold]4. A week passes")
-        # The portal's clock moves on a week too, as it would between two real syncs.
+        # The platform's clock moves on a week too, as it would between two real syncs.
         # (The CRMs keep real time: Salesforce's deleted-records query asks up to now.)
-        sandbox.hubspot.set_clock(frozen_ms=None, offset_ms=int(WEEK.total_seconds() * 1000))
+        sandbox.clock.offset = WEEK
+        if sandbox.hubspot is not None:
+            sandbox.hubspot.set_clock(frozen_ms=None, offset_ms=int(WEEK.total_seconds() * 1000))
         week = simulate_week(
             data,
             sandbox.salesforce,
@@ -233,8 +309,9 @@ def run_demo(
             seed=seed + 4,
             start=DEFAULT_AS_OF,
             dynamics=sandbox.dynamics.store if sandbox.dynamics is not None else None,
+            eloqua=sandbox.eloqua,
         )
-        _show_week(console, week)
+        _show_week(console, week, PLATFORM_NAMES[platform])
         sync("5. Incremental sync", 7)
         _show_record(console, sandbox, week)
         idle = sync("6. Nothing changed since: this sync writes nothing", 7)
@@ -245,7 +322,8 @@ def run_demo(
             f"State database: {database}\n"
             f"  abmsync status --database sqlite:///{database}\n"
             f"  abmsync deadletters list --database sqlite:///{database}\n"
-            f"  abmsync sandbox serve --crm {crm}   (emulators to point `abmsync sync` at)",
+            f"  abmsync sandbox serve --crm {crm} --map {platform}"
+            "   (emulators to point `abmsync sync` at)",
             highlight=False,
         )
         if serve:
@@ -372,11 +450,36 @@ def _show_dynamics_records(console: Console, connector: Connector) -> None:
         )
 
 
-def _show_week(console: Console, week: ActivitySummary) -> None:
+def _show_eloqua_contacts(console: Console, connector: Connector, loaded: LoadedRules) -> None:
+    """The best-scored Eloqua contacts with the fields abmsync wrote, read by a Bulk export."""
+    owned = loaded.ruleset.writeback.objects("eloqua").get("contacts", {})
+    score, grade, stage = (owned.get(k) for k in ("score", "grade", "stage"))
+    contacts = _read_all(connector, "contacts")
+    if score is None or score not in contacts.columns:
+        return
+    shown = table(
+        "In Eloqua: the same scores on the marketing contacts",
+        ["contact", "email", "score", "grade", "stage"],
+    )
+    top = contacts.with_columns(pl.col(score).cast(pl.Float64, strict=False)).sort(
+        score, descending=True, nulls_last=True
+    )
+    for row in top.head(3).iter_rows(named=True):
+        shown.add_row(
+            str(row.get("ContactId")),
+            row.get("C_EmailAddress") or "",
+            f"{row[score] or 0:g}",
+            str(row.get(grade or "") or ""),
+            str(row.get(stage or "") or ""),
+        )
+    console.print(shown)
+
+
+def _show_week(console: Console, week: ActivitySummary, platform: str) -> None:
     lines = [
-        f"{len(week.touchpoints):,} new marketing touchpoints in HubSpot, "
+        f"{len(week.touchpoints):,} new marketing touchpoints in {platform}, "
         f"{len(week.fast_tracks):,} of them demo or contact-sales requests",
-        f"{len(week.new_contacts):,} web-form sign-ups that exist only in HubSpot",
+        f"{len(week.new_contacts):,} web-form sign-ups that exist only in {platform}",
         f"{len(week.feedback):,} leads judged by sales "
         f"({', '.join(sorted({f.status for f in week.feedback}))})",
     ]

@@ -80,6 +80,9 @@ class TouchpointType(StrEnum):
     CALL = "call"
     UNSUBSCRIBE = "unsubscribe"
     EMAIL_BOUNCE = "email_bounce"
+    EMAIL_SEND = "email_send"
+    WEB_VISIT = "web_visit"
+    SUBSCRIBE = "subscribe"
 
 
 class SourceRef(BaseModel):

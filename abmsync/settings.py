@@ -169,6 +169,33 @@ class DynamicsSettings(TlsSettings):
         return (_http_url(value) or value).rstrip("/")
 
 
+class EloquaSettings(TlsSettings):
+    """An Oracle Eloqua instance: a user's Basic login, or an OAuth2 app on top of it.
+
+    With ``client_id`` and ``client_secret`` set, abmsync signs in with OAuth2
+    (the resource-owner password grant, then refresh tokens); otherwise with
+    HTTP Basic ``Company\\User:password``. Either way the pod's base URL comes
+    from ``GET {login_url}/id``, never from a hard-coded host.
+    """
+
+    required: ClassVar[tuple[str, ...]] = ("company", "username", "password")
+
+    company: str | None = Field(default=None, description="the Eloqua site (company) name")
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str | None = Field(default=None, description="OAuth2 app id (optional)")
+    client_secret: SecretStr | None = None
+    login_url: str = Field(
+        default="https://login.eloqua.com", description="Eloqua's login and discovery host"
+    )
+    max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
+
+    @field_validator("login_url")
+    @classmethod
+    def _login(cls, value: str) -> str:
+        return (_http_url(value) or value).rstrip("/")
+
+
 class Settings(BaseSettings):
     """Everything abmsync reads from its environment."""
 
@@ -193,6 +220,7 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     dynamics: DynamicsSettings = Field(default_factory=DynamicsSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+    eloqua: EloquaSettings = Field(default_factory=EloquaSettings)
 
     def __init__(self, **values: Any) -> None:
         """Read every source; a wrong or unknown setting raises one-line ``SettingsError``."""
@@ -421,6 +449,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "SYSTEMS",
     "DynamicsSettings",
+    "EloquaSettings",
     "HubSpotSettings",
     "SalesforceSettings",
     "Settings",

@@ -365,6 +365,11 @@ class TouchpointTarget(StrictModel):
 
     object: str = Field(description="e.g. ABM_Touchpoint__c (Salesforce) or notes (HubSpot)")
     external_id: str = Field(description="unique field holding abmsync's touchpoint key")
+    exclude_types: list[str] = Field(
+        default_factory=list,
+        description="touchpoint types not written as history (e.g. email_send: a record per "
+        "email sent would bury what people did)",
+    )
 
 
 class ReasonsFormat(StrictModel):
@@ -417,7 +422,7 @@ class WriteBack(StrictModel):
         default=90, ge=1, description="touchpoints younger than this are written as history"
     )
     reasons_format: ReasonsFormat = Field(default_factory=ReasonsFormat)
-    systems: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
+    systems: dict[str, dict[str, dict[str, str | list[str]]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -443,6 +448,9 @@ class WriteBack(StrictModel):
                         f"{system}.{obj}: unknown write-back key {unknown[0]!r}; "
                         f"use {', '.join(WRITEBACK_COLUMNS)}"
                     )
+                listed = sorted(k for k, v in fields.items() if not isinstance(v, str))
+                if listed:
+                    raise ValueError(f"{system}.{obj}.{listed[0]}: give one field name, not a list")
         keys = self.conflicts if isinstance(self.conflicts, dict) else {}
         unknown = sorted(set(keys) - set(WRITEBACK_COLUMNS))
         if unknown:
@@ -464,7 +472,7 @@ class WriteBack(StrictModel):
     def objects(self, system: str) -> dict[str, dict[str, str]]:
         """Field maps (write-back key -> vendor field) per object of ``system``."""
         return {
-            obj: fields
+            obj: {key: name for key, name in fields.items() if isinstance(name, str)}
             for obj, fields in self.systems.get(system, {}).items()
             if obj != TOUCHPOINTS_KEY
         }

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.app import DynamicsConfig
+    from abmsync.sandbox.eloqua import EloquaConfig
     from abmsync.sandbox.salesforce.app import SandboxConfig
 
 HUBSPOT_TOKEN = "sandbox-token"
@@ -43,3 +44,14 @@ def dynamics_settings(url: str, ca_file: str, config: DynamicsConfig) -> dict[st
 def hubspot_settings(url: str, token: str = HUBSPOT_TOKEN) -> dict[str, str]:
     """Settings for a HubSpot emulator served at ``url``."""
     return {"ABMSYNC_HUBSPOT__HOST": url, "ABMSYNC_HUBSPOT__ACCESS_TOKEN": token}
+
+
+def eloqua_settings(url: str, ca_file: str, config: EloquaConfig) -> dict[str, str]:
+    """Settings for an Eloqua emulator served at ``url``: it is the login host and the pod."""
+    return {
+        "ABMSYNC_ELOQUA__COMPANY": config.company,
+        "ABMSYNC_ELOQUA__USERNAME": config.username,
+        "ABMSYNC_ELOQUA__PASSWORD": config.password,
+        "ABMSYNC_ELOQUA__LOGIN_URL": url,
+        "ABMSYNC_ELOQUA__VERIFY": ca_file,
+    }

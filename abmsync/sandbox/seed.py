@@ -57,6 +57,7 @@ from abmsync.sandbox.salesforce.store import Store, custom_field
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.app import DataverseSandbox
+    from abmsync.sandbox.eloqua.store import EloquaStore
 
 SALES_TYPES = {"call": "Call", "meeting": "Meeting"}  # touchpoint type -> Task Type
 CAMPAIGN_TYPES = ["webinar", "event"]  # touchpoint types held as CampaignMembers
@@ -104,6 +105,7 @@ class SeedSummary:
     ids: pl.DataFrame
     seconds: float
     dynamics: dict[str, int] = field(default_factory=dict)
+    eloqua: dict[str, int] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[str, str, int]]:
         """(system, object, records) for a table."""
@@ -111,6 +113,7 @@ class SeedSummary:
             ("salesforce", self.salesforce),
             ("dynamics", self.dynamics),
             ("hubspot", self.hubspot),
+            ("eloqua", self.eloqua),
         )
         return [(system, obj, count) for system, counts in systems for obj, count in counts.items()]
 
@@ -120,7 +123,7 @@ class _Ledger:
     """Counts and id pairs collected while loading."""
 
     counts: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {"salesforce": {}, "dynamics": {}, "hubspot": {}}
+        default_factory=lambda: {"salesforce": {}, "dynamics": {}, "hubspot": {}, "eloqua": {}}
     )
     skipped: dict[str, int] = field(default_factory=dict)
     pairs: list[pl.DataFrame] = field(default_factory=list)
@@ -143,13 +146,17 @@ def seed_sandbox(
     salesforce: SalesforceSandbox | None,
     hubspot: HubSpotStore | None,
     dynamics: DataverseSandbox | None = None,
+    *,
+    eloqua: EloquaStore | None = None,
 ) -> SeedSummary:
     """Load ``data`` into empty emulators; skip one by passing None.
 
     ``salesforce`` is ``app.state.sandbox`` of a Salesforce emulator app,
     ``hubspot`` the ``app.state.store`` of a HubSpot one, ``dynamics`` the
     ``app.state.sandbox`` of a Dataverse one (see
-    :mod:`abmsync.sandbox.seed_dynamics`); the apps may be served already.
+    :mod:`abmsync.sandbox.seed_dynamics`), ``eloqua`` the ``app.state.store``
+    of an Eloqua one (see :mod:`abmsync.sandbox.seed_eloqua`); the apps may be
+    served already.
     Customises the orgs first (Lead Status values, ``Rejection_Reason__c``)
     and adds a HubSpot owner per generated owner.
     Seeding twice duplicates the records. Raises the stores' ``RecordError`` /
@@ -166,11 +173,16 @@ def seed_sandbox(
         seed_dynamics(data, dynamics.store, created, ledger)
     if hubspot is not None:
         _seed_hubspot(data, hubspot, created, ledger)
+    if eloqua is not None:
+        from abmsync.sandbox.seed_eloqua import seed_eloqua
+
+        seed_eloqua(data, eloqua, created, ledger)
     ids = pl.concat(ledger.pairs) if ledger.pairs else pl.DataFrame(schema=ID_COLUMNS)
     return SeedSummary(
         salesforce=ledger.counts["salesforce"],
         hubspot=ledger.counts["hubspot"],
         dynamics=ledger.counts["dynamics"],
+        eloqua=ledger.counts["eloqua"],
         skipped=ledger.skipped,
         ids=ids,
         seconds=time.perf_counter() - started,

@@ -1,10 +1,11 @@
-"""``abmsync sandbox serve``: run a CRM and the HubSpot emulator for people to poke at.
+"""``abmsync sandbox serve``: run a CRM and a marketing platform's emulator to poke at.
 
 The CRM is Salesforce or, with ``--crm dynamics``, Dynamics 365 (Dataverse,
-with its own Microsoft Entra token endpoint). Both listen on 127.0.0.1 only:
-the CRM over HTTPS with a certificate from a
-locally generated CA (its file is printed, for clients to trust), HubSpot over
-plain HTTP. Faults can be switched on for the whole session, e.g.
+with its own Microsoft Entra token endpoint); the marketing platform HubSpot
+or, with ``--map eloqua``, Oracle Eloqua (its login host and pod in one). Both
+listen on 127.0.0.1 only: the CRM and Eloqua over HTTPS with a certificate
+from a locally generated CA (its file is printed, for clients to trust),
+HubSpot over plain HTTP. Faults can be switched on for the whole session, e.g.
 ``--faults rate_limit=0.1,server_error=0.05,seed=3``. The credentials printed
 are the sandbox's own fixed demo values, never real ones.
 """
@@ -20,7 +21,12 @@ from rich.console import Console
 
 from abmsync.clikit import CliError, FiniteFloatRange
 from abmsync.sandbox.faults import Faults
-from abmsync.sandbox.reach import dynamics_settings, hubspot_settings, salesforce_settings
+from abmsync.sandbox.reach import (
+    dynamics_settings,
+    eloqua_settings,
+    hubspot_settings,
+    salesforce_settings,
+)
 from abmsync.sandbox.server import SandboxServer, wait_for_stop
 from abmsync.sync.schedule import StopSignal
 
@@ -60,7 +66,20 @@ def _ensure_free(option: str, port: int | None) -> None:
     help="default: a free port",
 )
 @click.option(
-    "--hubspot-port", type=click.IntRange(1, 65535), default=None, help="default: a free port"
+    "--map",
+    "platform",
+    type=click.Choice(["hubspot", "eloqua"]),
+    default="hubspot",
+    show_default=True,
+    help="the marketing platform emulator to serve",
+)
+@click.option(
+    "--map-port",
+    "--hubspot-port",
+    "map_port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="default: a free port",
 )
 @click.option("--faults", "fault_text", help="e.g. rate_limit=0.1,server_error=0.05,seed=3")
 @click.option(
@@ -72,32 +91,35 @@ def _ensure_free(option: str, port: int | None) -> None:
 def serve(
     crm: str,
     crm_port: int | None,
-    hubspot_port: int | None,
+    platform: str,
+    map_port: int | None,
     fault_text: str | None,
     seconds: float | None,
 ) -> None:
-    """Serve a CRM emulator (Salesforce or Dynamics 365) and HubSpot's on 127.0.0.1.
+    """Serve a CRM emulator (Salesforce or Dynamics 365) and a marketing platform's
+    (HubSpot or Eloqua) on 127.0.0.1.
 
     Ctrl-C or SIGTERM stops them; the exit code is then 0.
     """
-    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
-
     faults = _faults(fault_text)
-    for option, port in (("--crm-port", crm_port), ("--hubspot-port", hubspot_port)):
+    for option, port in (("--crm-port", crm_port), ("--map-port", map_port)):
         _ensure_free(option, port)
     console = Console()
     app, settings_of = _crm(crm, faults)
     served = SandboxServer(app, tls=True, port=crm_port)
-    hubspot = SandboxServer(hubspot_app(_faults(fault_text)), port=hubspot_port)
-    with StopSignal() as stop, served, hubspot:
+    map_app, tls, map_settings_of = _platform(platform, _faults(fault_text))
+    marketing = SandboxServer(map_app, tls=tls, port=map_port)
+    with StopSignal() as stop, served, marketing:
         settings = {
             **settings_of(served.url, str(served.ca_file)),
-            **hubspot_settings(hubspot.url),
+            **map_settings_of(marketing.url, str(marketing.ca_file)),
         }
         name = "Dynamics 365" if crm == "dynamics" else "Salesforce"
+        map_name = "Eloqua" if platform == "eloqua" else "HubSpot"
+        map_ca = f"  (CA: {marketing.ca_file})" if tls else ""
         console.print(
             f"[bold]{name}[/] {served.url}  (CA: {served.ca_file})\n"
-            f"[bold]HubSpot[/] {hubspot.url}\n"
+            f"[bold]{map_name}[/] {marketing.url}{map_ca}\n"
             "Point abmsync at them (sandbox credentials, not secrets):",
             highlight=False,
             soft_wrap=True,
@@ -108,6 +130,21 @@ def serve(
         console.print("Sandbox data only; serving until Ctrl-C.", highlight=False)
         wait_for_stop(stop, seconds)
     console.print("stopped")
+
+
+def _platform(
+    platform: str, faults: Faults
+) -> tuple[Any, bool, Callable[[str, str], dict[str, str]]]:
+    """The marketing platform's app, whether it speaks TLS, and the settings that reach it."""
+    if platform == "eloqua":
+        from abmsync.sandbox.eloqua import EloquaConfig
+        from abmsync.sandbox.eloqua import create_app as eloqua_app
+
+        elq = EloquaConfig()
+        return eloqua_app(faults, config=elq), True, lambda url, ca: eloqua_settings(url, ca, elq)
+    from abmsync.sandbox.hubspot.app import create_app as hubspot_app
+
+    return hubspot_app(faults), False, lambda url, ca: hubspot_settings(url)
 
 
 def _crm(crm: str, faults: Faults) -> tuple[Any, Callable[[str, str], dict[str, str]]]:

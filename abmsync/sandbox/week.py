@@ -6,10 +6,13 @@ same handles: ``app.state.sandbox`` and ``app.state.store``). It writes to the
 stores in process, as users and integrations would through the APIs, and
 returns an :class:`ActivitySummary` naming every record it touched:
 
-- HubSpot: marketing touches (notes typed by ``abm_activity_type``) by about
-  1 % of the contacts; five contact-sales or demo-request form fills by people
-  still in subscriber, lead or recycled, which fast-track them to MQL under
-  ``examples/rules.yaml``; four new contacts from form fills, never in Salesforce.
+- the marketing platform (HubSpot, or Eloqua with ``eloqua=``): marketing
+  touches by about 1 % of the contacts (HubSpot notes typed by
+  ``abm_activity_type``; Eloqua activities with the sends, visits and
+  bouncebacks that come with them); five contact-sales or demo-request form
+  fills by people still in subscriber, lead or recycled, which fast-track them
+  to MQL under ``examples/rules.yaml``; four new contacts from form fills,
+  never in the CRM.
 - Salesforce: sales call and accept up to six MQL leads and reject up to four
   (Lead Status ``Accepted`` / ``Rejected``, most with a ``Rejection_Reason__c``);
   one accepted lead is converted (to its company's account when the org has
@@ -49,13 +52,14 @@ from abmsync.schema import normalize_email, utc
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.store import DataverseStore
+    from abmsync.sandbox.eloqua.store import EloquaStore
 
 FAST_TRACK_PATHS = ("/contact-sales", "/demo-request")
 
 
 @dataclass(frozen=True)
 class NewTouch:
-    """A touchpoint added to HubSpot as a note on a contact."""
+    """A touchpoint added to the marketing platform (a HubSpot note, an Eloqua activity)."""
 
     note_id: str
     contact_id: str
@@ -67,7 +71,7 @@ class NewTouch:
 
 @dataclass(frozen=True)
 class NewContact:
-    """A HubSpot contact from a form fill that never reached Salesforce."""
+    """A marketing platform's contact from a form fill that never reached the CRM."""
 
     contact_id: str
     email: str
@@ -169,6 +173,7 @@ def simulate_week(
     seed: int = 11,
     start: datetime,
     dynamics: DataverseStore | None = None,
+    eloqua: EloquaStore | None = None,
 ) -> ActivitySummary:
     """Play the week after ``start`` on emulators seeded with ``data``; the same seed,
     data and emulator state give the same activity.
@@ -183,7 +188,8 @@ def simulate_week(
     there is one). Activity times fall in the week; modification stamps are the
     emulators' clocks, so a cursor taken before the call sees all of it.
     ``dynamics`` (a Dataverse emulator's store) plays the same sales week
-    there (:mod:`abmsync.sandbox.week_dynamics`).
+    there (:mod:`abmsync.sandbox.week_dynamics`), ``eloqua`` (an Eloqua
+    emulator's store) the same marketing week (:mod:`abmsync.sandbox.week_eloqua`).
     """
     week = _Week(random.Random(seed), utc(start))
     people = data.people.join(
@@ -194,7 +200,11 @@ def simulate_week(
     ).with_columns(_email=email_key())
     summary = ActivitySummary(start=week.start, end=week.end)
     if hubspot is not None:
-        summary = _hubspot_week(data, people, hubspot, week, summary)
+        summary = marketing_week(data, people, HubSpotWeek(hubspot), week, summary)
+    if eloqua is not None:
+        from abmsync.sandbox.week_eloqua import EloquaWeek
+
+        summary = marketing_week(data, people, EloquaWeek(eloqua), week, summary)
     if salesforce is not None:
         summary = _salesforce_week(people, salesforce, week, summary)
     if dynamics is not None:
@@ -204,7 +214,7 @@ def simulate_week(
     return summary
 
 
-# --- the week in HubSpot ----------------------------------------------------------------------
+# --- the week in the marketing platform -------------------------------------------------------
 
 _MARKETING = [
     (kind, ordinary)
@@ -220,7 +230,9 @@ _PATHS = {
 
 
 @dataclass(frozen=True)
-class _Touch:
+class Touch:
+    """A marketing touch to record on a contact of the platform."""
+
     contact_id: str
     email: str
     type: str
@@ -229,21 +241,102 @@ class _Touch:
     campaign: str | None = None
 
 
-def _hubspot_week(
-    data: Dataset, people: pl.DataFrame, store: HubSpotStore, week: _Week, summary: ActivitySummary
+@dataclass(frozen=True)
+class SignUp:
+    """A person who signs up on the website: a new contact of the marketing platform."""
+
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    company: str
+    domain: str
+    country: str
+    stage: str  # "subscriber" (newsletter) or "lead"
+    at: datetime
+
+
+class MarketingPlatform(Protocol):
+    """What the marketing week needs of an emulated platform's store."""
+
+    def contacts_by_email(self) -> dict[str, int]:
+        """Contact ids by lower-case email."""
+        ...
+
+    def company_domains(self) -> set[str]:
+        """Domains of the companies the platform holds."""
+        ...
+
+    def add_signups(self, signups: Sequence[SignUp]) -> list[str]:
+        """Create the sign-ups as contacts at their companies; their ids, in order."""
+        ...
+
+    def add_touches(self, touches: Sequence[Touch]) -> list[NewTouch]:
+        """Record the touches on their contacts (oldest first)."""
+        ...
+
+
+class HubSpotWeek:
+    """The marketing week in HubSpot: contacts, and touches as notes."""
+
+    def __init__(self, store: HubSpotStore) -> None:
+        self.store = store
+
+    def contacts_by_email(self) -> dict[str, int]:
+        return self.store.ids_by("contacts", "email")
+
+    def company_domains(self) -> set[str]:
+        return set(self.store.ids_by("companies", "domain"))
+
+    def add_signups(self, signups: Sequence[SignUp]) -> list[str]:
+        companies = self.store.ids_by("companies", "domain")
+        rows = [
+            {
+                "email": s.email,
+                "firstname": s.first_name,
+                "lastname": s.last_name,
+                "jobtitle": s.title,
+                "company": s.company,
+                "country": s.country,
+                "lifecyclestage": s.stage,
+                "hs_email_optout": "false",
+            }
+            for s in signups
+        ]
+        ids = self.store.insert_many(
+            "contacts", rows, [round(s.at.timestamp() * 1000) for s in signups]
+        )
+        self.store.link_many(
+            "contacts",
+            "companies",
+            [(i, companies[s.domain]) for i, s in zip(ids, signups, strict=True)],
+        )
+        return [str(i) for i in ids]
+
+    def add_touches(self, touches: Sequence[Touch]) -> list[NewTouch]:
+        return _add_notes(self.store, list(touches))
+
+
+def marketing_week(
+    data: Dataset,
+    people: pl.DataFrame,
+    platform: MarketingPlatform,
+    week: _Week,
+    summary: ActivitySummary,
 ) -> ActivitySummary:
-    contacts = store.ids_by("contacts", "email")
+    """The marketing platform's week: touches, fast-track form fills and sign-ups."""
+    contacts = platform.contacts_by_email()
     reachable = people.filter(pl.col("_email").is_in(list(contacts)))
     quiet = reachable.filter(
         pl.col("stage").is_in(["subscriber", "lead", "recycled"]) & ~pl.col("is_competitor")
     )
-    touches: list[_Touch] = []
-    fast: list[_Touch] = []
+    touches: list[Touch] = []
+    fast: list[Touch] = []
     for email in week.pick(quiet["_email"].unique().to_list(), 5):
         at, path = week.moment(), week.rng.choice(FAST_TRACK_PATHS)
         contact = str(contacts[email])
-        touches.append(_Touch(contact, email, "page_view", vocab.VENDOR_SITE + "/pricing", at))
-        fast.append(_Touch(contact, email, "form_submit", vocab.VENDOR_SITE + path, at + _MINUTE))
+        touches.append(Touch(contact, email, "page_view", vocab.VENDOR_SITE + "/pricing", at))
+        fast.append(Touch(contact, email, "form_submit", vocab.VENDOR_SITE + path, at + _MINUTE))
     unsubscribed = set(reachable.filter("unsubscribed")["_email"].to_list())
     active = week.pick(
         reachable["_email"].unique().to_list(), max(10, min(500, len(contacts) // 100))
@@ -251,9 +344,9 @@ def _hubspot_week(
     for email in active:
         for _ in range(week.rng.randint(1, 4)):
             touches.append(_random_touch(week, str(contacts[email]), email, email in unsubscribed))
-    new_contacts, signups = _new_contacts(data, store, week, contacts)
+    new_contacts, signups = _new_contacts(data, platform, week, contacts)
     touches += signups
-    notes = _add_notes(store, [*touches, *fast])
+    notes = platform.add_touches([*touches, *fast])
     return replace(
         summary,
         touchpoints=tuple(notes),
@@ -269,7 +362,7 @@ def _hubspot_week(
 _MINUTE = timedelta(minutes=1)
 
 
-def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> _Touch:
+def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> Touch:
     """One marketing touch drawn with the generator's rates; no emails to the unsubscribed."""
     kinds, weights = zip(*_MARKETING, strict=True)
     kind = week.rng.choices(kinds, weights)[0]
@@ -281,26 +374,25 @@ def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> 
     if paths:
         url = vocab.VENDOR_SITE + week.rng.choices([p[0] for p in paths], [p[1] for p in paths])[0]
     campaign = f"Newsletter {at:%Y-%m}" if kind in _EMAIL_TYPES else None
-    return _Touch(contact, email, kind, url, at, campaign)
+    return Touch(contact, email, kind, url, at, campaign)
 
 
 def _new_contacts(
-    data: Dataset, store: HubSpotStore, week: _Week, contacts: dict[str, int]
-) -> tuple[list[NewContact], list[_Touch]]:
-    """Four people who sign up on the website: HubSpot contacts, no Salesforce record.
+    data: Dataset, platform: MarketingPlatform, week: _Week, contacts: dict[str, int]
+) -> tuple[list[NewContact], list[Touch]]:
+    """Four people who sign up on the website: marketing contacts, no CRM record.
 
     The first of them asks for a demo, which qualifies them at once.
     """
-    companies = store.ids_by("companies", "domain")
+    companies = platform.company_domains()
     accounts = data.accounts.filter(pl.col("domain").is_in(list(companies))).sort("id")
     if accounts.height == 0:
         return [], []
     firsts = sorted(set(data.people["first_name"].drop_nulls().to_list()))
     lasts = sorted(set(data.people["last_name"].drop_nulls().to_list()))
     titles = sorted(set(data.people["title"].drop_nulls().str.strip_chars().to_list()))
-    rows: list[dict[str, str]] = []
-    created: list[int] = []
-    signups: list[tuple[str, str | None, str, datetime]] = []
+    signups: list[SignUp] = []
+    forms: list[str] = []
     for number in range(4):
         account = accounts.row(week.rng.randrange(accounts.height), named=True)
         first, last = week.rng.choice(firsts), week.rng.choice(lasts)
@@ -311,35 +403,28 @@ def _new_contacts(
             if number == 0
             else week.rng.choice(["/newsletter-signup", "/whitepaper/abm-playbook"])
         )
-        at = week.moment()
-        rows.append(
-            {
-                "email": email,
-                "firstname": first,
-                "lastname": last,
-                "jobtitle": week.rng.choice(titles),
-                "company": account["name"],
-                "country": account["country"] or "",
-                "lifecyclestage": "subscriber" if form == "/newsletter-signup" else "lead",
-                "hs_email_optout": "false",
-            }
+        at = week.moment()  # drawn before the title, as the stream always was
+        signups.append(
+            SignUp(
+                email=email,
+                first_name=first,
+                last_name=last,
+                title=week.rng.choice(titles),
+                company=account["name"],
+                domain=account["domain"],
+                country=account["country"] or "",
+                stage="subscriber" if form == "/newsletter-signup" else "lead",
+                at=at,
+            )
         )
-        created.append(round(at.timestamp() * 1000))
-        signups.append((email, account["name"], form, at))
+        forms.append(form)
         contacts[email] = -1  # taken
-    ids = store.insert_many("contacts", rows, created)
-    store.link_many(
-        "contacts",
-        "companies",
-        [(i, companies[str(r["email"]).split("@")[1]]) for i, r in zip(ids, rows, strict=True)],
-    )
-    touches: list[_Touch] = []
-    for record_id, (email, _, form, at) in zip(ids, signups, strict=True):
-        touches.append(_Touch(str(record_id), email, "form_submit", vocab.VENDOR_SITE + form, at))
-    made = [
-        NewContact(str(i), email, company)
-        for i, (email, company, _, _) in zip(ids, signups, strict=True)
+    ids = platform.add_signups(signups)
+    touches = [
+        Touch(record_id, s.email, "form_submit", vocab.VENDOR_SITE + form, s.at)
+        for record_id, s, form in zip(ids, signups, forms, strict=True)
     ]
+    made = [NewContact(i, s.email, s.company) for i, s in zip(ids, signups, strict=True)]
     return made, touches
 
 
@@ -357,7 +442,7 @@ def _free_address(local: str, domain: str, taken: dict[str, int]) -> str:
     return email
 
 
-def _add_notes(store: HubSpotStore, touches: list[_Touch]) -> list[NewTouch]:
+def _add_notes(store: HubSpotStore, touches: list[Touch]) -> list[NewTouch]:
     """The touches as notes on their contacts, oldest first."""
     touches = sorted(touches, key=lambda t: (t.at, t.contact_id, t.type))
     rows = []

@@ -2,8 +2,8 @@
 
 The service behind ``abmsync crm check`` and ``abmsync crm install-fields``.
 Which systems are configured comes from settings (``ABMSYNC_SALESFORCE__*``,
-``ABMSYNC_DYNAMICS__*``, ``ABMSYNC_HUBSPOT__*``); which fields abmsync owns comes from the
-``writeback:`` section of the rules file.
+``ABMSYNC_DYNAMICS__*``, ``ABMSYNC_HUBSPOT__*``, ``ABMSYNC_ELOQUA__*``); which
+fields abmsync owns comes from the ``writeback:`` section of the rules file.
 """
 
 from __future__ import annotations
@@ -98,11 +98,26 @@ def configured(settings: Settings) -> dict[str, Connector]:
                 "hubspot", reserve_percent=hs.api_reserve_percent, max_calls=hs.max_calls_per_run
             ),
         )
+    elq = settings.eloqua
+    if "eloqua" in systems and elq.company and elq.username and elq.password:
+        from abmsync.connectors.eloqua.connector import EloquaConnector
+
+        connectors["eloqua"] = EloquaConnector(
+            elq.company,
+            elq.username,
+            elq.password,
+            login_url=elq.login_url,
+            client_id=elq.client_id,
+            client_secret=elq.client_secret,
+            verify=elq.verify,
+            budget=ApiBudget("eloqua", max_calls=elq.max_calls_per_run),
+        )
     if not connectors:
         raise ConfigError(
             "no CRM or marketing platform is configured: set ABMSYNC_SALESFORCE__INSTANCE_URL, "
             "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_DYNAMICS__ORG_URL, __TENANT_ID, "
-            "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_HUBSPOT__ACCESS_TOKEN "
+            "__CLIENT_ID and __CLIENT_SECRET, or ABMSYNC_HUBSPOT__ACCESS_TOKEN, or "
+            "ABMSYNC_ELOQUA__COMPANY, __USERNAME and __PASSWORD "
             "(`abmsync sandbox serve` prints values for the sandbox)"
         )
     return connectors

@@ -4,7 +4,8 @@ Each system that keeps history (``writeback: <system>: touchpoints:``) gets the
 touchpoints it does not hold itself: Salesforce gets the marketing platform's
 form fills and email clicks as ``ABM_Touchpoint__c`` records on the lead or
 contact, Dynamics 365 the same as rows of an ``abm_touchpoint`` table; HubSpot
-gets the CRM's meetings and campaign responses as notes on the contact. Every
+gets the CRM's meetings and campaign responses as notes on the contact, and
+Eloqua the same as records of a custom object linked to the contact. Every
 record carries abmsync's touchpoint key in a unique field and is *upserted* by
 it, so a re-run, a retry after a lost answer or a crash half way never creates
 a duplicate. Records abmsync wrote are never read
@@ -13,6 +14,7 @@ back as touchpoints of their own (see :func:`echo_field`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,6 +39,15 @@ CRM_NAMES = {
 }
 CRM_SYSTEMS = ("salesforce", "dynamics")
 PERSON_OBJECTS = {"salesforce": ("Lead", "Contact"), "dynamics": ("lead", "contact")}
+# Eloqua's touchpoint custom object: its fields by role; ``contact`` is the record's
+# linked contact (a custom object record belongs to one contact, not a lookup field).
+ELOQUA_NAMES = {
+    "type": "ABM_Type1",
+    "occurred_at": "ABM_Occurred_At1",
+    "source": "ABM_Source1",
+    "detail": "ABM_Detail1",
+    "contact": "ContactId",
+}
 
 
 def _crm_fields(system: str) -> list[FieldMeta]:
@@ -59,6 +70,17 @@ def _crm_fields(system: str) -> list[FieldMeta]:
     ]
 
 
+def _eloqua_fields() -> list[FieldMeta]:
+    """The fields Eloqua's touchpoint custom object needs besides its key."""
+    names = ELOQUA_NAMES
+    return [
+        FieldMeta(name=names["type"], label="Type", type=FieldType.STRING, length=40),
+        FieldMeta(name=names["occurred_at"], label="Occurred at", type=FieldType.DATETIME),
+        FieldMeta(name=names["source"], label="Source", type=FieldType.STRING, length=40),
+        FieldMeta(name=names["detail"], label="Detail", type=FieldType.STRING, length=100),
+    ]
+
+
 def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:
     """The fields ``system`` needs on ``obj`` to hold touchpoint history."""
     key = FieldMeta(
@@ -72,6 +94,8 @@ def touchpoint_spec(system: str, obj: str, key_field: str) -> FieldSpec:
         return FieldSpec(obj=obj, fields=[key, *_crm_fields(system)])
     if system == "hubspot":
         return FieldSpec(obj=obj, fields=[key])
+    if system == "eloqua":
+        return FieldSpec(obj=obj, fields=[key, *_eloqua_fields()])
     raise ConfigError(
         f"writeback: {system} cannot hold touchpoint history yet (use one of {', '.join(SYSTEMS)})"
     )
@@ -101,6 +125,7 @@ def desired_touchpoints(
     *,
     as_of: datetime,
     days: int,
+    exclude: Sequence[str] = (),
 ) -> TouchpointPlan:
     """What ``system`` should hold: other systems' recent touchpoints of people it knows.
 
@@ -108,6 +133,7 @@ def desired_touchpoints(
     source_system, source_object and optionally url, campaign; ``records``
     has person_id, object, vendor_id, kind: the live person records of
     ``system`` (a contact is preferred to a lead of the same person).
+    Touchpoints of the types in ``exclude`` are left out.
     """
     since = as_of - timedelta(days=days)
     target = (
@@ -123,6 +149,7 @@ def desired_touchpoints(
             (pl.col("source_system") != system)
             & (pl.col("occurred_at") >= since)
             & (pl.col("occurred_at") <= as_of)
+            & ~pl.col("type").is_in(list(exclude))
         )
         .join(target, on="person_id", how="inner")
         .with_columns(
@@ -171,6 +198,16 @@ def desired_touchpoints(
             ignore_nulls=True,
         )
         values = wanted.select("record_id", stamp.alias("hs_timestamp"), body.alias("hs_note_body"))
+    elif system == "eloqua":
+        names = ELOQUA_NAMES
+        values = wanted.select(
+            "record_id",
+            pl.col("type").str.slice(0, 40).alias(names["type"]),
+            stamp.alias(names["occurred_at"]),
+            pl.col("source_system").alias(names["source"]),
+            truncate(pl.col("__detail"), 100).alias(names["detail"]),
+            pl.col("vendor_id").alias(names["contact"]),
+        )
     else:
         raise ConfigError(f"writeback: {system} cannot hold touchpoint history yet")
     return TouchpointPlan(values, wanted.select("record_id", "object", "vendor_id"))

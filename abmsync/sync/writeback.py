@@ -126,7 +126,12 @@ def plan_touchpoints(
     """Plan the touchpoint records ``system`` should hold (upserts by touchpoint key)."""
     records = assembled.records.filter((pl.col("system") == system) & pl.col("writable"))
     wanted = desired_touchpoints(
-        system, assembled.touchpoints, records, as_of=as_of, days=writeback.touchpoint_days
+        system,
+        assembled.touchpoints,
+        records,
+        as_of=as_of,
+        days=writeback.touchpoint_days,
+        exclude=target.exclude_types,
     )
     values = wanted.values
     fields = [OwnedField(name=c, column=c) for c in values.columns if c != "record_id"]

@@ -35,7 +35,7 @@ BAD_OPTIONS = [
     (GENERATE, "--months", "241"), (GENERATE, "--touchpoints-per-person", "-1"),
     (GENERATE, "--touchpoints-per-person", "1001"), (GENERATE, "--touchpoints-per-person", "nan"),
     (SERVE, "--salesforce-port", "-1"), (SERVE, "--salesforce-port", "0"),
-    (SERVE, "--salesforce-port", "70000"), (SERVE, "--hubspot-port", "-1"),
+    (SERVE, "--salesforce-port", "70000"), (SERVE, "--map-port", "-1"),
     (SERVE, "--hubspot-port", "65536"), (SERVE, "--seconds", "0"), (SERVE, "--seconds", "-1"),
     (SERVE, "--seconds", "inf"),
     (DEMO, "--people", "0"), (DEMO, "--people", "-1"), (DEMO, "--people", "1000001"),
@@ -86,8 +86,8 @@ def test_a_port_in_use_is_one_line(isolated: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = invoke([*SERVE, "--hubspot-port", str(port)])
-    assert_one_error(result, Expect(1, (f"--hubspot-port {port}: cannot listen there",)))
+        result = invoke([*SERVE, "--map-port", str(port)])
+    assert_one_error(result, Expect(1, (f"--map-port {port}: cannot listen there",)))
 
 
 def _numeric_options() -> list[tuple[str, click.Option]]:
