@@ -28,16 +28,35 @@ def test_the_tests_run_in_a_bare_virtual_environment_when_scripts_test_says_so()
     assert ABMSYNC.exists()
 
 
-@pytest.mark.parametrize("crm", ["salesforce", "dynamics"])
+@pytest.mark.parametrize(
+    ("crm", "platform"),
+    [
+        ("salesforce", "hubspot"),
+        ("dynamics", "hubspot"),
+        ("salesforce", "eloqua"),
+        ("dynamics", "eloqua"),
+    ],
+)
 def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
-    tmp_path: Path, crm: str
+    tmp_path: Path, crm: str, platform: str
 ) -> None:
     if not ABMSYNC.exists():
         pytest.skip(f"no abmsync command beside {sys.executable} (pip install -e . first)")
     # As a user runs it: the installed command, from the checkout, no settings of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABMSYNC_")}
     result = subprocess.run(
-        [str(ABMSYNC), "demo", "--people", "300", "--crm", crm, "--dir", str(tmp_path / "demo")],
+        [
+            str(ABMSYNC),
+            "demo",
+            "--people",
+            "300",
+            "--crm",
+            crm,
+            "--map",
+            platform,
+            "--dir",
+            str(tmp_path / "demo"),
+        ],
         cwd=ROOT,
         env={**env, "COLUMNS": "120"},
         capture_output=True,
@@ -54,6 +73,9 @@ def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
     assert f"In {name}: the top leads as sales sees them" in out
     assert f"Touchpoint history in {name}" in out
     assert "A week passes" in out and "converted to contact" in out
+    if platform == "eloqua":
+        assert "In Eloqua: the same scores on the marketing contacts" in out
+        assert "new marketing touchpoints in Eloqua" in out
     assert re.search(r"run 3: succeeded", out)
     with Store.open(f"sqlite:///{tmp_path / 'demo' / 'abmsync.db'}") as store:
         runs = store.recent_runs()

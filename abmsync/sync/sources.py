@@ -233,6 +233,12 @@ def read_source(
             mine = raw[echo].is_not_null()
             stats.skipped_echoes += int(mine.sum())
             raw = raw.filter(~mine)
+        if raw.height and id_field not in raw.columns:
+            where = source.mapping.where("fields", "id") or f"{source.name}: "
+            raise ConfigError(
+                f"{where}the id field {id_field!r} is not among the fields {source.system} "
+                f"returned for {source.obj}"
+            )
         masters = _masters(raw, id_field, source.master_field)
         live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
         mapped = apply_mapping(source.mapping, live) if live.height else None

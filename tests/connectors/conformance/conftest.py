@@ -24,6 +24,7 @@ VENDORS: dict[str, tuple[str, str]] = {
     "salesforce": ("tests.connectors.conformance.salesforce", "SalesforceHarness"),
     "hubspot": ("tests.connectors.conformance.hubspot", "HubSpotHarness"),
     "dynamics": ("tests.connectors.conformance.dynamics", "DynamicsHarness"),
+    "eloqua": ("tests.connectors.conformance.eloqua", "EloquaHarness"),
 }
 
 # Vendors still being written: (packages that must exist, the skip reason until they do).
@@ -31,6 +32,10 @@ PENDING: dict[str, tuple[tuple[str, ...], str]] = {
     "dynamics": (
         ("abmsync.connectors.dynamics", "abmsync.sandbox.dynamics"),
         "Dynamics connector not available yet",
+    ),
+    "eloqua": (
+        ("abmsync.connectors.eloqua", "abmsync.sandbox.eloqua"),
+        "Eloqua connector not available yet",
     ),
 }
 
