@@ -135,20 +135,36 @@ def running_sandbox(crm: str = "salesforce", platform: str = "hubspot") -> Itera
         platform_settings, platform_connector = reach(
             marketing.url, str(marketing.ca_file) if tls else ""
         )
-        yield Sandbox(
-            crm=crm,
-            crm_url=served.url,
-            ca_file=ca_file,
-            platform=platform,
-            platform_url=marketing.url,
-            connectors={crm: crm_connector, platform: platform_connector},
-            settings={**crm_settings, **platform_settings},
-            clock=clock,
-            salesforce=crm_app.state.sandbox if crm == "salesforce" else None,
-            dynamics=crm_app.state.sandbox if crm == "dynamics" else None,
-            hubspot=platform_app.state.store if platform == "hubspot" else None,
-            eloqua=platform_app.state.store if platform == "eloqua" else None,
-        )
+        try:
+            yield Sandbox(
+                crm=crm,
+                crm_url=served.url,
+                ca_file=ca_file,
+                platform=platform,
+                platform_url=marketing.url,
+                connectors={crm: crm_connector, platform: platform_connector},
+                settings={**crm_settings, **platform_settings},
+                clock=clock,
+                salesforce=crm_app.state.sandbox if crm == "salesforce" else None,
+                dynamics=crm_app.state.sandbox if crm == "dynamics" else None,
+                hubspot=platform_app.state.store if platform == "hubspot" else None,
+                eloqua=platform_app.state.store if platform == "eloqua" else None,
+            )
+        finally:
+            for connector in (crm_connector, platform_connector):
+                _close(connector)
+
+
+def _close(connector: Connector) -> None:
+    """Close a connector's connections before its server stops (an open TLS socket
+    would otherwise be collected later, with a warning)."""
+    close = getattr(connector, "close", None)
+    if callable(close):
+        close()
+        return
+    session = getattr(getattr(connector, "client", None), "session", None)
+    if session is not None and callable(getattr(session, "close", None)):
+        session.close()
 
 
 Connect = Callable[[str, str], tuple[dict[str, str], Connector]]
