@@ -65,6 +65,7 @@ ECHOED = (
     "isUpdatingMultipleMatchedRecords",
     "updateRule",
     "updateRuleByField",
+    "importRule",
     "nullIdentifierFieldName",
     "mapDataCards",
     "mapDataCardsCaseSensitiveMatch",

@@ -4,7 +4,10 @@ An import definition maps the staged data's keys to writable statements and
 optionally names ``identifierFieldName`` (which must be one of those keys:
 ELQ-00112 "{field} must be contained within Fields, if specified"),
 ``updateRule`` (always | ifNewIsNotNull | ifExistingIsNull | useFieldRule),
-``isUpdatingMultipleMatchedRecords``, ``syncActions`` and, for custom objects,
+``isUpdatingMultipleMatchedRecords``, ``importRule`` for contacts and accounts
+(createAndUpdate, the default, | updateOnly | createOnly, since release 26B:
+https://docs.oracle.com/en/cloud/saas/readiness/marketing/26b/eloq-26b/26B-eloqua-wn-f47446.htm;
+answered back only when the definition named it), ``syncActions`` and, for custom objects,
 ``mapDataCards*`` linking each record to a contact
 (https://docs.oracle.com/en/cloud/saas/marketing/eloqua-develop/Developers/BulkAPI/Tutorials/Import.htm,
 https://docs.oracle.com/en/cloud/saas/marketing/eloqua-develop/Developers/BulkAPI/Tutorials/ImportExportParameters.htm).
@@ -32,6 +35,9 @@ Guesses:
   an email address or account without a company name ELQ-00061; an empty or
   malformed identifier ELQ-00032.
 - ``always`` writes empty values too (clearing the field).
+- ``importRule`` rejects: a record ``updateOnly`` cannot match ELQ-00034 "Total
+  unmatched records."; one ``createOnly`` finds existing ELQ-00048 "Contact
+  already exists." (the release note names no codes).
 - The sandbox's ``partial_failure`` fault rejects single records with ELQ-00107.
 - Custom object records whose contact cannot be found are imported unlinked
   (counted under ELQ-00034).
@@ -54,6 +60,7 @@ from abmsync.sandbox.eloqua.store import EloquaStore, coerce
 from abmsync.sandbox.eloqua.sync_actions import check_sync_actions, run_sync_actions
 
 UPDATE_RULES = ("always", "ifNewIsNotNull", "ifExistingIsNull", "useFieldRule")
+IMPORT_RULES = ("createAndUpdate", "updateOnly", "createOnly")
 LOG_MESSAGES = {
     "ELQ-00107": "There was an error processing the record.",
     "ELQ-00002": "Invalid email addresses.",
@@ -63,6 +70,7 @@ LOG_MESSAGES = {
     "ELQ-00034": "Total unmatched records.",
     "ELQ-00061": "Rejected records (missing fields).",
     "ELQ-00085": "Contact does not exist.",
+    "ELQ-00048": "Contact already exists.",
     "ELQ-00135": "Multiple matched record limit exceeded.",
     "ELQ-00144": "Total records with rejected fields.",
 }
@@ -136,6 +144,7 @@ class ImportPlan:
     map_source: str | None = None
     map_statement: Statement | None = None
     map_case_sensitive: bool = False
+    import_rule: str = "createAndUpdate"  # contacts and accounts: updateOnly | createOnly
     zone: tzinfo = UTC  # where wall-clock dates in the data are read: the site's zone
 
     def apply(
@@ -205,6 +214,11 @@ class ImportPlan:
         kind = "contact" if self.entity == "contacts" else "account"
         table = store.contacts if kind == "contact" else store.accounts
         targets = self._match_records(store, kind, table, values)
+        if self.import_rule == "updateOnly" and not targets:
+            raise _RejectedError("ELQ-00034", "Total unmatched records.", self._keys())
+        if self.import_rule == "createOnly" and targets:
+            thing = "Contact" if kind == "contact" else "Account"
+            raise _RejectedError("ELQ-00048", f"{thing} already exists.", self._keys())
         if kind == "contact":
             self._check_email_free(store, values, targets)
         if not targets:
@@ -215,6 +229,12 @@ class ImportPlan:
             store.write_values(kind, record, self._updates(record.values, values))
             counts["updated"] += 1
         return [record.id for record in targets]
+
+    def _keys(self) -> list[str]:
+        """The columns records are matched on, for a reject's ``invalidFields``."""
+        if self.identifier is not None:
+            return [self.identifier]
+        return [n for n, c in self.columns.items() if _is_email(c)]
 
     def _check_email_free(
         self, store: EloquaStore, values: Mapping[str, str], targets: list[Record]
@@ -453,6 +473,10 @@ def compile_import(
     rule = body.get("updateRule", "always")
     if rule not in UPDATE_RULES:
         raise errors.failure("updateRule", f"Must be one of: {', '.join(UPDATE_RULES)}.", rule)
+    import_rule = body.get("importRule", "createAndUpdate")
+    if import_rule not in IMPORT_RULES or (import_rule != "createAndUpdate" and parent):
+        allowed = ", ".join(IMPORT_RULES) if parent is None else "createAndUpdate"
+        raise errors.failure("importRule", f"Must be one of: {allowed}.", import_rule)
     for flag in ("isSyncTriggeredOnImport", "isUpdatingMultipleMatchedRecords", "mapDataCards"):
         if flag in body and not isinstance(body[flag], bool):
             raise errors.failure(flag, "Must be a boolean value.", body[flag])
@@ -465,6 +489,7 @@ def compile_import(
         check_sync_actions(body.get("syncActions")),
         parent,
     )
+    plan.import_rule = import_rule
     if body.get("mapDataCards"):
         _map_data_cards(plan, body)
     return plan

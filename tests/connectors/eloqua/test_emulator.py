@@ -967,3 +967,63 @@ def test_partial_failure_fault_rejects_single_import_records(make_site: MakeSite
     assert sync["status"] == "warning" and 0 < len(rejects) < 20
     assert {r["statusCode"] for r in rejects} == {"ELQ-00107"}
     assert len(site.store.contacts) == 20 - len(rejects)
+
+
+@pytest.mark.parametrize(
+    ("rule", "applied", "rejected"),
+    [
+        ("createAndUpdate", ["ann@a.example", "new@a.example"], []),
+        ("updateOnly", ["ann@a.example"], [("new@a.example", "ELQ-00034")]),
+        ("createOnly", ["new@a.example"], [("ann@a.example", "ELQ-00048")]),
+    ],
+)
+def test_import_rule_limits_an_import_to_updates_or_creates(
+    site: Site,
+    bulk: httpx.Client,
+    rule: str,
+    applied: list[str],
+    rejected: list[tuple[str, str]],
+) -> None:
+    site.store.add_contacts([{"C_EmailAddress": "ann@a.example", "C_Title": "CEO"}])
+    definition = bulk.post(
+        "contacts/imports",
+        json={
+            "name": f"rule {rule}",
+            "fields": {
+                "Email": "{{Contact.Field(C_EmailAddress)}}",
+                "Title": "{{Contact.Field(C_Title)}}",
+            },
+            "identifierFieldName": "Email",
+            "importRule": rule,
+        },
+    ).json()
+    assert definition["importRule"] == rule
+    rows = [{"Email": "ann@a.example", "Title": "CTO"}, {"Email": "new@a.example", "Title": "VP"}]
+    bulk.post(definition["uri"].lstrip("/") + "/data", json=rows)
+    sync = site.run_sync(bulk, definition["uri"])
+    assert sync["status"] == ("warning" if rejected else "success")
+    titled = {
+        email
+        for email, title in (("ann@a.example", "CTO"), ("new@a.example", "VP"))
+        if any(
+            (site.store.contact(i) or {}).get("C_Title") == title
+            for i in site.store.find_contacts("C_EmailAddress", email)
+        )
+    }
+    assert titled == set(applied)
+    rejects = bulk.get(sync["uri"].lstrip("/") + "/rejects").json().get("items", [])
+    assert [(r["fieldValues"]["Email"], r["statusCode"]) for r in rejects] == rejected
+
+
+def test_an_unknown_import_rule_is_refused(site: Site, bulk: httpx.Client) -> None:
+    answer = bulk.post(
+        "contacts/imports",
+        json={
+            "name": "bad rule",
+            "fields": {"Email": "{{Contact.Field(C_EmailAddress)}}"},
+            "identifierFieldName": "Email",
+            "importRule": "sometimes",
+        },
+    )
+    assert answer.status_code == 400
+    assert "importRule" in answer.text
