@@ -5,6 +5,7 @@ engine and the CLI decide what to do from the class alone::
 
     AbmsyncError                  base of everything abmsync raises on purpose
      ├── TransientError           retry with backoff (429, 5xx, timeouts, dropped connections)
+     │    └── ResponseLostError   sent, but no complete answer came back (may have been applied)
      ├── TerminalError            stop the run with one clear line (bad credentials, bad config)
      │    └── ConfigError         a configuration, mapping or input file is wrong
      │         ├── MappingError   (abmsync.connectors.mapping) bad YAML field mapping
@@ -31,6 +32,14 @@ class AbmsyncError(Exception):
 
 class TransientError(AbmsyncError):
     """A failure that may succeed if retried later (rate limit, 5xx, timeout)."""
+
+
+class ResponseLostError(TransientError):
+    """The request was sent but no complete answer came back (read timeout, cut response).
+
+    Safe to repeat for reads and idempotent writes; a connector sending a
+    non-idempotent request catches it and decides what a repeat would mean.
+    """
 
 
 class TerminalError(AbmsyncError):

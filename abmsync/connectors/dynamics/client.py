@@ -41,7 +41,14 @@ from tenacity import Retrying
 from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, retrying
 from abmsync.connectors.tls import certificate_failure, tls_detail
-from abmsync.errors import ConfigError, SkippableError, TerminalError, TransientError
+from abmsync.connectors.transport import transport_errors
+from abmsync.errors import (
+    ConfigError,
+    ResponseLostError,
+    SkippableError,
+    TerminalError,
+    TransientError,
+)
 from abmsync.logs import redact
 
 T = TypeVar("T")
@@ -176,10 +183,6 @@ class ChangeTokenExpiredError(DynamicsTerminalError):
 
 class TokenRejectedError(TransientError):
     """401 from the Web API: take a new token and repeat the request."""
-
-
-class ResponseLostError(TransientError):
-    """The request was sent but no complete answer came back (read timeout, cut response)."""
 
 
 class OutcomeUnknownError(SkippableError):
@@ -438,33 +441,18 @@ class DataverseClient:
             content = json.dumps(json_body).encode()
             sent.setdefault("Content-Type", "application/json")
         with self.budget.request():
-            try:
+            with transport_errors("Dynamics 365", what, self._tls_error_of_dynamics):
                 response = self.http.request(
                     method, url, params=params, content=content, headers=sent
                 )
-            except httpx.ConnectTimeout:
-                raise TransientError(
-                    f"could not connect to Dynamics 365 in time ({what})"
-                ) from None
-            except httpx.ConnectError as error:
-                if certificate_failure(error) is not None:
-                    raise self._tls_error(error, "Dynamics 365") from None
-                raise TransientError(
-                    f"connection to Dynamics 365 failed ({what}): {tls_detail(error)}"
-                ) from None
-            except (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError) as error:
-                raise ResponseLostError(
-                    f"Dynamics 365 did not answer {what} ({type(error).__name__})"
-                ) from None
-            except httpx.TransportError as error:
-                raise TransientError(
-                    f"connection to Dynamics 365 failed ({what}): {type(error).__name__}"
-                ) from None
             self.headroom = Headroom.of(response.headers) or self.headroom
         if response.status_code >= 400:
             vendor = vendor_error(response.status_code, parse_body(response.text))
             raise classify(vendor, what, retry_after(response.headers))
         return response
+
+    def _tls_error_of_dynamics(self, error: Exception) -> Exception:
+        return self._tls_error(error, "Dynamics 365")
 
     def _tls_error(self, error: Exception, service: str) -> Exception:
         reason = certificate_failure(error)

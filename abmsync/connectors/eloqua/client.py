@@ -47,7 +47,6 @@ from abmsync.connectors.eloqua.errors import (
     EloquaTerminalError,
     EloquaTransientError,
     OutcomeUnknownError,
-    ResponseLostError,
     SessionRejectedError,
     classify,
     describe_body,
@@ -56,8 +55,9 @@ from abmsync.connectors.eloqua.errors import (
     retry_after,
 )
 from abmsync.connectors.retry import retrying
-from abmsync.connectors.tls import certificate_failure, tls_detail
-from abmsync.errors import ConfigError, TerminalError, TransientError
+from abmsync.connectors.tls import certificate_failure
+from abmsync.connectors.transport import transport_errors
+from abmsync.errors import ConfigError, ResponseLostError, TerminalError
 from abmsync.logs import redact
 
 T = TypeVar("T")
@@ -355,27 +355,10 @@ class EloquaClient:
     ) -> httpx.Response:
         """One HTTP request, counted by the budget; network failures mapped to abmsync's."""
         headers = {"Authorization": authorization or self._authorization()}
-        with self.budget.request():
-            try:
-                return self.http.request(
-                    method, url, params=params, json=json_body, headers=headers
-                )
-            except httpx.ConnectTimeout:
-                raise TransientError(f"could not connect to Eloqua in time ({what})") from None
-            except httpx.ConnectError as error:
-                if certificate_failure(error) is not None:
-                    raise self._tls_error(error) from None
-                raise TransientError(
-                    f"connection to Eloqua failed ({what}): {tls_detail(error)}"
-                ) from None
-            except (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError) as error:
-                raise ResponseLostError(
-                    f"Eloqua did not answer {what} ({type(error).__name__})"
-                ) from None
-            except httpx.TransportError as error:
-                raise TransientError(
-                    f"connection to Eloqua failed ({what}): {type(error).__name__}"
-                ) from None
+        with self.budget.request(), transport_errors("Eloqua", what, self._tls_error):
+            return self.http.request(
+                method, url, params=params, json=json_body, headers=headers
+            )
 
     def _tls_error(self, error: Exception) -> Exception:
         reason = certificate_failure(error)

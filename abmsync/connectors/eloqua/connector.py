@@ -144,7 +144,7 @@ class EloquaConnector:
         detail = (
             "abmsync's contact fields are present"
             if not missing
-            else f"missing contact fields: {', '.join(missing)} (run ensure_fields)"
+            else f"missing contact fields: {', '.join(missing)} (run abmsync crm install-fields)"
         )
         items.append(CheckItem(name="abmsync fields", ok=not missing, detail=detail))
         return CheckReport(connector=self.name, items=items)

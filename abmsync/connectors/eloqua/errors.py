@@ -98,10 +98,6 @@ class SessionRejectedError(TransientError):
     """401 from the API: discover again (a new token with OAuth), then repeat the request."""
 
 
-class ResponseLostError(TransientError):
-    """The request was sent but no complete answer came back (read timeout, cut response)."""
-
-
 class OutcomeUnknownError(AbmsyncError):
     """A request that must not be sent twice (posting import data) lost its answer.
 

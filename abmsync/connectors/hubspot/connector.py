@@ -139,7 +139,8 @@ class HubSpotConnector(ChangeReader):
         detail = (
             "all abmsync contact properties present"
             if not missing
-            else f"missing contact properties: {', '.join(missing)} (run ensure_fields)"
+            else f"missing contact properties: {', '.join(missing)} "
+            "(run abmsync crm install-fields)"
         )
         items.append(CheckItem(name="fields", ok=not missing, detail=detail))
         return CheckReport(connector=self.name, items=items)

@@ -38,7 +38,7 @@ from tenacity import Retrying
 from abmsync.connectors.budget import ApiBudget
 from abmsync.connectors.retry import RateLimitedError, retrying
 from abmsync.connectors.tls import certificate_failure, tls_detail
-from abmsync.errors import SkippableError, TerminalError, TransientError
+from abmsync.errors import ResponseLostError, SkippableError, TerminalError, TransientError
 from abmsync.logs import redact
 
 T = TypeVar("T")
@@ -114,10 +114,6 @@ class SalesforceSkippableError(SkippableError):
 
 class SessionExpiredError(TransientError):
     """``401 INVALID_SESSION_ID``: log in again and repeat the call."""
-
-
-class ResponseLostError(TransientError):
-    """The request was sent but no complete answer came back (read timeout, cut response)."""
 
 
 class OutcomeUnknownError(SkippableError):
