@@ -16,8 +16,9 @@ query string; :func:`form_page`). ``AssetName`` is the form's name.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs
+
+import polars as pl
 
 from abmsync.connectors.base import FieldMeta, FieldType, ObjectMeta
 from abmsync.connectors.eloqua.catalog import ACTIVITIES, Described
@@ -106,12 +107,16 @@ STATEMENTS: dict[str, dict[str, str]] = {
 }
 
 
-def activity_key(item: dict[str, Any]) -> dict[str, Any]:
-    """An exported activity with its ``ActivityKey`` (``EmailOpen:123``), and a form
+def activity_key(records: pl.DataFrame) -> pl.DataFrame:
+    """Activities with their ``ActivityKey`` (``EmailOpen:123``), and a form
     submission's page as its ``Url`` (see :func:`form_page`)."""
-    done = {**item, "ActivityKey": f"{item.get('ActivityType')}:{item.get('ActivityId')}"}
-    if item.get("ActivityType") == "FormSubmit" and not item.get("Url"):
-        done["Url"] = form_page(item.get("RawData"))
+    key = pl.concat_str([pl.col("ActivityType"), pl.col("ActivityId")], separator=":")
+    done = records.with_columns(key.alias("ActivityKey"))
+    forms = (done["ActivityType"] == "FormSubmit") & done["Url"].is_null()
+    rows = forms.arg_true()
+    if rows.len():
+        pages = [form_page(done["RawData"][i]) for i in rows.to_list()]
+        done = done.with_columns(done["Url"].scatter(rows, pl.Series(pages, dtype=pl.String())))
     return done
 
 

@@ -356,9 +356,7 @@ class EloquaClient:
         """One HTTP request, counted by the budget; network failures mapped to abmsync's."""
         headers = {"Authorization": authorization or self._authorization()}
         with self.budget.request(), transport_errors("Eloqua", what, self._tls_error):
-            return self.http.request(
-                method, url, params=params, json=json_body, headers=headers
-            )
+            return self.http.request(method, url, params=params, json=json_body, headers=headers)
 
     def _tls_error(self, error: Exception) -> Exception:
         reason = certificate_failure(error)

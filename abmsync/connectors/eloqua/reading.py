@@ -46,6 +46,8 @@ from datetime import tzinfo
 from functools import cached_property
 from typing import Any
 
+import polars as pl
+
 from abmsync.connectors.base import Batch, Cursor, FieldType
 from abmsync.connectors.eloqua.activities import (
     BOUNCEBACK,
@@ -275,7 +277,7 @@ class ChangeReader:
         *,
         remember: Callable[[list[str]], None] | None = None,
         shape: Sequence[Column] | None = None,
-        derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        derive: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     ) -> Iterator[tuple[Batch, str]]:
         """Batches of one window's export, resumed when the cursor holds one under way.
 
@@ -332,7 +334,7 @@ class ChangeReader:
         cursor: Callable[[int], Cursor],
         remember: Callable[[list[str]], None] | None,
         shape: Sequence[Column] | None,
-        derive: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        derive: Callable[[pl.DataFrame], pl.DataFrame] | None,
     ) -> Iterator[tuple[Batch, str]]:
         pending = window.export
         assert pending is not None
@@ -347,29 +349,45 @@ class ChangeReader:
             floor = iso(minus(upper_bound, overlap)) if upper_bound is not None else ""
             for page in pages:
                 first = False
-                rows = [item for item in page.items if self._fresh(window, export, item, floor)]
+                everything = frame(shape or export.columns, page.items)
+                keys = everything[export.key].fill_null("").cast(pl.String).to_list()
+                records = everything.filter(
+                    self._fresh(window, export, page.items, everything, floor)
+                )
                 if derive is not None:
-                    rows = [derive(row) for row in rows]
+                    records = derive(records)
                 if remember is not None:
-                    remember([str(item.get(export.key) or "") for item in page.items])
+                    remember(keys)
                 pending.offset = page.offset + len(page.items)
                 upper = pending.upper
                 if not page.has_more or not page.items:
                     window.close(upper, overlap)
-                records = frame(shape or export.columns, rows)
-                yield Batch(obj=obj, records=records, cursor=cursor(len(rows))), upper
+                yield Batch(obj=obj, records=records, cursor=cursor(records.height)), upper
         except EloquaGoneError:
             if first:
                 raise _RestartWindowError() from None
             raise
 
-    def _fresh(self, window: Window, export: Export, item: Mapping[str, Any], floor: str) -> bool:
-        """Whether a row is new: its (key, stamp) pair not emitted before. Notes it."""
-        key = str(item.get(export.key) or "")
-        column = export.stamp_column
-        raw = item.get(export.stamp)
-        stamp = typed(column.type, raw, column.zone) if column is not None else raw
-        return window.observe(key, str(stamp or ""), floor)
+    def _fresh(
+        self,
+        window: Window,
+        export: Export,
+        items: Sequence[Mapping[str, Any]],
+        records: pl.DataFrame,
+        floor: str,
+    ) -> pl.Series:
+        """Which rows are new: their (key, stamp) pair not emitted before. Notes them."""
+        keys = records[export.key].fill_null("").cast(pl.String).to_list()
+        if export.stamp in records.columns:
+            stamps = records[export.stamp].fill_null("").cast(pl.String).to_list()
+        else:
+            column = export.stamp_column
+            stamps = [
+                str((typed(column.type, raw, column.zone) if column else raw) or "")
+                for raw in (item.get(export.stamp) for item in items)
+            ]
+        fresh = [window.observe(k, st, floor) for k, st in zip(keys, stamps, strict=True)]
+        return pl.Series(fresh, dtype=pl.Boolean())
 
 
 class _RestartWindowError(Exception):

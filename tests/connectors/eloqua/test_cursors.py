@@ -348,13 +348,21 @@ def test_key_lookups_are_split_into_filters_of_at_most_1000_characters() -> None
 
 
 def test_a_form_submission_reads_its_page_from_the_hidden_page_field() -> None:
+    import polars as pl
+
     from abmsync.connectors.eloqua.activities import activity_key
 
     raw = "elqFormName=ContactSales&elqSiteID=1&elqPageURL=https%3A%2F%2Fx.example%2Fcontact-sales"
-    form = activity_key({"ActivityType": "FormSubmit", "ActivityId": "7", "RawData": raw})
-    assert form["ActivityKey"] == "FormSubmit:7"
-    assert form["Url"] == "https://x.example/contact-sales"
-    no_page = activity_key({"ActivityType": "FormSubmit", "ActivityId": "8", "RawData": "a=b"})
-    assert no_page["Url"] is None
-    view = activity_key({"ActivityType": "PageView", "ActivityId": "7", "Url": "https://x/p"})
-    assert view == {**view, "ActivityKey": "PageView:7", "Url": "https://x/p"}
+    activities = pl.DataFrame(
+        {
+            "ActivityId": ["7", "8", "7"],
+            "ActivityType": ["FormSubmit", "FormSubmit", "PageView"],
+            "Url": [None, None, "https://x/p"],
+            "RawData": [raw, "a=b", None],
+            "ActivityKey": [None, None, None],
+        },
+        schema_overrides={"Url": pl.String, "ActivityKey": pl.String},
+    )
+    done = activity_key(activities)
+    assert done["ActivityKey"].to_list() == ["FormSubmit:7", "FormSubmit:8", "PageView:7"]
+    assert done["Url"].to_list() == ["https://x.example/contact-sales", None, "https://x/p"]
