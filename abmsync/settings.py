@@ -188,6 +188,15 @@ class EloquaSettings(TlsSettings):
     login_url: str = Field(
         default="https://login.eloqua.com", description="Eloqua's login and discovery host"
     )
+    site_time_zone: str = Field(
+        default="America/New_York",
+        description="the instance's time zone, in which Eloqua writes non-system dates",
+    )
+    reconcile_every_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="how often deletions are looked for by an id export (0: every sync)",
+    )
     max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
 
     @field_validator("login_url")

@@ -105,3 +105,41 @@ def test_either_connector_verifies_tls_by_flag_or_trusts_a_ca_bundle_file(
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     monkeypatch.setenv(variable, str(bundle))
     assert getattr(Settings(), system).verify == str(bundle)
+
+
+def test_eloqua_is_configured_from_its_variables_and_names_a_missing_one(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from abmsync.connectors.eloqua.connector import EloquaConnector
+    from abmsync.sync.crm import configured
+
+    monkeypatch.setenv("ABMSYNC_ELOQUA__COMPANY", "Acme")
+    monkeypatch.setenv("ABMSYNC_ELOQUA__USERNAME", "Sync.User")
+    with pytest.raises(SettingsError, match="ABMSYNC_ELOQUA__PASSWORD") as missing:
+        configured(Settings())
+    assert "Acme" not in str(missing.value)
+    monkeypatch.setenv("ABMSYNC_ELOQUA__PASSWORD", "pa55-w0rd-value")
+    monkeypatch.setenv("ABMSYNC_ELOQUA__SITE_TIME_ZONE", "Europe/Berlin")
+    monkeypatch.setenv("ABMSYNC_ELOQUA__LOGIN_URL", "https://login.example.test/")
+    settings = Settings()
+    assert settings.eloqua.login_url == "https://login.example.test"
+    assert "pa55-w0rd-value" not in repr(settings)
+    connectors = configured(settings)
+    assert list(connectors) == ["eloqua"]
+    connector = connectors["eloqua"]
+    assert isinstance(connector, EloquaConnector)
+    assert connector.reader.site_zone.key == "Europe/Berlin"  # type: ignore[attr-defined]
+    connector.close()
+
+
+def test_an_unknown_eloqua_time_zone_is_one_clear_error(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from abmsync.errors import ConfigError
+    from abmsync.sync.crm import configured
+
+    for name, value in (("COMPANY", "Acme"), ("USERNAME", "u"), ("PASSWORD", "p")):
+        monkeypatch.setenv(f"ABMSYNC_ELOQUA__{name}", value)
+    monkeypatch.setenv("ABMSYNC_ELOQUA__SITE_TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        configured(Settings())

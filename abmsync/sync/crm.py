@@ -110,6 +110,8 @@ def configured(settings: Settings) -> dict[str, Connector]:
             client_id=elq.client_id,
             client_secret=elq.client_secret,
             verify=elq.verify,
+            site_time_zone=elq.site_time_zone,
+            reconcile_every=elq.reconcile_every_seconds,
             budget=ApiBudget("eloqua", max_calls=elq.max_calls_per_run),
         )
     if not connectors:
