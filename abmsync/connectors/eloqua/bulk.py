@@ -21,6 +21,7 @@ does not move on, stops the read instead of looping.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -263,6 +264,11 @@ class Bulk:
                 params={"limit": size, "offset": paginator.offset},
             )
             page = _page(body, paginator.offset)
+            del body
+            # httpx keeps a response's bytes and text in a reference cycle (response and
+            # stream), which CPython frees only at a full collection: with pages of up to
+            # 50,000 records, dozens of megabytes a page would pile up until one runs.
+            gc.collect()
             paginator.take(page)
             yield page
 
