@@ -52,7 +52,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from abmsync.sandbox.eloqua import errors
-from abmsync.sandbox.eloqua.exports import MAX_FIELDS, check_common
+from abmsync.sandbox.eloqua.exports import check_common
 from abmsync.sandbox.eloqua.fields import FieldDef, value_problem
 from abmsync.sandbox.eloqua.records import CustomObject, CustomObjectField, Instance, Record
 from abmsync.sandbox.eloqua.statements import Statement, parse_statement
@@ -61,6 +61,9 @@ from abmsync.sandbox.eloqua.sync_actions import check_sync_actions, run_sync_act
 
 UPDATE_RULES = ("always", "ifNewIsNotNull", "ifExistingIsNull", "useFieldRule")
 IMPORT_RULES = ("createAndUpdate", "updateOnly", "createOnly")
+# "An import definition can include a maximum of 100 fields" (exports: 250):
+# https://docs.oracle.com/en/cloud/saas/marketing/eloqua-develop/Developers/BulkAPI/Reference/bulk-limits.htm
+MAX_IMPORT_FIELDS = 100
 LOG_MESSAGES = {
     "ELQ-00107": "There was an error processing the record.",
     "ELQ-00002": "Invalid email addresses.",
@@ -453,9 +456,9 @@ def compile_import(
     fields = body.get("fields")
     if not isinstance(fields, dict) or not fields:
         raise errors.failure("fields", "Must contain at least one field.")
-    if len(fields) > MAX_FIELDS:
+    if len(fields) > MAX_IMPORT_FIELDS:
         raise errors.failure(
-            "fields", f"Must contain at most {MAX_FIELDS} fields.", str(len(fields))
+            "fields", f"Must contain at most {MAX_IMPORT_FIELDS} fields.", str(len(fields))
         )
     with store.lock:
         columns = {

@@ -1027,3 +1027,23 @@ def test_an_unknown_import_rule_is_refused(site: Site, bulk: httpx.Client) -> No
     )
     assert answer.status_code == 400
     assert "importRule" in answer.text
+
+
+def test_an_import_takes_at_most_100_fields_where_an_export_takes_250(
+    site: Site, bulk: httpx.Client
+) -> None:
+    for n in range(101):
+        site.store.add_contact_field(f"Extra {n}", "text")
+    statements = {f"F{n}": f"{{{{Contact.Field(C_Extra_{n}1)}}}}" for n in range(101)}
+    too_many = bulk.post(
+        "contacts/imports", json={"name": "wide", "fields": statements, "identifierFieldName": "F0"}
+    )
+    assert too_many.status_code == 400
+    assert "100" in too_many.text
+    hundred = dict(list(statements.items())[:100])
+    fits = bulk.post(
+        "contacts/imports", json={"name": "wide", "fields": hundred, "identifierFieldName": "F0"}
+    )
+    assert fits.status_code == 201, fits.text
+    export = bulk.post("contacts/exports", json={"name": "wide", "fields": statements})
+    assert export.status_code == 201, export.text
