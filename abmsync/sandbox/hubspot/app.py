@@ -435,6 +435,8 @@ class Emulator:
     async def batch_associate(self, request: Request) -> Response:
         from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
         action = str(request.path_params.get("action", "associate"))
+        if action not in ("associate", "create", "read"):
+            raise ApiError(404, "NOT_FOUND", f"No batch action {action!r} for associations")
         inputs = (await _json(request)).get("inputs") or []
         limit = 1000 if action == "read" else 2000
         if len(inputs) > limit:
@@ -478,6 +480,41 @@ class Emulator:
             payload["numErrors"] = len(errors)
             return JSONResponse(payload, status_code=207)
         return JSONResponse(payload, status_code=201 if action == "create" else 200)
+
+    async def batch_archive(self, request: Request) -> Response:
+        """``batch/archive`` unlinks every type between each pair; ``batch/labels/archive``
+        only the types named. Both answer 204 with no body, as the v4 spec declares."""
+        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
+        labels = request.url.path.rstrip("/").endswith("/labels/archive")
+        inputs = (await _json(request)).get("inputs")
+        if not isinstance(inputs, list):
+            raise ApiError(400, "VALIDATION_ERROR", "inputs: a list of associations is required")
+        if len(inputs) > 2000:
+            raise ApiError(400, "VALIDATION_ERROR", "At most 2000 inputs per batch")
+        for item in inputs:
+            if not isinstance(item, dict) or not isinstance(item.get("from"), dict):
+                raise ApiError(400, "VALIDATION_ERROR", "each input needs 'from' and 'to'")
+            from_id = str(item["from"].get("id"))
+            targets = item.get("to")
+            if labels:
+                types = item.get("types") or []
+                ids = {int(t["associationTypeId"]) for t in types if "associationTypeId" in t}
+                to_ids = [str((targets or {}).get("id"))] if isinstance(targets, dict) else []
+                for to_id in to_ids:
+                    self.store.disassociate(from_obj, from_id, to_obj, to_id, ids)
+                continue
+            if not isinstance(targets, list):
+                raise ApiError(400, "VALIDATION_ERROR", "'to' must be a list of object ids")
+            for target in targets:
+                self.store.disassociate(from_obj, from_id, to_obj, str(target.get("id")))
+        return Response(status_code=204)
+
+    async def archive_association(self, request: Request) -> Response:
+        """``DELETE /crm/v4/objects/{type}/{id}/associations/{to}/{to_id}``: unlink, 204."""
+        params = request.path_params
+        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
+        self.store.disassociate(from_obj, str(params["id"]), to_obj, str(params["to_id"]))
+        return Response(status_code=204)
 
     async def read_associations(self, request: Request) -> Response:
         from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
@@ -552,11 +589,11 @@ def _labels_pair(from_obj: str, from_id: str, to_obj: str, to_id: str, action: s
                 "associationTypeId": type_id,
             },
         }
-    return {
-        "fromObjectTypeId": OBJECT_TYPE_IDS[from_obj],
-        "fromObjectId": int(from_id),
-        "toObjectTypeId": OBJECT_TYPE_IDS[to_obj],
-        "toObjectId": int(to_id),
+    return {  # LabelsBetweenObjectPair: every id a string in the v4 spec
+        "fromObjectTypeId": str(OBJECT_TYPE_IDS[from_obj]),
+        "fromObjectId": str(from_id),
+        "toObjectTypeId": str(OBJECT_TYPE_IDS[to_obj]),
+        "toObjectId": str(to_id),
         "labels": [],
     }
 
@@ -670,7 +707,20 @@ def create_app(
             methods=["POST"],
         ),
         Route(
-            "/crm/v4/associations/{from}/{to}/batch/{action}", e.batch_associate, methods=["POST"]
+            "/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}",
+            e.archive_association,
+            methods=["DELETE"],
+        ),
+        Route("/crm/v4/associations/{from}/{to}/batch/archive", e.batch_archive, methods=["POST"]),
+        Route(
+            "/crm/v4/associations/{from}/{to}/batch/labels/archive",
+            e.batch_archive,
+            methods=["POST"],
+        ),
+        Route(
+            "/crm/v4/associations/{from}/{to}/batch/{action:str}",
+            e.batch_associate,
+            methods=["POST"],
         ),
     ]
     app = Starlette(

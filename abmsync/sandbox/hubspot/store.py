@@ -761,12 +761,39 @@ class HubSpotStore:
             self.links.setdefault(a, {}).setdefault(b, set()).add(type_id)
             self.links.setdefault(b, {}).setdefault(a, set()).add(inverse)
 
+    def disassociate(
+        self,
+        from_obj: str,
+        from_id: str,
+        to_obj: str,
+        to_id: str,
+        type_ids: Iterable[int] | None = None,
+    ) -> None:
+        """Remove the link of two records both ways: every type, or only ``type_ids``
+        (and their inverses). Records that are not linked are left as they are."""
+        with self._lock:
+            if not (from_id.isdigit() and to_id.isdigit()):
+                return
+            a, b = (from_obj, int(from_id)), (to_obj, int(to_id))
+            forward = self.links.get(a, {}).get(b, set())
+            backward = self.links.get(b, {}).get(a, set())
+            if type_ids is None:
+                forward.clear()
+                backward.clear()
+            else:
+                for type_id in type_ids:
+                    forward.discard(type_id)
+                    backward.discard(DEFAULT_ASSOCIATION_TYPES.get((to_obj, from_obj), type_id))
+            for side, other in ((a, b), (b, a)):
+                if not self.links.get(side, {}).get(other, {1}):
+                    del self.links[side][other]
+
     def associations_of(self, from_obj: str, from_id: str, to_obj: str) -> list[JSON]:
         with self._lock:
             linked = self.links.get((from_obj, int(from_id)), {})
             return [
                 {
-                    "toObjectId": to_id,
+                    "toObjectId": str(to_id),  # a string in the v4 spec (MultiAssociatedObject...)
                     "associationTypes": [
                         {"category": "HUBSPOT_DEFINED", "typeId": t, "label": None}
                         for t in sorted(types)

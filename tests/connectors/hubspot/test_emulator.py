@@ -317,3 +317,59 @@ def test_partial_failure_fault_fails_single_records_with_207(sandbox: Sandbox) -
     done = {r.object_write_trace_id for r in response.results}
     assert failed and done and failed | done == {str(i) for i in range(20)}
     assert len(sandbox.records("contacts")) == len(done)
+
+
+def test_associations_v4_archive_unlinks_both_ways_and_answers_204(sandbox: Sandbox) -> None:
+    from hubspot.crm.associations.v4 import (
+        BatchInputPublicAssociationMultiArchive,
+        BatchInputPublicAssociationMultiPost,
+    )
+
+    api = client(sandbox)
+    ann, bob, cat = create_contacts(
+        api, [{"email": "ann@a.com"}, {"email": "bob@a.com"}, {"email": "cat@a.com"}]
+    )
+    note = api.crm.objects.basic_api.create(
+        "notes", {"properties": {"hs_note_body": "met", "hs_timestamp": "1700000000000"}}
+    )
+    v4 = api.crm.associations.v4
+    for contact in (ann, bob, cat):
+        v4.basic_api.create_default("notes", note.id, "contacts", contact)
+    archive = BatchInputPublicAssociationMultiArchive(
+        inputs=[{"from": {"id": note.id}, "to": [{"id": ann}, {"id": bob}]}]
+    )
+    _, status, _ = v4.batch_api.archive_with_http_info("notes", "contacts", archive)
+    assert status == 204
+    linked = v4.basic_api.get_page("notes", note.id, "contacts").results
+    assert [r.to_object_id for r in linked] == [str(cat)]
+    assert v4.basic_api.get_page("contacts", ann, "notes").results == []
+    # Archiving never creates: a second archive of the same pair changes nothing.
+    v4.batch_api.archive("notes", "contacts", archive)
+    again = v4.basic_api.get_page("notes", note.id, "contacts").results
+    assert [r.to_object_id for r in again] == [str(cat)]
+    _, status, _ = v4.basic_api.archive_with_http_info("notes", note.id, "contacts", cat)
+    assert status == 204
+    assert v4.basic_api.get_page("notes", note.id, "contacts").results == []
+    labels = BatchInputPublicAssociationMultiPost(
+        inputs=[
+            {
+                "from": {"id": note.id},
+                "to": {"id": ann},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}],
+            }
+        ]
+    )
+    v4.batch_api.create("notes", "contacts", labels)
+    _, status, _ = v4.batch_api.archive_labels_with_http_info("notes", "contacts", labels)
+    assert status == 204
+    assert v4.basic_api.get_page("contacts", ann, "notes").results == []
+
+
+def test_an_unknown_association_batch_action_is_not_a_create(sandbox: Sandbox) -> None:
+    answer = sandbox.http.post(
+        "/crm/v4/associations/notes/contacts/batch/unlink",
+        json={"inputs": [{"from": {"id": "1"}, "to": {"id": "2"}}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert answer.status_code == 404
+    assert answer.json()["category"]
