@@ -202,7 +202,28 @@ class Emulator:
             names=_names(query.getlist("properties")),
             archived=query.get("archived", "false").lower() == "true",
         )
+        wanted = _names(query.getlist("associations"))
+        for item in page.get("results", []) if wanted else []:
+            self._inline_associations(obj, item, wanted)
         return JSONResponse(page)
+
+    def _inline_associations(self, obj: str, item: JSON, wanted: list[str]) -> None:
+        """``associations=contacts,companies`` on a read: the linked ids per object type,
+        as ``{"contacts": {"results": [{"id": "51", "type": "note_to_contact"}]}}``; a type
+        with no link is left out, as HubSpot leaves it out."""
+        found: JSON = {}
+        for name in wanted:
+            try:
+                to_obj = self.store.object_type(name)
+            except ApiError:
+                continue
+            linked = self.store.associations_of(obj, str(item["id"]), to_obj)
+            label = f"{_singular(obj)}_to_{_singular(to_obj)}"
+            results = [{"id": str(link["toObjectId"]), "type": label} for link in linked]
+            if results:
+                found[to_obj] = {"results": results}
+        if found:
+            item["associations"] = found
 
     async def create_object(self, request: Request) -> Response:
         obj = self._obj(request)
@@ -232,7 +253,11 @@ class Emulator:
         )
         if record is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", "resource not found")
-        return JSONResponse(self.store.render(obj, record, _names(query.getlist("properties"))))
+        item = self.store.render(obj, record, _names(query.getlist("properties")))
+        wanted = _names(query.getlist("associations"))
+        if wanted:
+            self._inline_associations(obj, item, wanted)
+        return JSONResponse(item)
 
     async def update_object(self, request: Request) -> Response:
         obj = self._obj(request)
@@ -596,6 +621,15 @@ def _labels_pair(from_obj: str, from_id: str, to_obj: str, to_id: str, action: s
         "toObjectId": str(to_id),
         "labels": [],
     }
+
+
+def _singular(obj: str) -> str:
+    """``contacts`` -> ``contact``, ``companies`` -> ``company``: association type names.
+
+    A guess for every pair: HubSpot names a default association ``note_to_contact``,
+    ``contact_to_company`` (and labelled or secondary ones otherwise).
+    """
+    return obj[:-3] + "y" if obj.endswith("ies") else obj.removesuffix("s")
 
 
 def _names(raw: list[str]) -> list[str] | None:

@@ -373,3 +373,29 @@ def test_an_unknown_association_batch_action_is_not_a_create(sandbox: Sandbox) -
     )
     assert answer.status_code == 404
     assert answer.json()["category"]
+
+
+def test_reads_with_associations_carry_the_linked_ids_inline(sandbox: Sandbox) -> None:
+    api = client(sandbox)
+    ann, bob = create_contacts(api, [{"email": "ann@a.com"}, {"email": "bob@a.com"}])
+    note = api.crm.objects.basic_api.create(
+        "notes", {"properties": {"hs_note_body": "met", "hs_timestamp": "1700000000000"}}
+    )
+    lonely = api.crm.objects.basic_api.create(
+        "notes", {"properties": {"hs_note_body": "alone", "hs_timestamp": "1700000000000"}}
+    )
+    v4 = api.crm.associations.v4
+    for contact in (ann, bob):
+        v4.basic_api.create_default("notes", note.id, "contacts", contact)
+    one = api.crm.objects.basic_api.get_by_id("notes", note.id, associations=["contacts"])
+    inline = one.associations["contacts"].results
+    assert sorted(a.id for a in inline) == sorted([str(ann), str(bob)])
+    assert {a.type for a in inline} == {"note_to_contact"}
+    page = api.crm.objects.basic_api.get_page("notes", associations=["contacts"], limit=10)
+    by_id = {n.id: n.associations for n in page.results}
+    assert sorted(a.id for a in by_id[note.id]["contacts"].results) == sorted([str(ann), str(bob)])
+    assert by_id[lonely.id] is None  # no link: no associations key, as HubSpot answers
+    back = api.crm.objects.basic_api.get_by_id("contacts", ann, associations=["notes"])
+    assert [a.id for a in back.associations["notes"].results] == [note.id]
+    plain = api.crm.objects.basic_api.get_by_id("notes", note.id)
+    assert plain.associations is None
