@@ -203,8 +203,9 @@ class Emulator:
             archived=query.get("archived", "false").lower() == "true",
         )
         wanted = _names(query.getlist("associations"))
-        for item in page.get("results", []) if wanted else []:
-            self._inline_associations(obj, item, wanted)
+        if wanted:
+            for item in page.get("results", []):
+                self._inline_associations(obj, item, wanted)
         return JSONResponse(page)
 
     def _inline_associations(self, obj: str, item: JSON, wanted: list[str]) -> None:
