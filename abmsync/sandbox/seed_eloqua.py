@@ -62,9 +62,10 @@ ACTIVITY_TYPES = {
     "form_submit": "FormSubmit",
 }
 EMAIL_TYPES = ("email_open", "email_click", "email_bounce", "unsubscribe")
+EMAIL_ACTIVITIES = ("EmailOpen", "EmailClickthrough", "Bounceback", "Unsubscribe")  # after a send
 PROFILE = {"C-Level": "A", "VP": "A", "Director": "B", "Manager": "B", "Intern/Student": "D"}
 UNANSWERED_SENDS = 1.0  # unanswered sends per answered one
-_SEND_LEAD = timedelta(hours=2)
+SEND_LEAD = timedelta(hours=2)  # a send goes out this long before its open or click
 
 
 def seed_eloqua(data: Dataset, store: EloquaStore, created: pl.DataFrame, ledger: _Ledger) -> None:
@@ -208,7 +209,7 @@ def _activity(
 ) -> dict[str, Any]:
     """One touchpoint as an activity of ``kind`` with that type's documented columns."""
     contact, at, url = int(row["contact"]), row["occurred_at"], row.get("url")
-    if kind in ("EmailOpen", "EmailClickthrough", "Bounceback", "Unsubscribe"):
+    if kind in EMAIL_ACTIVITIES:
         values = _email_activity(row, campaigns, assets)
         if kind == "EmailClickthrough":
             values["EmailClickedThruLink"] = url or vocab.VENDOR_SITE + "/"
@@ -256,7 +257,7 @@ def _sends(
     sends: list[dict[str, Any]] = []
     for row in emails:
         values = _email_activity(row, campaigns, assets)
-        at = row["occurred_at"] - _SEND_LEAD
+        at = row["occurred_at"] - SEND_LEAD
         key = (values["ContactId"], values["AssetName"], at.date().isoformat())
         if key in seen:
             continue

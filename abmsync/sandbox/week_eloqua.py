@@ -19,10 +19,13 @@ from typing import Any
 from abmsync.sandbox.eloqua.store import EloquaStore
 from abmsync.sandbox.seed_eloqua import (
     ACTIVITY_TYPES,
+    EMAIL_ACTIVITIES,
     NEWSLETTER,
+    SEND_LEAD,
     WEBSITE,
     _activity,
     _email_activity,
+    _visits,
 )
 from abmsync.sandbox.week import NewTouch, SignUp, Touch
 
@@ -87,33 +90,16 @@ class EloquaWeek:
         done: list[NewTouch] = []
         for touch in sorted(touches, key=lambda t: (t.at, t.contact_id, t.type)):
             kind = ACTIVITY_TYPES[touch.type]
-            row = {
-                "contact": touch.contact_id,
-                "email": touch.email,
-                "occurred_at": touch.at,
-                "url": touch.url,
-                "campaign": touch.campaign,
-            }
-            values = _activity(kind, row, self._campaign_ids(touch.campaign), self._assets)
-            if kind in ("EmailOpen", "EmailClickthrough", "Bounceback", "Unsubscribe"):
-                send = {k: v for k, v in values.items() if k in _SEND_COLUMNS}
+            campaigns = self._campaign_ids(touch.campaign)
+            values = _activity(kind, self._row(touch), campaigns, self._assets)
+            if kind in EMAIL_ACTIVITIES:
+                send = self._email(touch, touch.campaign or NEWSLETTER)
                 self.store.add_activities(
-                    "EmailSend", [{**send, "ActivityDate": touch.at - timedelta(hours=2)}]
+                    "EmailSend", [{**send, "ActivityDate": touch.at - SEND_LEAD}]
                 )
             (made,) = self.store.add_activities(kind, [values])
             if kind == "PageView":
-                self.store.add_activities(
-                    "WebVisit",
-                    [
-                        {
-                            "ContactId": int(touch.contact_id),
-                            "ActivityDate": touch.at,
-                            "FirstPageViewUrl": values["Url"],
-                            "NumberOfPages": 1,
-                            "Duration": 45,
-                        }
-                    ],
-                )
+                self.store.add_activities("WebVisit", _visits([("", values)]))
             done.append(_new_touch(kind, made, touch))
         if touches:
             done.append(self._late_bounce(min(touches, key=lambda t: (t.at, t.contact_id))))
@@ -156,11 +142,6 @@ class _Assets(dict[str, int]):
     def __missing__(self, name: str) -> int:
         self[name] = 5000 + len(self)
         return self[name]
-
-
-_SEND_COLUMNS = frozenset(
-    {"ContactId", "EmailAddress", "ActivityDate", "AssetType", "AssetName", "AssetId", "CampaignId"}
-)
 
 
 def _new_touch(kind: str, activity_id: int, touch: Touch) -> NewTouch:

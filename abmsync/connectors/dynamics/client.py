@@ -441,7 +441,9 @@ class DataverseClient:
             content = json.dumps(json_body).encode()
             sent.setdefault("Content-Type", "application/json")
         with self.budget.request():
-            with transport_errors("Dynamics 365", what, self._tls_error_of_dynamics):
+            with transport_errors(
+                "Dynamics 365", what, lambda error: self._tls_error(error, "Dynamics 365")
+            ):
                 response = self.http.request(
                     method, url, params=params, content=content, headers=sent
                 )
@@ -450,9 +452,6 @@ class DataverseClient:
             vendor = vendor_error(response.status_code, parse_body(response.text))
             raise classify(vendor, what, retry_after(response.headers))
         return response
-
-    def _tls_error_of_dynamics(self, error: Exception) -> Exception:
-        return self._tls_error(error, "Dynamics 365")
 
     def _tls_error(self, error: Exception, service: str) -> Exception:
         reason = certificate_failure(error)

@@ -352,7 +352,7 @@ class ChangeReader:
                 everything = frame(shape or export.columns, page.items)
                 keys = everything[export.key].fill_null("").cast(pl.String).to_list()
                 records = everything.filter(
-                    self._fresh(window, export, page.items, everything, floor)
+                    self._fresh(window, export, page.items, everything, keys, floor)
                 )
                 if derive is not None:
                     records = derive(records)
@@ -374,10 +374,10 @@ class ChangeReader:
         export: Export,
         items: Sequence[Mapping[str, Any]],
         records: pl.DataFrame,
+        keys: Sequence[str],
         floor: str,
     ) -> pl.Series:
         """Which rows are new: their (key, stamp) pair not emitted before. Notes them."""
-        keys = records[export.key].fill_null("").cast(pl.String).to_list()
         if export.stamp in records.columns:
             stamps = records[export.stamp].fill_null("").cast(pl.String).to_list()
         else:

@@ -525,9 +525,8 @@ class Emulator:
             if labels:
                 types = item.get("types") or []
                 ids = {int(t["associationTypeId"]) for t in types if "associationTypeId" in t}
-                to_ids = [str((targets or {}).get("id"))] if isinstance(targets, dict) else []
-                for to_id in to_ids:
-                    self.store.disassociate(from_obj, from_id, to_obj, to_id, ids)
+                if isinstance(targets, dict):
+                    self.store.disassociate(from_obj, from_id, to_obj, str(targets.get("id")), ids)
                 continue
             if not isinstance(targets, list):
                 raise ApiError(400, "VALIDATION_ERROR", "'to' must be a list of object ids")
