@@ -34,18 +34,21 @@ table lacks into null. Leads sales have not judged, the generator's ``Open``
 MQLs among them, are "Open - Not Contacted", the standard default.
 
 Times: CreatedDate / ``createdate`` and the times of tasks, members and notes
-come from the data set; SystemModstamp and ``hs_lastmodifieddate`` are the
-emulator's clock at loading, as after an import.
+come from the data set; Salesforce's LastModifiedDate/SystemModstamp fall
+between a record's creation and the load, a few shared by neighbouring records
+(see ``_stamp_modifications``); ``hs_lastmodifieddate`` is the emulator's clock
+at loading, as after an import.
 
 ``abmsync.sandbox.week.simulate_week`` then plays a week of activity on top.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -53,7 +56,7 @@ import polars as pl
 from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
 from abmsync.sandbox.hubspot.store import ACTIVITY_TYPE, ACTIVITY_URL, HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox
-from abmsync.sandbox.salesforce.store import Store, custom_field
+from abmsync.sandbox.salesforce.store import Store, custom_field, format_datetime, parse_datetime
 
 if TYPE_CHECKING:
     from abmsync.sandbox.dynamics.app import DataverseSandbox
@@ -256,7 +259,9 @@ def _seed_salesforce(data: Dataset, store: Store, created: pl.DataFrame, ledger:
     _customize_org(store)
 
     def load(obj: str, frame: pl.DataFrame, keys: pl.Series) -> dict[str, str]:
-        ids = store.insert_many(obj, _rows(frame))
+        rows = _rows(frame)
+        _stamp_modifications(obj, rows, store.clock())
+        ids = store.insert_many(obj, rows)
         ledger.note("salesforce", obj, len(ids), keys, ids)
         return dict(zip(keys.to_list(), ids, strict=True))
 
@@ -303,6 +308,27 @@ def _seed_salesforce(data: Dataset, store: Store, created: pl.DataFrame, ledger:
         _opportunities(opportunities, account_ids, users, campaign_ids, admin),
         opportunities["id"],
     )
+
+
+def _stamp_modifications(obj: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Give rows a LastModifiedDate/SystemModstamp between their CreatedDate and ``now``.
+
+    As in a real org, most records were last touched at their own moment, and a
+    few share a stamp with the record before them (one transaction, e.g. a mass
+    update, touches several). Equal stamps are what cursor code must get right.
+    The draw is seeded by object, so a data set always loads the same way.
+    """
+    draw = random.Random(f"salesforce-modstamp:{obj}")
+    previous: datetime | None = None
+    for row in rows:
+        created = parse_datetime(str(row["CreatedDate"])) if row.get("CreatedDate") else now
+        if previous is not None and previous >= created and draw.random() < 0.2:
+            stamp = previous
+        else:
+            span = max((now - created).total_seconds(), 0.0)
+            stamp = created + timedelta(milliseconds=int(draw.random() * span * 1000))
+        row["LastModifiedDate"] = row["SystemModstamp"] = format_datetime(stamp)
+        previous = stamp
 
 
 def _customize_org(store: Store) -> None:

@@ -362,7 +362,12 @@ class SalesforceConnector:
     def _deleted_ids(self, obj: str, start: datetime, window: ChangeWindow) -> list[str]:
         """Ids the ``deleted/`` resource reports since ``start`` (hard deletes included),
         but for those already handed out."""
-        end = datetime.now(start.tzinfo) + timedelta(minutes=1)
+        now = datetime.now(start.tzinfo)
+        end = now + timedelta(minutes=1)
+        # deleted/ only reaches back 30 days (INVALID_REPLICATION_DATE before that,
+        # resources_getdeleted.htm); older deletions still show as IsDeleted rows of
+        # the queryAll read, so a cursor older than that asks from the earliest day.
+        start = max(start, now - timedelta(days=30) + timedelta(minutes=5))
         answer = self.client.call(lambda sf: getattr(sf, obj).deleted(start, end))
         return [
             str(r["id"])

@@ -13,29 +13,28 @@ convert and merge records as a user would in the Salesforce UI.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
-import secrets
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from abmsync.sandbox.faults import FaultMiddleware, Faults
+from abmsync.sandbox.salesforce import composite, rest, tree
 from abmsync.sandbox.salesforce.bulk import BulkJobs
-from abmsync.sandbox.salesforce.soql import SoqlError, translate
+from abmsync.sandbox.salesforce.bulk_v1 import BulkV1Jobs
+from abmsync.sandbox.salesforce.limits import org_limits
+from abmsync.sandbox.salesforce.oauth import OAuthServer, oauth_routes
+from abmsync.sandbox.salesforce.queries import QueryCursors
+from abmsync.sandbox.salesforce.soql import SoqlError
 from abmsync.sandbox.salesforce.store import (
     ObjectDef,
     Record,
@@ -43,22 +42,11 @@ from abmsync.sandbox.salesforce.store import (
     Store,
     custom_field,
     format_datetime,
-    parse_datetime,
 )
+from abmsync.sandbox.salesforce.versions import UPSERT_BODY_SINCE, major, parse_version, resources
 
 MAX_COLLECTION = 200
-_ORG_ID = "00D5g000000SBXEAA2"
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status plus the ``[{"message", "errorCode"}]`` body."""
-
-    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.body: list[dict[str, Any]] = [{"message": message, "errorCode": code}]
-        if fields is not None:
-            self.body[0]["fields"] = fields
+ApiError = rest.ApiError
 
 
 @dataclass
@@ -71,6 +59,9 @@ class SandboxConfig:
         default_factory=lambda: {"admin@abmsync.sandbox": "sandbox-password"}
     )
     token_lifetime: float = 7200.0  # seconds
+    # The connected app's callback URLs and selected OAuth scopes (web server flow).
+    callback_urls: tuple[str, ...] = ("https://localhost/oauth/callback",)
+    oauth_scopes: str = "api id refresh_token"
     daily_api_limit: int = 100_000
     page_size: int = 2000
     api_version: str = "62.0"
@@ -89,8 +80,8 @@ class SalesforceSandbox:
         self.faults = faults
         self.store = Store(clock)
         self.api_used = 0
-        self._tokens: dict[str, float] = {}
-        self._cursors: dict[str, list[Record]] = {}
+        self.oauth = OAuthServer(config, self.store)
+        self.queries = QueryCursors(lambda: self.config.page_size)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         # Validation rules admins add in Setup: (object, check, message); a write whose
@@ -111,46 +102,16 @@ class SalesforceSandbox:
     # -- tokens and quota -------------------------------------------------------
 
     def issue_token(self, form: dict[str, str], base_url: str) -> dict[str, Any]:
-        """OAuth2 ``password`` and ``client_credentials`` grants."""
-        grant = form.get("grant_type", "")
-        if grant not in ("password", "client_credentials"):
-            raise _oauth_error("unsupported_grant_type", "grant type not supported")
-        client_ok = hmac.compare_digest(form.get("client_id", ""), self.config.client_id) and (
-            hmac.compare_digest(form.get("client_secret", ""), self.config.client_secret)
-        )
-        if not client_ok:
-            raise _oauth_error("invalid_client", "invalid client credentials")
-        if grant == "password":
-            expected = self.config.users.get(form.get("username", ""))
-            if expected is None or not form.get("password", "").startswith(expected):
-                raise _oauth_error("invalid_grant", "authentication failure")
-        token = f"{_ORG_ID}!{secrets.token_urlsafe(48)}"
-        with self._lock:
-            self._tokens[token] = time.monotonic() + self.config.token_lifetime
-        issued = str(int(time.time() * 1000))
-        signature = hmac.new(
-            self.config.client_secret.encode(), (base_url + issued).encode(), hashlib.sha256
-        ).digest()
-        return {
-            "access_token": token,
-            "instance_url": base_url,
-            "id": f"{base_url}/id/{_ORG_ID}/{self.store.admin_id}",
-            "token_type": "Bearer",
-            "issued_at": issued,
-            "signature": base64.b64encode(signature).decode(),
-        }
+        """A token answer of ``POST /services/oauth2/token`` (see :mod:`.oauth`)."""
+        return self.oauth.issue_token(form, base_url)
 
     def expire_tokens(self) -> None:
-        """Expire every issued token (as after the session timeout)."""
-        with self._lock:
-            self._tokens.clear()
+        """Expire every issued access token (as after the session timeout)."""
+        self.oauth.expire_tokens()
 
     def authorize(self, header: str) -> None:
         """Raise 401 ``INVALID_SESSION_ID`` unless ``header`` carries a live token."""
-        token = header.removeprefix("Bearer ").removeprefix("OAuth ").strip()
-        with self._lock:
-            expires = self._tokens.get(token)
-        if expires is None or expires < time.monotonic():
+        if self.oauth.session(header) is None:
             raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
     def count_call(self) -> None:
@@ -161,57 +122,117 @@ class SalesforceSandbox:
             self.api_used += 1
 
     def limit_header(self) -> str:
+        """The ``Sforce-Limit-Info`` header every REST answer carries."""
         return f"api-usage={self.api_used}/{self.config.daily_api_limit}"
 
     def limits(self) -> dict[str, Any]:
-        remaining = max(self.config.daily_api_limit - self.api_used, 0)
-        return {
-            "DailyApiRequests": {"Max": self.config.daily_api_limit, "Remaining": remaining},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-            "DataStorageMB": {"Max": 5120, "Remaining": 5100},
-        }
+        """The ``limits`` resource (see :mod:`.limits`)."""
+        return org_limits(self.config.daily_api_limit, self.api_used)
 
     # -- dispatch ---------------------------------------------------------------
 
     def handle(self, method: str, parts: list[str], params: dict[str, str], body: Any) -> Any:
-        """Route one ``/services/data/vXX.X/...`` request; return (status, json) or raise."""
+        """Route one ``/services/data/vXX.X/...`` request; return (status, json) or raise.
+
+        ``parts[0]`` is a served version (``v62.0``); a method the resource does not
+        take answers 405 ``METHOD_NOT_ALLOWED``.
+        """
         version = parts[0].removeprefix("v")
-        rest = parts[1:]
-        match rest:
+        allow = rest.Allow("GET" if method == "HEAD" else method)
+        match parts[1:]:
+            case []:
+                allow("GET")
+                return 200, resources(version)
             case ["limits"]:
+                allow("GET")
                 return 200, self.limits()
             case ["query" | "queryAll" as kind]:
+                allow("GET")
                 return 200, self.query(params.get("q", ""), version, kind, params)
             case ["query" | "queryAll" as kind, locator]:
+                allow("GET")
                 return 200, self.query_more(locator, version, kind, params)
             case ["sobjects"]:
+                allow("GET")
                 objects = [o.summary(version) for o in self.store.objects.values()]
                 return 200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}
             case ["sobjects", name]:
                 obj = self._object(name)
-                if method == "POST":
+                if allow("GET", "POST") == "POST":
                     return 201, self._create_one(obj, body)
                 return 200, {"objectDescribe": obj.summary(version), "recentItems": []}
             case ["sobjects", name, "describe"]:
+                allow("GET")
                 return 200, self._object(name).describe(version)
             case ["sobjects", name, "updated" | "deleted" as kind]:
+                allow("GET")
                 return 200, self.changes(self._object(name), kind, params)
             case ["sobjects", name, rid]:
+                allow("GET", "PATCH", "DELETE")
                 return self.one_record(method, self._object(name), rid, body, version, params)
             case ["sobjects", name, key, value]:
+                allow("GET", "PATCH", "DELETE")
                 obj = self._object(name)
                 if key.lower() == "id":
                     return self.one_record(method, obj, value, body, version, params)
-                return self.upsert_one(method, obj, key, value, body)
+                return self.upsert_one(method, obj, key, value, body, version)
+            case ["composite"]:
+                allow("POST")
+                dispatch = self.dispatcher()
+                return 200, composite.run_composite(self.store, version, body, dispatch)
+            case ["composite", "batch"]:
+                allow("POST")
+                answer = composite.run_batch(version, body, self.dispatcher(), self.count_call)
+                return 200, answer
+            case ["composite", "tree", name]:
+                allow("POST")
+                return tree.create_tree(self.store, self._object(name), body)
             case ["composite", "sobjects"]:
+                allow("POST", "PATCH", "DELETE")
                 return 200, self.collection(method, body, params)
+            case ["composite", "sobjects", name]:
+                obj = self._object(name)
+                return 200, self.retrieve(allow("GET", "POST"), obj, body, params, version)
             case ["composite", "sobjects", name, key]:
+                allow("PATCH")
                 return 200, self.collection(method, body, params, upsert=(name, key))
-            case ["tooling", "sobjects", "CustomField"] if method == "POST":
+            case ["tooling", "sobjects", "CustomField"]:
+                allow("POST")
                 return 201, self.create_custom_field(body)
-            case ["tooling", "sobjects", "CustomObject"] if method == "POST":
+            case ["tooling", "sobjects", "CustomObject"]:
+                allow("POST")
                 return 201, self.create_custom_object(body)
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+
+    def dispatcher(self) -> composite.Dispatch:
+        """Run a subrequest (``/services/data/vXX.X/...``) as the REST endpoint would."""
+
+        def dispatch(method: str, path: str, params: dict[str, str], body: Any) -> tuple[int, Any]:
+            parts = [p for p in path.removeprefix("/services/data/").split("/") if p]
+            try:
+                if not parts or parse_version(parts[0], self.config.api_version) is None:
+                    raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+                status, answer = self.handle(method, parts, params, body)
+            except ApiError as error:
+                return error.status, error.body
+            return status, answer
+
+        return dispatch
+
+    def retrieve(
+        self, method: str, obj: ObjectDef, body: Any, params: dict[str, str], version: str
+    ) -> Any:
+        """sObject Collections retrieve: ``GET ?ids=&fields=`` or ``POST {"ids", "fields"}``."""
+        if method == "POST":
+            payload = _mapping(body)
+            ids, fields = payload.get("ids"), payload.get("fields")
+            if not isinstance(ids, list) or not isinstance(fields, list):
+                raise ApiError(400, "JSON_PARSER_ERROR", "ids and fields must be lists")
+            wanted = [str(f) for f in fields]
+            return tree.retrieve(self.store, obj, [str(i) for i in ids], wanted, version, 2000)
+        ids = [i for i in params.get("ids", "").split(",") if i]
+        fields = [f for f in params.get("fields", "").split(",") if f]
+        return tree.retrieve(self.store, obj, ids, fields, version, 200)
 
     def _object(self, name: str) -> ObjectDef:
         obj = self.store.get_object(name)
@@ -222,60 +243,29 @@ class SalesforceSandbox:
     # -- queries ----------------------------------------------------------------
 
     def query(self, soql: str, version: str, kind: str, params: dict[str, str]) -> dict[str, Any]:
+        """``query``/``queryAll``: the first page of ``soql`` (see :mod:`.queries`)."""
         try:
-            query = translate(soql, self.store, include_deleted=kind == "queryAll")
+            return self.queries.open(self.store, soql, version, kind, params)
         except SoqlError as error:
             raise ApiError(400, error.code, error.message) from error
-        rows = self.store.select(query.sql)
-        records: list[Record] = []
-        for row in rows:
-            record = self.store.to_json(query.obj, dict(zip(query.fields, row, strict=True)))
-            attributes: dict[str, str] = {"type": query.obj.name}
-            if record.get("Id"):
-                attributes["url"] = (
-                    f"/services/data/v{version}/sobjects/{query.obj.name}/{record['Id']}"
-                )
-            records.append({"attributes": attributes, **record})  # type: ignore[dict-item]
-        locator = f"01g5g{next(self._ids):010d}AAA"
-        with self._lock:
-            self._cursors[locator] = records
-            while len(self._cursors) > 100:
-                self._cursors.pop(next(iter(self._cursors)))
-        return self._page(locator, 0, version, kind, params)
 
     def query_more(
         self, token: str, version: str, kind: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        locator, _, offset = token.rpartition("-")
-        if locator not in self._cursors or not offset.isdigit():
-            raise ApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        return self._page(locator, int(offset), version, kind, params)
-
-    def _page(
-        self, locator: str, offset: int, version: str, kind: str, params: dict[str, str]
-    ) -> dict[str, Any]:
-        records = self._cursors[locator]
-        size = int(params.get("_batch_size", self.config.page_size))
-        page = records[offset : offset + size]
-        done = offset + size >= len(records)
-        answer: dict[str, Any] = {"totalSize": len(records), "done": done, "records": page}
-        if not done:
-            answer["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{offset + size}"
-        return answer
+        """The page a ``nextRecordsUrl`` names."""
+        try:
+            return self.queries.more(token, version, kind, params)
+        except SoqlError as error:
+            raise ApiError(400, error.code, error.message) from error
 
     def changes(self, obj: ObjectDef, kind: str, params: dict[str, str]) -> dict[str, Any]:
         """``sobjects/{Obj}/updated/`` and ``deleted/`` for a start/end window."""
-        try:
-            start = parse_datetime(params["start"])
-            end = parse_datetime(params["end"])
-        except (KeyError, ValueError) as error:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "start and end are needed") from error
-        if end <= start:
-            raise ApiError(400, "INVALID_REPLICATION_DATE", "end must be after start")
-        covered = format_datetime(min(end, self.store.clock()))
+        now = self.store.clock()
+        start, end = rest.replication_window(params, now)
+        covered = format_datetime(min(end, now))
         if kind == "updated":
             return {"ids": self.store.changed_ids(obj, start, end), "latestDateCovered": covered}
-        earliest = format_datetime(self.store.clock() - timedelta(days=30))
+        earliest = format_datetime(now - timedelta(days=rest.REPLICATION_DAYS))
         return {
             "deletedRecords": self.store.deleted_since(obj, start, end),
             "earliestDateAvailable": earliest,
@@ -320,8 +310,13 @@ class SalesforceSandbox:
         return 200, {"attributes": {"type": obj.name, "url": url}, **record}
 
     def upsert_one(
-        self, method: str, obj: ObjectDef, key: str, value: str, body: Any
+        self, method: str, obj: ObjectDef, key: str, value: str, body: Any, version: str
     ) -> tuple[int, Any]:
+        """``sobjects/{Obj}/{ExtIdField}/{value}``: read, upsert (PATCH) or delete by external id.
+
+        An update answers 200 with a body from API 46.0 on and 204 before; a create
+        answers 201, with ``created`` from 46.0 on (see :mod:`.versions`).
+        """
         spec = obj.field(key)
         if spec is None or not spec.external_id:
             raise ApiError(
@@ -331,21 +326,31 @@ class SalesforceSandbox:
             )
         matches = self.store.find(obj, spec.name, value)
         if len(matches) > 1:
-            return 300, [f"/services/data/v62.0/sobjects/{obj.name}/{m}" for m in matches]
+            return 300, [f"/services/data/v{version}/sobjects/{obj.name}/{m}" for m in matches]
         if method != "PATCH":
             if not matches:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-            record = self.store.get(obj, matches[0])
-            return 200, {"attributes": {"type": obj.name}, **(record or {})}
+            if method == "DELETE":
+                self.store.delete(obj.name, matches[0])
+                return 204, None
+            record = self.store.get(obj, matches[0]) or {}
+            url = f"/services/data/v{version}/sobjects/{obj.name}/{matches[0]}"
+            return 200, {"attributes": {"type": obj.name, "url": url}, **record}
         values = {**_mapping(body), spec.name: value}
+        with_body = major(version) >= UPSERT_BODY_SINCE
         try:
             if matches:
                 self.store.update(obj.name, matches[0], values)
+                if not with_body:
+                    return 204, None
                 return 200, {"id": matches[0], "success": True, "errors": [], "created": False}
             rid = self.store.create(obj.name, values)
         except RecordError as error:
             raise ApiError(400, error.code, error.message, error.fields) from error
-        return 201, {"id": rid, "success": True, "errors": [], "created": True}
+        answer: dict[str, Any] = {"id": rid, "success": True, "errors": []}
+        if with_body:
+            answer["created"] = True
+        return 201, answer
 
     # -- sObject collections --------------------------------------------------------
 
@@ -445,7 +450,10 @@ class SalesforceSandbox:
         return apply
 
     def _find_by_id(self, rid: str) -> ObjectDef:
-        obj = next((o for o in self.store.objects.values() if rid.startswith(o.prefix)), None)
+        obj = next(
+            (o for o in self.store.objects.values() if o.prefix and rid.startswith(o.prefix)),
+            None,
+        )
         if obj is None:
             raise RecordError("MALFORMED_ID", f"malformed id {rid}")
         return obj
@@ -575,12 +583,6 @@ def _mapped(lead: Record, fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _oauth_error(code: str, description: str) -> ApiError:
-    error = ApiError(400, code, description)
-    error.body = {"error": code, "error_description": description}  # type: ignore[assignment]
-    return error
-
-
 def _mapping(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
@@ -626,43 +628,6 @@ def create_app(
         for record in records:
             sandbox.store.create(obj_name, record, trusted=True)
 
-    async def token(request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        base_url = str(request.base_url).rstrip("/")
-        try:
-            return JSONResponse(sandbox.issue_token(form, base_url))
-        except ApiError as error:
-            return JSONResponse(error.body, status_code=error.status)
-
-    async def data(request: Request) -> Response:
-        parts = [p for p in request.path_params["rest"].split("/") if p]
-        headers = {}
-        try:
-            if not parts or not parts[0].startswith("v"):
-                raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-            sandbox.authorize(request.headers.get("authorization", ""))
-            if parts[1:] != ["limits"]:
-                sandbox.count_call()
-            try:
-                raw = await request.body()
-            except ClientDisconnect:
-                return Response(status_code=499)  # the client gave up (a timeout)
-            body = json.loads(raw) if raw else None
-            params = dict(request.query_params)
-            options = request.headers.get("sforce-query-options", "")
-            if options.startswith("batchSize="):
-                batch = int(options.removeprefix("batchSize="))
-                params["_batch_size"] = str(min(max(batch, 200), 2000))
-            status, answer = sandbox.handle(request.method, parts, params, body)
-        except ApiError as error:
-            status, answer = error.status, error.body
-        except json.JSONDecodeError:
-            status, answer = 400, [{"message": "invalid JSON", "errorCode": "JSON_PARSER_ERROR"}]
-        headers["Sforce-Limit-Info"] = sandbox.limit_header()
-        if status == 204:
-            return Response(status_code=204, headers=headers)
-        return JSONResponse(answer, status_code=status, headers=headers)
-
     async def convert_lead(request: Request) -> Response:
         payload = await request.json()
         try:
@@ -680,21 +645,28 @@ def create_app(
         return JSONResponse(merged)
 
     bulk = BulkJobs(sandbox)
+    bulk_v1 = BulkV1Jobs(sandbox)
     routes = [
-        Route("/services/oauth2/token", token, methods=["POST"]),
+        *oauth_routes(sandbox.oauth),
         Route(
             "/services/data/{version}/jobs/{rest:path}",
             bulk.endpoint,
             methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
         ),
         Route(
-            "/services/data/{rest:path}", data, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]
+            "/services/data/{rest:path}",
+            rest.data_endpoint(sandbox),
+            methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
         ),
+        Route("/services/async/{version}/{rest:path}", bulk_v1.endpoint, methods=["GET", "POST"]),
         Route("/__sandbox/convert_lead", convert_lead, methods=["POST"]),
         Route("/__sandbox/merge", merge, methods=["POST"]),
     ]
     middleware = [Middleware(FaultMiddleware, faults=faults, render=render_fault)]
-    app = Starlette(routes=routes, middleware=middleware)
+    # Starlette's own 404/405 become Salesforce JSON errors.
+    handlers = {404: rest.services_http_error, 405: rest.services_http_error}
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
     app.state.sandbox = sandbox
     app.state.bulk = bulk
+    app.state.bulk_v1 = bulk_v1
     return app

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from abmsync.sandbox.salesforce.soql import SoqlError, translate
+from abmsync.sandbox.salesforce.soql import SoqlError, bulk_query
 from abmsync.sandbox.salesforce.store import RecordError, format_datetime
 
 if TYPE_CHECKING:
@@ -106,6 +106,9 @@ class Job:
         else:
             answer["externalIdFieldName"] = self.external_id
             answer["jobType"] = "V2Ingest"
+            # Where the CSV goes, relative and without a leading slash, as the Bulk API 2.0
+            # guide's "Create a Job" answer shows it (create_job.htm).
+            answer["contentUrl"] = f"services/data/v{version}/jobs/ingest/{self.id}/batches"
             answer["numberRecordsProcessed"] = len(self.successes) + len(self.failures)
             answer["numberRecordsFailed"] = len(self.failures)
         answer["retries"] = 0
@@ -223,20 +226,16 @@ class BulkJobs:
         operation = str(payload.get("operation", ""))
         if operation not in ("query", "queryAll"):
             raise BulkError(400, "INVALIDJOB", f"Invalid operation for query job: {operation}")
-        store = self.sandbox.store
         try:
-            query = translate(
-                str(payload.get("query", "")), store, include_deleted=operation == "queryAll"
+            obj, header, rows = bulk_query(
+                self.sandbox.store,
+                str(payload.get("query", "")),
+                include_deleted=operation == "queryAll",
             )
         except SoqlError as error:
             raise BulkError(400, error.code, error.message) from error
-        job = self._new_job(payload, operation, query.obj.name)
-        job.header = list(query.fields)
-        kinds = [query.obj.fields[name].type for name in query.fields]
-        job.rows = [
-            [_csv_value(kind, value) for kind, value in zip(kinds, row, strict=True)]
-            for row in store.select(query.sql)
-        ]
+        job = self._new_job(payload, operation, obj)
+        job.header, job.rows = header, rows
         job.state = _PROGRESS[0]
         return job
 
@@ -406,17 +405,6 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BulkError(400, "JSON_PARSER_ERROR", "the request body must be a JSON object")
     return body
-
-
-def _csv_value(kind: str, value: Any) -> str:
-    """A column value as Bulk 2.0 query results write it (null is empty)."""
-    if value is None:
-        return ""
-    if kind == "boolean":
-        return "true" if value else "false"
-    if kind == "datetime":
-        return str(value).replace("+0000", "Z")
-    return str(value)
 
 
 def _error_text(error: RecordError) -> str:
