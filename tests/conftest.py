@@ -96,3 +96,53 @@ def store(state_db_url: str) -> Iterator[Store]:
 
     with Store.open(state_db_url) as opened:
         yield opened
+
+
+# ---------------------------------------------------------------------------
+# HubSpot contract: every answer of a served HubSpot emulator is checked against
+# HubSpot's published OpenAPI specs as it leaves (tests/connectors/hubspot/contract):
+# every emulator given to ``SandboxServer`` is served watched, and fixtures that
+# serve a ``Switch`` wrap what they install with ``watch(app)``. A test fails at
+# teardown when answers it saw (or its fixtures saw first) broke the contract.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hubspot_emulators_watched() -> Iterator[None]:
+    """Every HubSpot emulator a test serves with ``SandboxServer`` is served watched."""
+    from tests.connectors.hubspot.contract import watching_every_served_emulator
+
+    with watching_every_served_emulator():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def hubspot_contract() -> Iterator[None]:
+    """Fail the test whose HubSpot emulator answers broke HubSpot's published contract."""
+    from tests.connectors.hubspot.contract import LEDGER
+
+    yield
+    broken = LEDGER.unreported()
+    if broken:
+        lines = "\n".join(f"  {violation}" for violation in broken[:20])
+        more = f"\n  ... and {len(broken) - 20} more" if len(broken) > 20 else ""
+        pytest.fail(f"HubSpot emulator answers broke the published contract:\n{lines}{more}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many HubSpot answers were checked against the specs, and how many were out of scope."""
+    from tests.connectors.hubspot.contract import LEDGER
+
+    checked, skipped = sum(LEDGER.validated.values()), sum(LEDGER.skipped.values())
+    if not checked and not skipped:
+        return
+    terminalreporter.write_sep("-", "HubSpot contract")
+    terminalreporter.write_line(
+        f"{checked} answers checked over {len(LEDGER.validated)} operation/status pairs, "
+        f"{skipped} undocumented (out of scope), {len(LEDGER.violations)} violations"
+    )
+    if terminalreporter.config.getoption("verbose") > 0:
+        for key, count in sorted(LEDGER.validated.items()):
+            terminalreporter.write_line(f"  {count:6d}  {key}")
+        for key, count in sorted(LEDGER.skipped.items()):
+            terminalreporter.write_line(f"  {count:6d}  (out of scope) {key}")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from abmsync.sync.store import Store
+from tests.connectors.hubspot.contract import SPECS
+from tests.connectors.hubspot.contract.child import child_env, read_log
 
 ROOT = Path(__file__).resolve().parents[1]
 # The ``abmsync`` command installed beside the interpreter running the tests:
@@ -44,6 +46,10 @@ def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
         pytest.skip(f"no abmsync command beside {sys.executable} (pip install -e . first)")
     # As a user runs it: the installed command, from the checkout, no settings of ours.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ABMSYNC_")}
+    # The emulated HubSpot's answers are checked against HubSpot's published specs.
+    contract_log = tmp_path / "hubspot-contract.jsonl"
+    if platform == "hubspot":
+        env.update(child_env(contract_log))
     result = subprocess.run(
         [
             str(ABMSYNC),
@@ -67,6 +73,9 @@ def test_the_demo_syncs_plays_a_week_syncs_again_and_then_writes_nothing(
     )
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
+    checked, _, broken = read_log(contract_log)
+    assert not broken, "\n".join(broken[:20])
+    assert checked > 0 or platform != "hubspot" or not SPECS.is_dir()
     assert "Traceback" not in out
     assert "rule tests passed" in out
     name = {"salesforce": "Salesforce", "dynamics": "Dynamics 365"}[crm]

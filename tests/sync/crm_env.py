@@ -32,6 +32,7 @@ from abmsync.sync.crm import field_specs
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
 from abmsync.sync.sources import Source, load_sources
 from abmsync.sync.store import Store
+from tests.connectors.hubspot.contract import watch
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "examples" / "rules.yaml"
@@ -310,7 +311,7 @@ def crm_env(
         seed_data = {"Account": ACCOUNTS, "Lead": LEADS}
     sf_app = salesforce_app(sf_faults, config=SandboxConfig(), seed_data=seed_data)
     hs_app = hubspot_app(hs_faults, token=TOKEN, burst_limit=1_000_000)
-    servers.sf_switch.app, servers.hs_switch.app = sf_app, hs_app
+    servers.sf_switch.app, servers.hs_switch.app = sf_app, watch(hs_app)
     sf, hs = servers.salesforce, servers.hubspot
     env = CrmEnv(
         salesforce=sf_app.state.sandbox,

@@ -2,10 +2,12 @@
 
 ``create_app`` returns a Starlette app that answers the official
 ``hubspot-api-client`` exactly as HubSpot does for the calls abmsync makes:
-the same paths, status codes (batch create 201, read/update/upsert 200 or 207
-multi-status, archive 204), JSON shapes, error bodies, rate-limit headers and
-limits (100 inputs per batch, 200 results per search page, 10,000 results per
-search). Request-level faults come from :class:`~abmsync.sandbox.faults.FaultMiddleware`
+the same paths, status codes (batch create 201 or 400 for the whole batch,
+read/update/upsert 200 or 207 multi-status, archive 204), JSON shapes, error
+bodies (every answer, 404 and 405 included, is HubSpot's JSON error), rate-limit
+headers and limits (100 inputs per batch, 100 records per list page, 200 results
+per search page, 10,000 results per search, five searches a second).
+Request-level faults come from :class:`~abmsync.sandbox.faults.FaultMiddleware`
 with HubSpot-shaped bodies; per-record batch failures from ``faults.record_fails()``.
 
 Sandbox-only helpers, exempt from auth and faults, live under ``/__sandbox``:
@@ -15,41 +17,56 @@ records cheaply), ``records/{type}`` (the whole end state) and ``token``.
 
 from __future__ import annotations
 
-import collections
 import json
-import time
+import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from abmsync.sandbox.faults import ASGIApp, FaultMiddleware, Faults, Message, Receive, Scope, Send
+from abmsync.sandbox.faults import ASGIApp, FaultMiddleware, Faults, Receive, Scope, Send
+from abmsync.sandbox.hubspot.associations import AssociationsV4
+from abmsync.sandbox.hubspot.batch import ObjectBatches, associate_created, check_associations
+from abmsync.sandbox.hubspot.bodies import (
+    CREATE_INPUT,
+    PATCH_INPUT,
+    SEARCH,
+    json_object,
+    query_bool,
+    query_int,
+    read_body,
+)
+from abmsync.sandbox.hubspot.gate import HubSpotGate, rate_limit_body
+from abmsync.sandbox.hubspot.legacy_routes import legacy_routes
+from abmsync.sandbox.hubspot.schemas import schema_routes
 from abmsync.sandbox.hubspot.store import (
-    BATCH_MAX,
-    DEFAULT_ASSOCIATION_TYPES,
     JSON,
-    OBJECT_TYPE_IDS,
+    LIST_PAGE_MAX,
     ApiError,
     HubSpotStore,
-    RecordError,
+    Record,
     RecordRejectedError,
     iso,
 )
 
 SeedData = Mapping[str, list[Mapping[str, Any]]]  # object type -> property values per record
-Handler = Callable[[Request], Awaitable[Response]]
+# "Usage of this parameter will reduce the maximum number of [records] that can be
+# read by a single request": 50 (https://github.com/HubSpot/hubspot-api-python/issues/143).
+HISTORY_PAGE_MAX = 50
+log = logging.getLogger(__name__)
 
 
 def render_fault(kind: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """HubSpot's error body for a request-level fault from :class:`FaultMiddleware`."""
     correlation = str(uuid.uuid4())
     if kind == "rate_limit":
-        status, body = 429, _rate_limit_body("SECONDLY", correlation)
+        status, body = 429, rate_limit_body("SECONDLY", correlation)
     elif kind == "token_expiry":
         status = 401
         body = {
@@ -64,119 +81,9 @@ def render_fault(kind: str, detail: str) -> tuple[int, list[tuple[bytes, bytes]]
             "status": "error",
             "message": f"Bad gateway ({detail})",
             "correlationId": correlation,
+            "category": "INTERNAL_ERROR",
         }
     return status, [(b"content-type", b"application/json;charset=utf-8")], json.dumps(body).encode()
-
-
-def _rate_limit_body(policy: str, correlation: str) -> JSON:
-    return {
-        "status": "error",
-        "message": f"You have reached your {policy.lower()} limit.",
-        "errorType": "RATE_LIMIT",
-        "correlationId": correlation,
-        "policyName": policy,
-    }
-
-
-class HubSpotGate:
-    """ASGI middleware: bearer-token auth, rate limits and HubSpot's rate-limit headers."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        token: str,
-        burst_limit: int,
-        burst_interval_ms: int,
-        daily_limit: int,
-        secondly_limit: int | None,
-    ) -> None:
-        self.app = app
-        self.token = token
-        self.burst_limit = burst_limit
-        self.burst_interval_ms = burst_interval_ms
-        self.daily_limit = daily_limit
-        self.secondly_limit = secondly_limit
-        self.calls: collections.deque[float] = collections.deque()
-        self.daily_used = 0
-        self.requests: collections.Counter[str] = collections.Counter()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        if scope["type"] != "http" or path.startswith("/__sandbox"):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth != f"Bearer {self.token}":
-            await _send_json(send, 401, _auth_error(), [])
-            return
-        now = time.monotonic()
-        while self.calls and now - self.calls[0] > self.burst_interval_ms / 1000:
-            self.calls.popleft()
-        recent = sum(1 for t in self.calls if now - t <= 1.0)
-        policy = None
-        if len(self.calls) >= self.burst_limit:
-            policy = "TEN_SECONDLY_ROLLING"
-        elif self.secondly_limit is not None and recent >= self.secondly_limit:
-            policy = "SECONDLY"
-        elif self.daily_used >= self.daily_limit:
-            policy = "DAILY"
-        limits = self._limit_headers(len(self.calls))
-        if policy is not None:
-            await _send_json(send, 429, _rate_limit_body(policy, str(uuid.uuid4())), limits)
-            return
-        self.calls.append(now)
-        self.daily_used += 1
-        self.requests[f"{scope.get('method')} {path}"] += 1
-        limits = self._limit_headers(len(self.calls))
-
-        async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *limits]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_limits)
-
-    def _limit_headers(self, used: int) -> list[tuple[bytes, bytes]]:
-        values = {
-            "x-hubspot-ratelimit-max": self.burst_limit,
-            "x-hubspot-ratelimit-remaining": max(self.burst_limit - used, 0),
-            "x-hubspot-ratelimit-interval-milliseconds": self.burst_interval_ms,
-            "x-hubspot-ratelimit-daily": self.daily_limit,
-            "x-hubspot-ratelimit-daily-remaining": max(self.daily_limit - self.daily_used, 0),
-        }
-        if self.secondly_limit is not None:
-            values["x-hubspot-ratelimit-secondly"] = self.secondly_limit
-        return [(k.encode(), str(v).encode()) for k, v in values.items()]
-
-
-def _auth_error() -> JSON:
-    return {
-        "status": "error",
-        "message": "Authentication credentials not found. This API supports OAuth 2.0 "
-        "authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-        "correlationId": str(uuid.uuid4()),
-        "category": "INVALID_AUTHENTICATION",
-    }
-
-
-async def _send_json(
-    send: Send, status: int, body: JSON, headers: list[tuple[bytes, bytes]]
-) -> None:
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json;charset=utf-8"),
-                (b"content-length", str(len(data)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
 
 
 class Emulator:
@@ -195,17 +102,22 @@ class Emulator:
     async def list_objects(self, request: Request) -> Response:
         obj = self._obj(request)
         query = request.query_params
+        history = _names(query.getlist("propertiesWithHistory"))
+        cap = HISTORY_PAGE_MAX if history else LIST_PAGE_MAX
         page = self.store.list_page(
             obj,
-            limit=int(query.get("limit", "10")),
+            limit=query_int(query, "limit", 10, low=1, high=cap),
             after=query.get("after"),
             names=_names(query.getlist("properties")),
-            archived=query.get("archived", "false").lower() == "true",
+            archived=query_bool(query, "archived"),
         )
         wanted = _names(query.getlist("associations"))
-        if wanted:
-            for item in page.get("results", []):
+        for item in page.get("results", []):
+            if wanted:
                 self._inline_associations(obj, item, wanted)
+            if history:
+                self._add_history(obj, item, history)
+        _link_next_page(request, page)
         return JSONResponse(page)
 
     def _inline_associations(self, obj: str, item: JSON, wanted: list[str]) -> None:
@@ -226,49 +138,55 @@ class Emulator:
         if found:
             item["associations"] = found
 
+    def _add_history(self, obj: str, item: JSON, names: list[str]) -> None:
+        """``propertiesWithHistory``: each named property with a value, as a list of
+        ``ValueWithTimestamp`` (the emulator keeps only the latest value)."""
+        record = self.store.records[obj].get(int(item["id"]))
+        if record is None:
+            return
+        item["propertiesWithHistory"] = {
+            name: [{"value": value, "timestamp": iso(record.updated_ms), "sourceType": "API"}]
+            for name in names
+            if (value := self.store.value(record, name)) is not None
+        }
+
     async def create_object(self, request: Request) -> Response:
         obj = self._obj(request)
-        body = await _json(request)
-        record = self.store.create(obj, body.get("properties") or {})
-        for link in body.get("associations") or []:
-            self._associate_from_create(obj, str(record.id), link)
+        body = await read_body(request, CREATE_INPUT)
+        links = body.get("associations") or []
+        check_associations(self.store, obj, links)
+        record = self.store.create(obj, body["properties"])
+        associate_created(self.store, obj, str(record.id), links)
         return JSONResponse(self.store.render(obj, record, None), status_code=201)
 
-    def _associate_from_create(self, obj: str, record_id: str, link: Mapping[str, Any]) -> None:
-        to_id = str(link["to"]["id"])
-        for spec in link.get("types") or []:
-            to_obj = self._find_type_of(to_id, obj, int(spec["associationTypeId"]))
-            self.store.associate(obj, record_id, to_obj, to_id, int(spec["associationTypeId"]))
-
-    def _find_type_of(self, to_id: str, from_obj: str, type_id: int) -> str:
-        for (source, target), known in DEFAULT_ASSOCIATION_TYPES.items():
-            if source == from_obj and known == type_id:
-                return target
-        raise ApiError(400, "VALIDATION_ERROR", f"Unknown association type {type_id} for {to_id}")
-
-    async def get_object(self, request: Request) -> Response:
-        obj = self._obj(request)
+    def _record(self, request: Request, obj: str) -> Record:
         query = request.query_params
+        query_bool(query, "archived")
         record = self.store.get(
             obj, str(request.path_params["id"]), id_property=query.get("idProperty")
         )
         if record is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", "resource not found")
+        return record
+
+    async def get_object(self, request: Request) -> Response:
+        obj = self._obj(request)
+        query = request.query_params
+        record = self._record(request, obj)
         item = self.store.render(obj, record, _names(query.getlist("properties")))
         wanted = _names(query.getlist("associations"))
         if wanted:
             self._inline_associations(obj, item, wanted)
+        history = _names(query.getlist("propertiesWithHistory"))
+        if history:
+            self._add_history(obj, item, history)
         return JSONResponse(item)
 
     async def update_object(self, request: Request) -> Response:
         obj = self._obj(request)
-        body = await _json(request)
-        record = self.store.get(
-            obj, str(request.path_params["id"]), id_property=request.query_params.get("idProperty")
-        )
-        if record is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", "resource not found")
-        self.store.update(obj, record, body.get("properties") or {})
+        body = await read_body(request, PATCH_INPUT)
+        record = self._record(request, obj)
+        self.store.update(obj, record, body["properties"])
         return JSONResponse(self.store.render(obj, record, None))
 
     async def archive_object(self, request: Request) -> Response:
@@ -279,131 +197,8 @@ class Emulator:
         return Response(status_code=204)
 
     async def search(self, request: Request) -> Response:
-        return JSONResponse(self.store.search(self._obj(request), await _json(request)))
-
-    # -- batch ---------------------------------------------------------------------
-
-    async def batch(self, request: Request) -> Response:
-        obj = self._obj(request)
-        action = str(request.path_params["action"])
-        body = await _json(request)
-        inputs = body.get("inputs")
-        if not isinstance(inputs, list):
-            raise ApiError(400, "VALIDATION_ERROR", "Invalid input JSON: 'inputs' is required")
-        if len(inputs) > BATCH_MAX:
-            raise ApiError(
-                400,
-                "VALIDATION_ERROR",
-                f"Batch input size {len(inputs)} exceeds the limit of {BATCH_MAX} inputs",
-            )
-        if action in ("update", "upsert", "read"):
-            keys = [str(item.get("id")) for item in inputs]
-            duplicates = sorted({k for k in keys if keys.count(k) > 1})
-            if duplicates:
-                raise ApiError(
-                    400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {duplicates}"
-                )
-        started = iso(self.store.now())
-        if action == "archive":
-            for item in inputs:
-                record = self.store.get(obj, str(item.get("id")))
-                if record is not None:
-                    self.store.archive(obj, record)
-            return Response(status_code=204)
-        step = {
-            "read": self._read_one,
-            "create": self._create_one,
-            "update": self._update_one,
-            "upsert": self._upsert_one,
-        }.get(action)
-        if step is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f"No batch action {action}")
-        results: list[JSON] = []
-        errors: list[JSON] = []
-        for item in inputs:
-            trace = item.get("objectWriteTraceId")
-            key = str(item.get("id", ""))
-            try:
-                if action != "read" and self.faults.record_fails():
-                    raise RecordRejectedError(
-                        RecordError(
-                            500,
-                            "INTERNAL_ERROR",
-                            "sandbox fault: this record could not be saved; try again",
-                        )
-                    )
-                result = step(obj, item, body)
-            except RecordRejectedError as rejected:
-                errors.append(rejected.error.render([key] if key else [], trace))
-                continue
-            if trace is not None:
-                result["objectWriteTraceId"] = trace
-            results.append(result)
-        payload: JSON = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": started,
-            "completedAt": iso(self.store.now()),
-        }
-        if errors:
-            payload["errors"] = errors
-            payload["numErrors"] = len(errors)
-            return JSONResponse(payload, status_code=207)
-        return JSONResponse(payload, status_code=201 if action == "create" else 200)
-
-    def _read_one(self, obj: str, item: Mapping[str, Any], body: Mapping[str, Any]) -> JSON:
-        key = str(item.get("id"))
-        record = self.store.get(obj, key, id_property=body.get("idProperty"))
-        if record is None:
-            raise RecordRejectedError(
-                RecordError(
-                    404,
-                    "OBJECT_NOT_FOUND",
-                    f"Could not get some {obj.upper()[:-1]} objects, "
-                    "they may be deleted or not exist. Check that ids are valid.",
-                )
-            )
-        return self.store.render(obj, record, body.get("properties") or None)
-
-    def _create_one(self, obj: str, item: Mapping[str, Any], body: Mapping[str, Any]) -> JSON:
-        record = self.store.create(obj, item.get("properties") or {})
-        for link in item.get("associations") or []:
-            self._associate_from_create(obj, str(record.id), link)
-        return self.store.render(obj, record, list(item.get("properties") or {}))
-
-    def _update_one(self, obj: str, item: Mapping[str, Any], body: Mapping[str, Any]) -> JSON:
-        key = str(item.get("id"))
-        record = self.store.get(obj, key, id_property=item.get("idProperty"))
-        if record is None:
-            raise RecordRejectedError(
-                RecordError(404, "OBJECT_NOT_FOUND", f"Object {key} was not found")
-            )
-        self.store.update(obj, record, item.get("properties") or {})
-        return self.store.render(obj, record, list(item.get("properties") or {}))
-
-    def _upsert_one(self, obj: str, item: Mapping[str, Any], body: Mapping[str, Any]) -> JSON:
-        key = str(item.get("id"))
-        id_property = str(item.get("idProperty") or "hs_object_id")
-        values = dict(item.get("properties") or {})
-        if id_property != "hs_object_id" and id_property not in self.store.unique_properties(obj):
-            raise RecordRejectedError(
-                RecordError(
-                    400,
-                    "VALIDATION_ERROR",
-                    f"{id_property} is not a unique property and cannot be used as idProperty",
-                )
-            )
-        record = self.store.get(obj, key, id_property=id_property)
-        if record is not None:
-            self.store.update(obj, record, values)
-            new = False
-        elif id_property == "hs_object_id":
-            missing = RecordError(404, "OBJECT_NOT_FOUND", f"Object {key} not found")
-            raise RecordRejectedError(missing)
-        else:
-            record = self.store.create(obj, {**values, id_property: key})
-            new = True
-        return {**self.store.render(obj, record, list(values)), "new": new}
+        body = await read_body(request, SEARCH)
+        return JSONResponse(self.store.search(self._obj(request), body))
 
     # -- properties and owners -------------------------------------------------------
 
@@ -415,150 +210,33 @@ class Emulator:
         return JSONResponse(self.store.get_property(self._obj(request), name))
 
     async def create_property(self, request: Request) -> Response:
-        created = self.store.create_property(self._obj(request), await _json(request))
+        created = self.store.create_property(self._obj(request), await json_object(request))
         return JSONResponse(created, status_code=201)
 
     async def list_groups(self, request: Request) -> Response:
         return JSONResponse({"results": self.store.list_groups(self._obj(request))})
 
     async def create_group(self, request: Request) -> Response:
-        created = self.store.create_group(self._obj(request), await _json(request))
+        created = self.store.create_group(self._obj(request), await json_object(request))
         return JSONResponse(created, status_code=201)
 
     async def owners(self, request: Request) -> Response:
         query = request.query_params
-        limit = min(int(query.get("limit", "100")), 500)
-        return JSONResponse(self.store.owners_page(limit, query.get("after")))
-
-    # -- associations v4 ---------------------------------------------------------------
-
-    async def associate_default(self, request: Request) -> Response:
-        params = request.path_params
-        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
-        result = self._link_default(from_obj, str(params["id"]), to_obj, str(params["to_id"]))
-        now = iso(self.store.now())
-        return JSONResponse(
-            {"status": "COMPLETE", "results": [result], "startedAt": now, "completedAt": now}
-        )
-
-    def _link_default(self, from_obj: str, from_id: str, to_obj: str, to_id: str) -> JSON:
-        type_id = DEFAULT_ASSOCIATION_TYPES.get((from_obj, to_obj))
-        if type_id is None:
-            raise ApiError(400, "VALIDATION_ERROR", f"No default association {from_obj}->{to_obj}")
-        try:
-            self.store.associate(from_obj, from_id, to_obj, to_id, type_id)
-        except RecordRejectedError as rejected:
-            raise ApiError(404, "OBJECT_NOT_FOUND", rejected.error.message) from None
-        return {
-            "from": {"id": from_id},
-            "to": {"id": to_id},
-            "associationSpec": {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": type_id,
-            },
-        }
-
-    async def batch_associate(self, request: Request) -> Response:
-        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
-        action = str(request.path_params.get("action", "associate"))
-        if action not in ("associate", "create", "read"):
-            raise ApiError(404, "NOT_FOUND", f"No batch action {action!r} for associations")
-        inputs = (await _json(request)).get("inputs") or []
-        limit = 1000 if action == "read" else 2000
-        if len(inputs) > limit:
-            raise ApiError(400, "VALIDATION_ERROR", f"At most {limit} inputs per batch")
-        now = iso(self.store.now())
-        results: list[JSON] = []
-        errors: list[JSON] = []
-        for item in inputs:
-            from_id = str(item["from"]["id"]) if "from" in item else str(item.get("id"))
-            try:
-                if action == "read":
-                    if self.store.get(from_obj, from_id) is None:
-                        raise RecordRejectedError(
-                            RecordError(404, "OBJECT_NOT_FOUND", f"No {from_obj} {from_id}")
-                        )
-                    linked = self.store.associations_of(from_obj, from_id, to_obj)
-                    results.append({"from": {"id": from_id}, "to": linked})
-                    continue
-                to_id = str(item["to"]["id"])
-                types = item.get("types") or [
-                    {
-                        "associationCategory": "HUBSPOT_DEFINED",
-                        "associationTypeId": DEFAULT_ASSOCIATION_TYPES.get((from_obj, to_obj), 1),
-                    }
-                ]
-                for spec in types:
-                    self.store.associate(
-                        from_obj, from_id, to_obj, to_id, int(spec["associationTypeId"])
-                    )
-                results.append(_labels_pair(from_obj, from_id, to_obj, to_id, action))
-            except RecordRejectedError as rejected:
-                errors.append(rejected.error.render([from_id], None))
-        payload: JSON = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": now,
-            "completedAt": now,
-        }
-        if errors:
-            payload["errors"] = errors
-            payload["numErrors"] = len(errors)
-            return JSONResponse(payload, status_code=207)
-        return JSONResponse(payload, status_code=201 if action == "create" else 200)
-
-    async def batch_archive(self, request: Request) -> Response:
-        """``batch/archive`` unlinks every type between each pair; ``batch/labels/archive``
-        only the types named. Both answer 204 with no body, as the v4 spec declares."""
-        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
-        labels = request.url.path.rstrip("/").endswith("/labels/archive")
-        inputs = (await _json(request)).get("inputs")
-        if not isinstance(inputs, list):
-            raise ApiError(400, "VALIDATION_ERROR", "inputs: a list of associations is required")
-        if len(inputs) > 2000:
-            raise ApiError(400, "VALIDATION_ERROR", "At most 2000 inputs per batch")
-        for item in inputs:
-            if not isinstance(item, dict) or not isinstance(item.get("from"), dict):
-                raise ApiError(400, "VALIDATION_ERROR", "each input needs 'from' and 'to'")
-            from_id = str(item["from"].get("id"))
-            targets = item.get("to")
-            if labels:
-                types = item.get("types") or []
-                ids = {int(t["associationTypeId"]) for t in types if "associationTypeId" in t}
-                if isinstance(targets, dict):
-                    self.store.disassociate(from_obj, from_id, to_obj, str(targets.get("id")), ids)
-                continue
-            if not isinstance(targets, list):
-                raise ApiError(400, "VALIDATION_ERROR", "'to' must be a list of object ids")
-            for target in targets:
-                self.store.disassociate(from_obj, from_id, to_obj, str(target.get("id")))
-        return Response(status_code=204)
-
-    async def archive_association(self, request: Request) -> Response:
-        """``DELETE /crm/v4/objects/{type}/{id}/associations/{to}/{to_id}``: unlink, 204."""
-        params = request.path_params
-        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
-        self.store.disassociate(from_obj, str(params["id"]), to_obj, str(params["to_id"]))
-        return Response(status_code=204)
-
-    async def read_associations(self, request: Request) -> Response:
-        from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
-        from_id = str(request.path_params["id"])
-        if self.store.get(from_obj, from_id) is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f"No {from_obj} {from_id}")
-        return JSONResponse({"results": self.store.associations_of(from_obj, from_id, to_obj)})
+        limit = query_int(query, "limit", 100, low=1, high=500)
+        query_bool(query, "archived")
+        page = self.store.owners_page(limit, query.get("after"))
+        _link_next_page(request, page)
+        return JSONResponse(page)
 
     # -- sandbox helpers -----------------------------------------------------------------
 
     async def sandbox_reset(self, request: Request) -> Response:
         self.store.reset()
-        self.gate.calls.clear()
-        self.gate.requests.clear()
-        self.gate.daily_used = 0
+        self.gate.reset()
         return JSONResponse({"ok": True})
 
     async def sandbox_clock(self, request: Request) -> Response:
-        body = await _json(request)
+        body = await json_object(request)
         frozen = body.get("frozen_ms")
         self.store.set_clock(
             frozen_ms=None if frozen is None else int(frozen),
@@ -567,7 +245,7 @@ class Emulator:
         return JSONResponse({"now_ms": self.store.now()})
 
     async def sandbox_seed(self, request: Request) -> Response:
-        body = await _json(request)
+        body = await json_object(request)
         obj = self.store.object_type(str(body["objectType"]))
         now = self.store.now()
         ids = self.store.seed(
@@ -596,31 +274,20 @@ class Emulator:
         return JSONResponse({"results": rows})
 
     async def sandbox_token(self, request: Request) -> Response:
-        self.gate.token = str((await _json(request))["token"])
+        self.gate.token = str((await json_object(request))["token"])
         return JSONResponse({"ok": True})
 
     async def sandbox_requests(self, request: Request) -> Response:
         return JSONResponse(dict(self.gate.requests))
 
 
-def _labels_pair(from_obj: str, from_id: str, to_obj: str, to_id: str, action: str) -> JSON:
-    if action == "associate":
-        type_id = DEFAULT_ASSOCIATION_TYPES.get((from_obj, to_obj), 1)
-        return {
-            "from": {"id": from_id},
-            "to": {"id": to_id},
-            "associationSpec": {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": type_id,
-            },
-        }
-    return {  # LabelsBetweenObjectPair: every id a string in the v4 spec
-        "fromObjectTypeId": str(OBJECT_TYPE_IDS[from_obj]),
-        "fromObjectId": str(from_id),
-        "toObjectTypeId": str(OBJECT_TYPE_IDS[to_obj]),
-        "toObjectId": str(to_id),
-        "labels": [],
-    }
+def _link_next_page(request: Request, page: JSON) -> None:
+    """``paging.next.link``: the full URL of the next page, as HubSpot gives it
+    (``https://api.hubapi.com/crm/v3/objects/0-2/.../associations/0-1?...&after=...``,
+    https://github.com/HubSpot/hubspot-api-python/issues/135)."""
+    following = (page.get("paging") or {}).get("next")
+    if following is not None:
+        following["link"] = str(request.url.include_query_params(after=following["after"]))
 
 
 def _singular(obj: str) -> str:
@@ -638,33 +305,37 @@ def _names(raw: list[str]) -> list[str] | None:
     return names or None
 
 
-async def _json(request: Request) -> JSON:
-    body = await request.body()
-    if not body:
-        return {}
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "VALIDATION_ERROR", f"Invalid input JSON on line 1: {exc}") from None
-    if not isinstance(data, dict):
-        if isinstance(data, list):
-            return {"inputs": data}
-        raise ApiError(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
-    return data
+def _error_body(status: int, category: str, message: str) -> JSON:
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+    }
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RecordRejectedError):
-        error = exc.error
-        body = {
-            "status": "error",
-            "message": error.message,
-            "correlationId": str(uuid.uuid4()),
-            "category": error.category,
-        }
-        return JSONResponse(body, status_code=error.status)
+        exc = exc.error.as_request_error()
     assert isinstance(exc, ApiError)
     return JSONResponse(exc.body, status_code=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no such route) and 405 (wrong method) as HubSpot's JSON."""
+    assert isinstance(exc, HTTPException)
+    category = "OBJECT_NOT_FOUND" if exc.status_code == 404 else "VALIDATION_ERROR"
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    body = _error_body(exc.status_code, category, message)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An emulator bug still answers in HubSpot's shape (and is logged)."""
+    if not isinstance(exc, ConnectionAbortedError):  # a "drop" fault, not a failure
+        log.error("HubSpot emulator failed on %s %s: %r", request.method, request.url.path, exc)
+    body = _error_body(500, "INTERNAL_ERROR", "internal error")
+    return JSONResponse(body, status_code=500)
 
 
 def create_app(
@@ -676,11 +347,15 @@ def create_app(
     burst_interval_ms: int = 10_000,
     daily_limit: int = 1_000_000,
     secondly_limit: int | None = None,
+    search_per_second: int | None = None,
 ) -> Starlette:
     """A HubSpot emulator; ``seed_data`` maps object types to property dicts to create.
 
     ``burst_limit`` per ``burst_interval_ms`` (HubSpot's ten-secondly rolling
-    limit), ``secondly_limit`` and ``daily_limit`` are enforced with 429s.
+    limit), ``secondly_limit``, ``daily_limit`` and ``search_per_second`` are
+    enforced with 429s. HubSpot allows five searches a second;
+    the limit is off by default so suites and the demo, which search back to back
+    on a local machine, stay fast; pass ``gate.SEARCH_PER_SECOND`` to switch it on.
     ``app.state.store``, ``app.state.gate`` and ``app.state.faults`` are there for tests.
     """
     faults = faults if faults is not None else Faults()
@@ -697,6 +372,7 @@ def create_app(
         burst_interval_ms=burst_interval_ms,
         daily_limit=daily_limit,
         secondly_limit=secondly_limit,
+        search_per_second=search_per_second,
     )
     emulator = Emulator(store, faults, placeholder)
 
@@ -705,6 +381,8 @@ def create_app(
         return placeholder
 
     e = emulator
+    batches = ObjectBatches(store, faults)
+    a = AssociationsV4(store)
     objects = "/crm/v3/objects/{type}"
     routes = [
         Route("/__sandbox/reset", e.sandbox_reset, methods=["POST"]),
@@ -713,10 +391,12 @@ def create_app(
         Route("/__sandbox/records/{type}", e.sandbox_records, methods=["GET"]),
         Route("/__sandbox/token", e.sandbox_token, methods=["POST"]),
         Route("/__sandbox/requests", e.sandbox_requests, methods=["GET"]),
+        *legacy_routes(store),  # companies v2, deals v1, contacts v1, v3 association reads
+        *schema_routes(store),  # custom object schemas
         Route(objects, e.list_objects, methods=["GET"]),
         Route(objects, e.create_object, methods=["POST"]),
         Route(objects + "/search", e.search, methods=["POST"]),
-        Route(objects + "/batch/{action}", e.batch, methods=["POST"]),
+        Route(objects + "/batch/{action}", batches.handle, methods=["POST"]),
         Route(objects + "/{id}", e.get_object, methods=["GET"]),
         Route(objects + "/{id}", e.update_object, methods=["PATCH"]),
         Route(objects + "/{id}", e.archive_object, methods=["DELETE"]),
@@ -729,31 +409,31 @@ def create_app(
         Route("/crm/v3/owners/", e.owners, methods=["GET"]),
         Route(
             "/crm/v4/objects/{from}/{id}/associations/default/{to}/{to_id}",
-            e.associate_default,
+            a.associate_default,
             methods=["PUT"],
         ),
         Route(
-            "/crm/v4/objects/{from}/{id}/associations/{to}", e.read_associations, methods=["GET"]
+            "/crm/v4/objects/{from}/{id}/associations/{to}", a.read_associations, methods=["GET"]
         ),
         Route(
             "/crm/v4/associations/{from}/{to}/batch/associate/default",
-            e.batch_associate,
+            a.batch_associate,
             methods=["POST"],
         ),
         Route(
             "/crm/v4/objects/{from}/{id}/associations/{to}/{to_id}",
-            e.archive_association,
+            a.archive_association,
             methods=["DELETE"],
         ),
-        Route("/crm/v4/associations/{from}/{to}/batch/archive", e.batch_archive, methods=["POST"]),
+        Route("/crm/v4/associations/{from}/{to}/batch/archive", a.batch_archive, methods=["POST"]),
         Route(
             "/crm/v4/associations/{from}/{to}/batch/labels/archive",
-            e.batch_archive,
+            a.batch_archive,
             methods=["POST"],
         ),
         Route(
             "/crm/v4/associations/{from}/{to}/batch/{action:str}",
-            e.batch_associate,
+            a.batch_associate,
             methods=["POST"],
         ),
     ]
@@ -763,7 +443,12 @@ def create_app(
             Middleware(FaultMiddleware, faults=faults, render=render_fault),
             Middleware(shared_gate),
         ],
-        exception_handlers={ApiError: _api_error, RecordRejectedError: _api_error},
+        exception_handlers={
+            ApiError: _api_error,
+            RecordRejectedError: _api_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
     )
     app.state.store = store
     app.state.gate = placeholder

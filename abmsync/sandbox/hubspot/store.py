@@ -47,6 +47,35 @@ DEFAULT_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("notes", "deals"): 214,
     ("deals", "notes"): 213,
 }
+# HubSpot's own property groups per object, the first one the home of the object's
+# main properties ("contactinformation", "companyinformation", "dealinformation"),
+# as a portal's properties API lists them.
+DEFAULT_GROUPS: dict[str, list[tuple[str, str]]] = {
+    "contacts": [
+        ("contactinformation", "Contact information"),
+        ("emailinformation", "Email information"),
+        ("conversioninformation", "Conversion information"),
+        ("analyticsinformation", "Web analytics history"),
+        ("sales_properties", "Sales properties"),
+    ],
+    "companies": [
+        ("companyinformation", "Company information"),
+        ("analyticsinformation", "Web analytics history"),
+        ("sales_properties", "Sales properties"),
+    ],
+    "deals": [
+        ("dealinformation", "Deal information"),
+        ("deal_activity", "Deal activity"),
+        ("analyticsinformation", "Web analytics history"),
+    ],
+    "notes": [("engagement", "Engagement")],
+}
+# Default properties that live outside their object's first group.
+GROUP_OF: dict[tuple[str, str], str] = {
+    ("contacts", "hs_email_optout"): "emailinformation",
+    ("contacts", "hubspot_owner_id"): "sales_properties",
+    ("companies", "hubspot_owner_id"): "sales_properties",
+}
 ACTIVITY_TYPE, ACTIVITY_URL = "abm_activity_type", "abm_activity_url"  # custom note properties
 SEARCH_RESULT_CAP = 10_000
 SEARCH_PAGE_MAX = 200
@@ -59,6 +88,33 @@ DEFAULT_RETURNED = {
     "deals": ["amount", "closedate", "dealname", "dealstage", "pipeline"],
     "notes": ["hs_note_body", "hs_timestamp"],
 }
+
+
+# HubSpot's own objects the emulator does not hold: the sandbox app has no scope for
+# them, so HubSpot answers 403 MISSING_SCOPES (hubspot-api-nodejs issue #268 shows the body).
+UNGRANTED_OBJECT_TYPES = {
+    "tickets": "tickets",
+    "products": "e-commerce",
+    "line_items": "e-commerce",
+    "quotes": "crm.objects.quotes.read",
+}
+
+
+def missing_scopes(scope: str) -> ApiError:
+    """HubSpot's 403 for a call the app's token has no scope for."""
+    return ApiError(
+        403,
+        "MISSING_SCOPES",
+        "This app hasn't been granted all required scopes to make this call. "
+        "Read more about required scopes here: https://developers.hubspot.com/scopes.",
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": [scope]},
+            }
+        ],
+        links={"scopes": "https://developers.hubspot.com/scopes"},
+    )
 
 
 class ApiError(Exception):
@@ -105,6 +161,17 @@ class RecordError:
             "errors": details,
             "links": {},
         }
+
+    def as_request_error(self) -> ApiError:
+        """This error as the answer to the whole request (an all-or-nothing batch)."""
+        details: list[JSON] = []
+        if self.code is not None:
+            detail: JSON = {"message": self.detail or self.message, "code": self.code}
+            if self.property_name is not None:
+                detail["context"] = {"propertyName": [self.property_name]}
+            details.append(detail)
+        extra: JSON = {"errors": details} if details else {}
+        return ApiError(self.status, self.category, self.message, **extra)
 
 
 class RecordRejectedError(Exception):
@@ -196,8 +263,7 @@ def to_ms(value: str) -> int | None:
 
 
 def _prop(name: str, label: str, kind: str, field_type: str, **extra: Any) -> PropertyDef:
-    group = extra.pop("group", "information")
-    return PropertyDef(name, label, kind, field_type, group, **extra)
+    return PropertyDef(name, label, kind, field_type, "", **extra)  # group set by the caller
 
 
 def _options(*values: str) -> list[JSON]:
@@ -301,7 +367,10 @@ def default_properties(obj: str) -> list[PropertyDef]:
             ),
         ],
     }
-    return system + own[obj]
+    defs = system + own[obj]
+    for prop in defs:
+        prop.group_name = GROUP_OF.get((obj, prop.name), DEFAULT_GROUPS[obj][0][0])
+    return defs
 
 
 class HubSpotStore:
@@ -331,8 +400,10 @@ class HubSpotStore:
                 for prop in defs:
                     prop.created_ms = now
                 self.props[obj] = {p.name: p for p in defs}
-                info = {"name": "information", "label": "Information", "displayOrder": -1}
-                self.groups[obj] = {"information": {**info, "archived": False}}
+                self.groups[obj] = {
+                    name: {"name": name, "label": label, "displayOrder": i, "archived": False}
+                    for i, (name, label) in enumerate(DEFAULT_GROUPS[obj])
+                }
             # (from_type, from_id) -> {(to_type, to_id): {typeId, ...}}
             self.links: dict[tuple[str, int], dict[tuple[str, int], set[int]]] = {}
             self.owners: list[JSON] = [
@@ -341,6 +412,7 @@ class HubSpotStore:
                     [("Ada", "Lovelace"), ("Grace", "Hopper"), ("Alan", "Turing")], start=1
                 )
             ]
+            self.schemas: dict[str, JSON] = {}  # custom object schemas by name (schemas.py)
 
     def now(self) -> int:
         """The portal's clock in epoch ms (frozen or shifted by the sandbox helpers)."""
@@ -361,6 +433,8 @@ class HubSpotStore:
         for name, type_id in OBJECT_TYPE_IDS.items():
             if obj in (name, type_id, name.rstrip("s"), name[:-1]):
                 return name
+        if obj in UNGRANTED_OBJECT_TYPES:
+            raise missing_scopes(UNGRANTED_OBJECT_TYPES[obj])
         raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {obj}")
 
     def list_properties(self, obj: str) -> list[JSON]:
@@ -492,6 +566,22 @@ class HubSpotStore:
             _apply(record, clean)
             self.records[obj][record.id] = record
             return record
+
+    def create_many(self, obj: str, rows: Sequence[Mapping[str, Any]]) -> list[Record]:
+        """Create every row or none: all values and unique properties (against the
+        portal and within ``rows``) are checked first; the first bad row raises
+        :class:`RecordRejectedError`."""
+        with self._lock:
+            cleaned = [self._validated(obj, row) for row in rows]
+            seen: dict[str, set[str]] = {}
+            for values in cleaned:
+                self._check_unique(obj, values, None)
+                for name in self.unique_properties(obj) & {k for k, v in values.items() if v}:
+                    if values[name] in seen.setdefault(name, set()):
+                        message = f"{obj[:-1].title()} with {name} {values[name]} is duplicated"
+                        raise RecordRejectedError(RecordError(409, "CONFLICT", message))
+                    seen[name].add(values[name])
+            return [self.create(obj, values) for values in cleaned]
 
     def update(self, obj: str, record: Record, values: Mapping[str, Any]) -> Record:
         """Update ``record`` in place (its modified time moves) or raise RecordRejectedError."""
@@ -715,8 +805,14 @@ class HubSpotStore:
                 ],
             )
         groups = body.get("filterGroups") or []
-        if len(groups) > 5 or sum(len(g.get("filters") or []) for g in groups) > 18:
+        # "up to five filterGroups with up to 6 filters in each group, with a maximum
+        # of 18 filters in total"; "a query can contain a maximum of 3,000 characters"
+        # (https://developers.hubspot.com/docs/api-reference/search/guide).
+        sizes = [len(g.get("filters") or []) for g in groups]
+        if len(groups) > 5 or sum(sizes) > 18 or any(n > 6 for n in sizes):
             raise ApiError(400, "VALIDATION_ERROR", "Too many filter groups or filters")
+        if len(str(body.get("query") or "")) > 3000:
+            raise ApiError(400, "VALIDATION_ERROR", "query: at most 3000 characters")
         with self._lock:
             props = self.props[obj]
             matches_filters = _compile_groups(self, props, groups)
@@ -742,7 +838,7 @@ class HubSpotStore:
                 "results": [self.render(obj, r, names) for r in page],
             }
             if offset + limit < len(matches):
-                result["paging"] = {"next": {"after": str(offset + limit), "link": ""}}
+                result["paging"] = {"next": {"after": str(offset + limit)}}
             return result
 
     # -- associations ------------------------------------------------------------
@@ -866,8 +962,10 @@ def _sorts(raw: Any) -> list[tuple[str, bool]]:
     for sort in raw or []:
         if isinstance(sort, str):
             result.append((sort.lstrip("-"), sort.startswith("-")))
+        elif isinstance(sort, dict) and isinstance(sort.get("propertyName"), str):
+            result.append((sort["propertyName"], sort.get("direction") == "DESCENDING"))
         else:
-            result.append((str(sort["propertyName"]), sort.get("direction") == "DESCENDING"))
+            raise ApiError(400, "VALIDATION_ERROR", f"Invalid sort: {sort!r}")
     return result
 
 

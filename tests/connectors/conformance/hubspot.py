@@ -33,6 +33,7 @@ from tests.connectors.conformance.harness import (
     Expect,
     Harness,
 )
+from tests.connectors.hubspot.contract import watch
 from tests.connectors.serving import Switch
 
 TOKEN = "pat-na1-conformance-secret-9f3a"
@@ -129,7 +130,7 @@ class HubSpotHarness(Harness):
         self.store = app.state.store
         self.gate = app.state.gate
         self.tokens = TokenRotation(app, self.gate)
-        switch.app = self.tokens
+        switch.app = watch(self.tokens)
         self.now_ms = int(time.time() * 1000) - 3_600_000
         self.store.set_clock(frozen_ms=self.now_ms)
         self._connectors: list[HubSpotConnector] = []

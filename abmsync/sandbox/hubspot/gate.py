@@ -1,0 +1,168 @@
+"""The HubSpot emulator's front door: bearer-token auth, rate limits and their headers.
+
+Limits are HubSpot's (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details):
+a ten-secondly rolling burst limit per app, a daily limit, and, for the CRM
+search endpoints only, "five requests per second per account"
+(https://developers.hubspot.com/docs/api-reference/search/guide, "Limitations").
+A refused call is a 429 with HubSpot's rate-limit body and counts against nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+import uuid
+
+from abmsync.sandbox.faults import ASGIApp, Message, Receive, Scope, Send
+from abmsync.sandbox.hubspot.store import JSON
+
+# "The search endpoints are rate limited to five requests per second per account."
+SEARCH_PER_SECOND = 5
+
+
+def rate_limit_body(policy: str, correlation: str) -> JSON:
+    """HubSpot's 429 body, as real answers carry it (``errorType``/``policyName``,
+    https://github.com/HGData/mk-node-hubspot/pull/84 quotes one from a search call)
+    plus the ``category`` every HubSpot error carries (the specs' ``Error`` requires it)."""
+    return {
+        "status": "error",
+        "message": f"You have reached your {policy.lower()} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation,
+        "policyName": policy,
+        "category": "RATE_LIMITS",
+    }
+
+
+def auth_error() -> JSON:
+    """HubSpot's 401 body for a missing or unknown token."""
+    return {
+        "status": "error",
+        "message": "Authentication credentials not found. This API supports OAuth 2.0 "
+        "authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        "correlationId": str(uuid.uuid4()),
+        "category": "INVALID_AUTHENTICATION",
+    }
+
+
+async def send_json(
+    send: Send, status: int, body: JSON, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Answer ``status`` with ``body`` as HubSpot's JSON, straight on the ASGI channel."""
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json;charset=utf-8"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _is_search(method: str, path: str) -> bool:
+    return method == "POST" and path.rstrip("/").endswith("/search")
+
+
+class HubSpotGate:
+    """ASGI middleware: bearer-token auth, rate limits and HubSpot's rate-limit headers.
+
+    ``search_per_second`` (None: off) limits ``POST .../search`` calls on their own,
+    on top of the burst limit every call counts against.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str,
+        burst_limit: int,
+        burst_interval_ms: int,
+        daily_limit: int,
+        secondly_limit: int | None,
+        search_per_second: int | None = SEARCH_PER_SECOND,
+    ) -> None:
+        self.app = app
+        self.token = token
+        self.burst_limit = burst_limit
+        self.burst_interval_ms = burst_interval_ms
+        self.daily_limit = daily_limit
+        self.secondly_limit = secondly_limit
+        self.search_per_second = search_per_second
+        self.calls: collections.deque[float] = collections.deque()
+        self.searches: collections.deque[float] = collections.deque()
+        self.daily_used = 0
+        self.requests: collections.Counter[str] = collections.Counter()
+
+    def reset(self) -> None:
+        """Forget every call made so far (a fresh day, a fresh window)."""
+        self.calls.clear()
+        self.searches.clear()
+        self.requests.clear()
+        self.daily_used = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path.startswith("/__sandbox"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth != f"Bearer {self.token}":
+            await send_json(send, 401, auth_error(), [])
+            return
+        method = str(scope.get("method", ""))
+        now = time.monotonic()
+        policy = self._refused_by(now, _is_search(method, path))
+        if policy is not None:
+            limits = self._limit_headers(len(self.calls))
+            await send_json(send, 429, rate_limit_body(policy, str(uuid.uuid4())), limits)
+            return
+        self.calls.append(now)
+        if _is_search(method, path):
+            self.searches.append(now)
+        self.daily_used += 1
+        self.requests[f"{method} {path}"] += 1
+        limits = self._limit_headers(len(self.calls))
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *limits]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+    def _refused_by(self, now: float, search: bool) -> str | None:
+        """The policy this call would break, or None; old calls leave their windows."""
+        while self.calls and now - self.calls[0] > self.burst_interval_ms / 1000:
+            self.calls.popleft()
+        while self.searches and now - self.searches[0] > 1.0:
+            self.searches.popleft()
+        recent = sum(1 for t in self.calls if now - t <= 1.0)
+        if len(self.calls) >= self.burst_limit:
+            return "TEN_SECONDLY_ROLLING"
+        if self.secondly_limit is not None and recent >= self.secondly_limit:
+            return "SECONDLY"
+        limit = self.search_per_second
+        if search and limit is not None and len(self.searches) >= limit:
+            return "SECONDLY"
+        if self.daily_used >= self.daily_limit:
+            return "DAILY"
+        return None
+
+    def _limit_headers(self, used: int) -> list[tuple[bytes, bytes]]:
+        values = {
+            "x-hubspot-ratelimit-max": self.burst_limit,
+            "x-hubspot-ratelimit-remaining": max(self.burst_limit - used, 0),
+            "x-hubspot-ratelimit-interval-milliseconds": self.burst_interval_ms,
+            "x-hubspot-ratelimit-daily": self.daily_limit,
+            "x-hubspot-ratelimit-daily-remaining": max(self.daily_limit - self.daily_used, 0),
+        }
+        if self.secondly_limit is not None:
+            values["x-hubspot-ratelimit-secondly"] = self.secondly_limit
+        return [(k.encode(), str(v).encode()) for k, v in values.items()]
