@@ -454,6 +454,32 @@ def sla_command(stage: str, accepted: str, database: str | None, as_json: bool) 
     render_sla(console, report)
 
 
+@main.command("history")
+@click.argument("who", metavar="EMAIL|ID")
+@click.option("--as-of", "as_of", help="show the state as of this ISO time (default: now)")
+@click.option("--database", "database", help="state database URL (default: settings)")
+@click.option("--json", "as_json", is_flag=True, help="print the history as JSON")
+def history_command(who: str, as_of: str | None, database: str | None, as_json: bool) -> None:
+    """A person's scores, stages, owners and SLA events from the ledgers, and their state
+    as of a time, with the reasons and rules version recorded then.
+
+    EMAIL|ID is an email, abmsync's person id, or a vendor record id (a
+    Salesforce Lead or Contact id, a HubSpot contact id ...).
+    """
+    from abmsync.sync.history import person_history
+    from abmsync.sync.store import Store
+
+    moment = parse_as_of(as_of) or datetime.now(UTC)
+    with domain_errors(), Store.open(database_url(database)) as store:
+        history = person_history(store, who, as_of=moment)
+    from abmsync.render_history import history_as_dict, render_history
+
+    if as_json:
+        click.echo(json.dumps(history_as_dict(history), indent=2))
+        return
+    render_history(console, history)
+
+
 # --- CRM and marketing platforms ------------------------------------------------------------
 
 
@@ -580,6 +606,15 @@ def _register_sync_commands() -> None:
 
 
 _register_sync_commands()
+
+
+def _register_report_command() -> None:
+    from abmsync.report.command import report
+
+    main.add_command(report)
+
+
+_register_report_command()
 
 
 # --- sandbox and demo -----------------------------------------------------------

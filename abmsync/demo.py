@@ -338,6 +338,8 @@ def run_demo(
             f"State database: {database}\n"
             f"  abmsync status --database sqlite:///{database}\n"
             f"  abmsync deadletters list --database sqlite:///{database}\n"
+            f"  abmsync report --database sqlite:///{database} --rules {rules_path} "
+            f"--mappings {mappings}   (funnel and ABM report as HTML)\n"
             f"  abmsync sandbox serve --crm {crm} --map {platform}"
             "   (emulators to point `abmsync sync` at)",
             highlight=False,

@@ -226,6 +226,13 @@ class Settings(BaseSettings):
         default=Path("mappings"), description="directory (or file) of YAML field mappings"
     )
     data_dir: Path = Path("abmsync-data")
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve sync metrics for Prometheus on this port"
+    )
+    metrics_address: str = Field(default="0.0.0.0", description="address the metrics port binds")
+    metrics_file: Path | None = Field(
+        default=None, description="write sync metrics here after each run (node_exporter textfile)"
+    )
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     dynamics: DynamicsSettings = Field(default_factory=DynamicsSettings)
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)

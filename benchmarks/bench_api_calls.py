@@ -156,8 +156,7 @@ def dynamics(records: int, sample: int) -> dict[str, Any]:
         )
         connector.ensure_fields(FieldSpec(obj="lead", fields=[HS_SCORE]))
         patches = [
-            Patch(obj="lead", record_id=i, values={"abm_score": n % 100})
-            for n, i in enumerate(ids)
+            Patch(obj="lead", record_id=i, values={"abm_score": n % 100}) for n, i in enumerate(ids)
         ]
         connector.describe("lead")
         before = sandbox.api_used

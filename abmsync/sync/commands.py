@@ -2,17 +2,21 @@
 
 Options are parsed here; the run itself is :class:`abmsync.sync.engine.SyncRun`,
 the schedule :func:`abmsync.sync.schedule.run_scheduled`, the tables
-:mod:`abmsync.render`. Exit codes are :class:`abmsync.clikit.ExitCode`: a
-failed run exits 1, a partial one (rejected records, a spent API budget) 3,
-one skipped for the lock 4 if asked to (``--fail-if-locked``), so a scheduler
-can tell them from each other and from a usage error (2).
+:mod:`abmsync.render`, the Prometheus metrics :mod:`abmsync.sync.metrics`.
+Exit codes are :class:`abmsync.clikit.ExitCode`: a failed run exits 1, a
+partial one (rejected records, a spent API budget) 3, one skipped for the
+lock 4 if asked to (``--fail-if-locked``), so a scheduler can tell them from
+each other and from a usage error (2).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -29,8 +33,10 @@ from abmsync.errors import AbmsyncError
 from abmsync.settings import Settings
 from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
 from abmsync.sync.events import Progress
+from abmsync.sync.metrics import SyncMetrics, check_textfile_path
 from abmsync.sync.store import Store
 
+log = logging.getLogger(__name__)
 EXIT_CODES = {
     "succeeded": ExitCode.OK,
     "dry-run": ExitCode.OK,
@@ -84,6 +90,20 @@ def open_run(
     is_flag=True,
     help="exit 4, not 0, when another sync holds the lock and this run is skipped",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="serve Prometheus metrics on this port while syncing (default: settings)",
+)
+@click.option(
+    "--metrics-address",
+    help="address the metrics port binds (default: settings, 0.0.0.0)",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="write Prometheus metrics here after each run, for node_exporter (e.g. abmsync.prom)",
+)
 def sync(
     rules_path: Path | None,
     mapping_paths: tuple[Path, ...],
@@ -95,6 +115,9 @@ def sync(
     as_of: str | None,
     as_json: bool,
     fail_if_locked: bool,
+    metrics_port: int | None,
+    metrics_address: str | None,
+    metrics_file: Path | None,
 ) -> None:
     """Read changes, score, move, route, and write scores, stages, owners and touchpoints back.
 
@@ -108,6 +131,11 @@ def sync(
     2  usage error (a bad option)
     3  partial: records rejected (see deadletters) or the API budget spent
     4  skipped because another sync holds the lock, with --fail-if-locked
+
+    --metrics-port serves Prometheus metrics while the command runs;
+    --metrics-file writes them after each run for node_exporter's textfile
+    collector. Both count runs, records read and written, API calls and
+    quota left per system, open dead letters and durations.
     """
     from abmsync.render import render_sync
     from abmsync.sync.schedule import StopSignal, run_scheduled, schedule_from_options
@@ -116,13 +144,25 @@ def sync(
     settings = Settings()
     url = database_url(database)
     options = SyncOptions(dry_run=dry_run, as_of=parse_as_of(as_of))
+    port = metrics_port if metrics_port is not None else settings.metrics_port
+    textfile = metrics_file or settings.metrics_file
+    metrics = SyncMetrics() if port is not None or textfile is not None else None
     last: list[SyncSummary] = []
     stopped = False
     with domain_errors():
         schedule = schedule_from_options(every, cron, tz)
-        with StopSignal() as stop, Store.open(url) as store:
+        if textfile is not None:
+            check_textfile_path(textfile)
+        serving = (
+            metrics.serve(port, metrics_address or settings.metrics_address)
+            if metrics is not None and port is not None
+            else nullcontext()
+        )
+        with serving, StopSignal() as stop, Store.open(url) as store:
+            started = [time.perf_counter()]
 
             def job() -> SyncSummary:
+                started[0] = time.perf_counter()
                 # Bars only on a terminal and never with --json; a log says it in lines.
                 with live_progress(err_console, quiet=as_json) as progress:
                     run = open_run(
@@ -136,14 +176,27 @@ def sync(
                     )
                     return run.run()
 
+            def publish(summary: SyncSummary | None) -> None:
+                if metrics is None:
+                    return
+                if summary is None:
+                    metrics.record_failure(time.perf_counter() - started[0])
+                else:
+                    metrics.record_run(summary, _open_dead_letters(store))
+                if textfile is not None:
+                    with _reported_errors():
+                        metrics.write_textfile(textfile)
+
             def show(summary: SyncSummary) -> None:
                 last.append(summary)
+                publish(summary)
                 if as_json:
                     click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
                 else:
                     render_sync(console, summary)
 
             def failed(error: Exception) -> None:
+                publish(None)
                 if not isinstance(error, AbmsyncError) or schedule is None:
                     raise error
                 err_console.print(f"[bold red]error:[/] {error}", highlight=False)
@@ -191,6 +244,24 @@ def retry(connector: str | None, database: str | None) -> None:
         console.print("no open dead letters")
     if any(stats.rejected for stats in outcome.values()):
         sys.exit(ExitCode.PARTIAL)
+
+
+def _open_dead_letters(store: Store) -> dict[str, int] | None:
+    """Open dead letters per connector, or None (logged) when the database will not say."""
+    try:
+        return store.open_dead_letters()
+    except AbmsyncError as error:
+        log.warning("cannot count open dead letters for the metrics: %s", error)
+        return None
+
+
+@contextmanager
+def _reported_errors() -> Iterator[None]:
+    """Show an error as one line and go on: metrics never stop a sync."""
+    try:
+        yield
+    except AbmsyncError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
 
 
 def _codes(errors: dict[str, int]) -> str:

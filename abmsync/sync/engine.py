@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from abmsync.connectors.base import Batch, Connector
+from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
 from abmsync.logs import log_context
 from abmsync.rules.compiled import compile_rules
@@ -117,6 +118,7 @@ class SyncSummary:
     sent: dict[str, SendStats] = field(default_factory=dict)
     unreached: pl.DataFrame | None = None
     api_calls: dict[str, int] = field(default_factory=dict)
+    api_quota: dict[str, BudgetSnapshot] = field(default_factory=dict)
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -151,6 +153,11 @@ class SyncSummary:
             "sent": {name: vars(stats) for name, stats in self.sent.items()},
             "unreached": self.unreached.head(50).to_dicts() if self.unreached is not None else [],
             "api_calls": self.api_calls,
+            "api_quota": {
+                name: {"remaining": quota.remaining, "daily_max": quota.daily_max}
+                for name, quota in self.api_quota.items()
+                if quota.daily_max is not None
+            },
             "seconds": round(self.seconds, 3),
         }
 
@@ -276,6 +283,7 @@ class SyncRun:
 
     def _finish(self, summary: SyncSummary, started: float) -> None:
         summary.api_calls = self.api_calls()
+        summary.api_quota = self.api_quota()
         summary.seconds = time.perf_counter() - started
         try:
             if summary.run_id is not None:
@@ -309,6 +317,14 @@ class SyncRun:
         """Calls each connector made in this run, as its budget counted them."""
         now = self._calls_so_far()
         return {name: calls - self._calls_before.get(name, 0) for name, calls in now.items()}
+
+    def api_quota(self) -> dict[str, BudgetSnapshot]:
+        """Where each connector's budget stands: calls made, daily quota left if known."""
+        return {
+            name: budget.snapshot()
+            for name, connector in self.connectors.items()
+            if isinstance(budget := getattr(connector, "budget", None), ApiBudget)
+        }
 
     def _calls_so_far(self) -> dict[str, int]:
         calls = {}

@@ -183,6 +183,16 @@ class RunLogStore(StoreBase):
                 for row in connection.execute(query.limit(limit))
             ]
 
+    def open_dead_letters(self, *, tx: Transaction | None = None) -> dict[str, int]:
+        """How many dead letters are open, per connector (connectors with none are absent)."""
+        query = (
+            sa.select(dead_letters.c.connector, sa.func.count())
+            .where(dead_letters.c.resolved.is_(False))
+            .group_by(dead_letters.c.connector)
+        )
+        with self._connect(tx, write=False) as connection:
+            return {str(name): int(count) for name, count in connection.execute(query)}
+
     def resolve_dead_letter(
         self, connector: str, obj: str, record_id: str, *, tx: Transaction | None = None
     ) -> bool:

@@ -14,6 +14,7 @@ back as aware UTC). Other entities come back with the types JSON can carry.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -87,6 +88,37 @@ class SnapshotStore(StoreBase):
             return _empty(entity)
         frame = pl.read_ndjson(io.StringIO("\n".join(documents)), infer_schema_length=None)
         return _conform(entity, frame, loading=True).sort("id")
+
+    def find_in_snapshot(
+        self,
+        entity_prefix: str,
+        column: str,
+        value: str,
+        *,
+        tx: Transaction | None = None,
+    ) -> list[tuple[str, str]]:
+        """``(entity, id)`` of the rows of entities named ``entity_prefix...`` whose
+        ``column`` equals ``value`` ignoring case and surrounding spaces.
+
+        The database narrows the rows by text, then each candidate's document
+        is parsed and compared exactly: a lookup, not a load of the snapshot.
+        """
+        wanted = value.strip().lower()
+        if not wanted:
+            return []
+        text = sa.func.lower(sa.cast(snapshot.c.data, sa.Text))
+        query = sa.select(snapshot.c.entity, snapshot.c.id, snapshot.c.data).where(
+            snapshot.c.entity.startswith(entity_prefix, autoescape=True),
+            text.contains(wanted, autoescape=True),
+        )
+        with self._connect(tx, write=False) as connection:
+            rows = connection.execute(query).all()
+        found = []
+        for entity, row_id, data in rows:
+            held = json.loads(data).get(column)
+            if isinstance(held, str) and held.strip().lower() == wanted:
+                found.append((str(entity), str(row_id)))
+        return sorted(found)
 
     def delete_snapshot(
         self, entity: str, ids: Sequence[str], *, tx: Transaction | None = None

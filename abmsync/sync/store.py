@@ -200,6 +200,17 @@ class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore):
         with self._connect(tx, write=False) as connection:
             return connection.execute(query).scalar_one_or_none()
 
+    def links_of_vendor_id(
+        self, entity: str, vendor_id: str, *, tx: Transaction | None = None
+    ) -> list[tuple[SourceRef, str]]:
+        """Every vendor record with id ``vendor_id`` (in any system) and its local ``entity`` id."""
+        query = sa.select(xrefs.c.system, xrefs.c.obj, xrefs.c.local_id).where(
+            xrefs.c.entity == entity, xrefs.c.vendor_id == vendor_id
+        )
+        with self._connect(tx, write=False) as connection:
+            found = sorted((s, o, local) for s, o, local in connection.execute(query))
+        return [(SourceRef(system=s, object=o, id=vendor_id), local) for s, o, local in found]
+
     def refs_of(
         self, entity: str, local_id: str, *, tx: Transaction | None = None
     ) -> list[SourceRef]:
