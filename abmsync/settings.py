@@ -135,6 +135,12 @@ class HubSpotSettings(TlsSettings):
     access_token: SecretStr | None = None
     api_reserve_percent: float = Field(default=10.0, ge=0, le=100)
     max_calls_per_run: int | None = Field(default=None, ge=0, description="cap per sync run")
+    search_per_second: float = Field(
+        default=4.0,
+        gt=0,
+        le=5,
+        description="pace of search calls; HubSpot allows five a second per account",
+    )
 
     @field_validator("host")
     @classmethod

@@ -15,6 +15,10 @@ passed through small *named* transforms (no expressions, no templating)::
     custom:                         # vendor field: custom column (kept for rules)
       Rating: rating
       Roles__c: {column: roles, transform: [split, lower], sep: ";"}
+      Rejection_Reason__c: {column: rejection_reason, optional: true}
+
+A custom field marked ``optional`` may be missing from an org (a field some
+orgs add and others do not): its column is then null rather than an error.
 
 Transforms (chain several with a list; after ``split`` the rest apply to each
 element). Text transforms trim whitespace and turn blanks into null; parsing
@@ -133,6 +137,9 @@ class CustomRule(TransformArgs):
     """A vendor field kept as a custom column that rules may reference."""
 
     column: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="custom column name")
+    optional: bool = Field(
+        default=False, description="the vendor field may be absent: the column is then null"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -370,7 +377,10 @@ def mapping_exprs(mapping: Mapping, schema: pl.Schema, *, source: str = "input")
     if mapping.entity == "touchpoints" and "source_system" not in mapping.fields:
         exprs.append(pl.lit(mapping.source.system, dtype=pl.String).alias("source_system"))
     for vendor, custom in mapping.custom.items():
-        base, dtype = _vendor_column(mapping, schema, vendor, ("custom", vendor), source)
+        if custom.optional and vendor not in schema:
+            base, dtype = pl.lit(None, dtype=pl.String), pl.String()
+        else:
+            base, dtype = _vendor_column(mapping, schema, vendor, ("custom", vendor), source)
         expr, _ = custom.apply(base, dtype)
         exprs.append(expr.alias(custom.column))
     return exprs

@@ -94,6 +94,7 @@ def configured(settings: Settings) -> dict[str, Connector]:
             hs.access_token,
             host=hs.host,
             verify=hs.verify,
+            search_per_second=hs.search_per_second,
             budget=ApiBudget(
                 "hubspot", reserve_percent=hs.api_reserve_percent, max_calls=hs.max_calls_per_run
             ),

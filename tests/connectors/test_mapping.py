@@ -501,6 +501,15 @@ def test_missing_custom_vendor_field_points_at_its_key(tmp_path: Path) -> None:
         apply_mapping(load_mapping(path), leads_frame().drop("Rating"))
 
 
+def test_optional_custom_field_missing_from_the_org_is_a_null_column(tmp_path: Path) -> None:
+    text = LEADS + "  Rejection_Reason__c: {column: rejection_reason, optional: true}\n"
+    mapping = load_mapping(write_mapping(tmp_path, text))
+    without = apply_mapping(mapping, leads_frame())
+    assert without["rejection_reason"].to_list() == [None, None]
+    present = leads_frame().with_columns(pl.Series("Rejection_Reason__c", ["Budget", None]))
+    assert apply_mapping(mapping, present)["rejection_reason"].to_list() == ["Budget", None]
+
+
 def test_untransformed_column_with_a_bad_value_names_the_row(tmp_path: Path) -> None:
     path = write_mapping(
         tmp_path,

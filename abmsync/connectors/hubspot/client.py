@@ -13,12 +13,19 @@ the client's :class:`~abmsync.connectors.budget.ApiBudget`: each sub-package's
 urllib3 pool is wrapped (:class:`MeteredPool`) so the budget counts the request,
 refuses it before it is sent once the run would eat into the daily reserve,
 and reads ``X-HubSpot-RateLimit-Daily`` / ``-Daily-Remaining`` off the answer.
+
+Search has a limit of its own, five requests a second per account
+(https://developers.hubspot.com/docs/api-reference/search/guide, "Limitations"),
+which a keyset-paging read meets at once: search calls are paced
+(:class:`Pacer`, four a second by default) rather than sent until a 429.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -221,6 +228,26 @@ class MeteredPool:
         return getattr(self.pool, name)  # clear(), connection_from_url(), ...
 
 
+class Pacer:
+    """Spaces calls at least ``1 / per_second`` apart (None: no pacing); thread-safe."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Sleep until the next call may go, and book the slot after it."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
 class AfterPaginator:
     """HubSpot's ``paging.next.after`` paging; refuses a token it has already seen."""
 
@@ -255,11 +282,13 @@ class HubSpotClient:
         token_provider: Callable[[], SecretStr] | None = None,
         budget: ApiBudget | None = None,
         verify: bool | str = True,
+        search_per_second: float | None = 4.0,
     ) -> None:
         """``budget`` counts and limits the API calls (default: 10% reserve, no cap).
 
         ``verify`` is TLS verification: True (the system's CAs), False, or the
-        path of a CA bundle to trust (a proxy's, a sandbox's).
+        path of a CA bundle to trust (a proxy's, a sandbox's). ``search_per_second``
+        paces search calls under HubSpot's five a second (None: unpaced).
         """
         self.host = host
         self.verify = verify
@@ -269,6 +298,7 @@ class HubSpotClient:
         self._token_provider = token_provider
         self._apis: dict[str, Any] = {}
         self.budget = budget if budget is not None else ApiBudget("hubspot")
+        self.search_pace = Pacer(search_per_second)
 
     def api(self, name: str) -> Any:
         """One generated API object (``objects.batch_api``, ...), built once per token."""
@@ -324,6 +354,8 @@ class HubSpotClient:
     ) -> Any:
         """One attempt of a call, its errors mapped to abmsync's."""
         function = getattr(self.api(api), method)
+        if api.endswith("search_api"):
+            self.search_pace.wait()
         extra = {"_preload_content": False} if raw else {}
         try:
             answer = function(*args, _request_timeout=self.timeout, **extra, **kwargs)

@@ -98,11 +98,13 @@ class HubSpotConnector(ChangeReader):
         properties: Mapping[str, Sequence[str]] | None = None,
         budget: ApiBudget | None = None,
         verify: bool | str = True,
+        search_per_second: float | None = 4.0,
     ) -> None:
         """``budget`` counts every API call and stops the run before the daily reserve.
 
         Without one the connector keeps 10% in reserve and has no per-run cap.
         ``verify``: TLS verification, or the path of a CA bundle to trust.
+        ``search_per_second``: search calls are paced under HubSpot's own search limit.
         """
         self.client = HubSpotClient(
             access_token,
@@ -112,6 +114,7 @@ class HubSpotConnector(ChangeReader):
             token_provider=token_provider,
             budget=budget,
             verify=verify,
+            search_per_second=search_per_second,
         )
         self.budget = self.client.budget
         self.overlap_ms = overlap_ms

@@ -42,7 +42,7 @@ from abmsync.sandbox.hubspot.bodies import (
     query_int,
     read_body,
 )
-from abmsync.sandbox.hubspot.gate import HubSpotGate, rate_limit_body
+from abmsync.sandbox.hubspot.gate import SEARCH_PER_SECOND, HubSpotGate, rate_limit_body
 from abmsync.sandbox.hubspot.legacy_routes import legacy_routes
 from abmsync.sandbox.hubspot.schemas import schema_routes
 from abmsync.sandbox.hubspot.store import (
@@ -347,15 +347,14 @@ def create_app(
     burst_interval_ms: int = 10_000,
     daily_limit: int = 1_000_000,
     secondly_limit: int | None = None,
-    search_per_second: int | None = None,
+    search_per_second: int | None = SEARCH_PER_SECOND,
 ) -> Starlette:
     """A HubSpot emulator; ``seed_data`` maps object types to property dicts to create.
 
     ``burst_limit`` per ``burst_interval_ms`` (HubSpot's ten-secondly rolling
     limit), ``secondly_limit``, ``daily_limit`` and ``search_per_second`` are
-    enforced with 429s. HubSpot allows five searches a second;
-    the limit is off by default so suites and the demo, which search back to back
-    on a local machine, stay fast; pass ``gate.SEARCH_PER_SECOND`` to switch it on.
+    enforced with 429s. HubSpot allows five searches a second per account, and so
+    does the emulator unless told otherwise (None: no search limit).
     ``app.state.store``, ``app.state.gate`` and ``app.state.faults`` are there for tests.
     """
     faults = faults if faults is not None else Faults()

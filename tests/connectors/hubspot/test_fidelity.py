@@ -231,10 +231,51 @@ def test_connector_reads_everything_through_the_search_limit() -> None:
     app = create_app(token=TOKEN, burst_limit=10_000, search_per_second=SEARCH_PER_SECOND)
     app.state.store.seed("contacts", 1_200, {"email": "s{i}@x.com"}, 1_000, 900_000)
     with SandboxServer(app) as server:
-        connector = HubSpotConnector(SecretStr(TOKEN), host=server.url, timeout=5, attempts=8)
+        connector = HubSpotConnector(
+            SecretStr(TOKEN), host=server.url, timeout=5, attempts=8, search_per_second=None
+        )
         rows: list[dict[str, Any]] = []
         for batch in connector.read_changes("contacts", None):
             assert isinstance(batch, Batch)
             rows += batch.records.to_dicts()
     # Each 429 is waited out and the page asked for again: nothing is lost or read twice.
     assert sorted(r["email"] for r in rows) == sorted(f"s{i}@x.com" for i in range(1_200))
+
+
+class StatusTally:
+    """ASGI wrapper counting the statuses an app answers with."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.statuses: list[int] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def tally(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.statuses.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, tally)
+
+
+@pytest.mark.parametrize(("pace", "limited"), [(4.0, False), (None, True)])
+def test_connector_paces_its_searches_under_the_limit(pace: float | None, limited: bool) -> None:
+    app = create_app(token=TOKEN, burst_limit=10_000, search_per_second=SEARCH_PER_SECOND)
+    tally = StatusTally(app)
+    with SandboxServer(tally) as server:
+        connector = HubSpotConnector(
+            SecretStr(TOKEN), host=server.url, timeout=5, attempts=8, search_per_second=pace
+        )
+        cursor = None
+        for batch in connector.read_changes("contacts", None):  # an empty portal: a list read
+            assert isinstance(batch, Batch)
+            cursor = batch.cursor
+        app.state.store.seed("contacts", 1_200, {"email": "p{i}@x.com"}, 10**12, 10**12 + 9**6)
+        emails: list[str] = []
+        for batch in connector.read_changes("contacts", cursor):  # searches, 200 a page
+            assert isinstance(batch, Batch)
+            emails += batch.records["email"].to_list()
+    searches = app.state.gate.requests["POST /crm/v3/objects/contacts/search"]
+    assert searches >= 6
+    assert (429 in tally.statuses) is limited
+    assert sorted(emails) == sorted(f"p{i}@x.com" for i in range(1_200))
