@@ -617,6 +617,15 @@ def _register_report_command() -> None:
 _register_report_command()
 
 
+def _register_accounts_command() -> None:
+    from abmsync.accounts.command import accounts
+
+    main.add_command(accounts)
+
+
+_register_accounts_command()
+
+
 # --- sandbox and demo -----------------------------------------------------------
 
 

@@ -309,6 +309,7 @@ def run_demo(
 
         sync("3. Initial sync", 0)
         _show_records(console, sandbox)
+        _show_account_brief(console, sandbox)
         if sandbox.platform == "eloqua":
             _show_eloqua_contacts(console, sandbox.connectors["eloqua"], loaded)
 
@@ -340,6 +341,8 @@ def run_demo(
             f"  abmsync deadletters list --database sqlite:///{database}\n"
             f"  abmsync report --database sqlite:///{database} --rules {rules_path} "
             f"--mappings {mappings}   (funnel and ABM report as HTML)\n"
+            f"  abmsync accounts --database sqlite:///{database} --rules {rules_path} "
+            f"--mappings {mappings}   (accounts by score, MQAs, buying-centre coverage)\n"
             f"  abmsync sandbox serve --crm {crm} --map {platform}"
             "   (emulators to point `abmsync sync` at)",
             highlight=False,
@@ -431,6 +434,36 @@ def _show_records(console: Console, sandbox: Sandbox) -> None:
             f"on {row['ABM_Lead__c'] or row['ABM_Contact__c']}",
             highlight=False,
         )
+
+
+def _show_account_brief(console: Console, sandbox: Sandbox) -> None:
+    """The best-scored account's brief as a rep opening the account sees it."""
+    if sandbox.crm == "dynamics":
+        accounts = _read_all(sandbox.connectors["dynamics"], "account")
+        score, fields = "abm_accountscore", ("name", "abm_tier", "abm_mqa", "abm_engagedroles")
+        committee = "abm_buyingcommittee"
+    else:
+        accounts = _read_all(sandbox.connectors["salesforce"], "Account")
+        score = "ABM_Account_Score__c"
+        fields = ("Name", "ABM_Tier__c", "ABM_MQA__c", "ABM_Engaged_Roles__c")
+        committee = "ABM_Buying_Committee__c"
+    if score not in accounts.columns or accounts[score].is_null().all():
+        return
+    top = accounts.with_columns(pl.col(score).cast(pl.Float64)).sort(
+        score, descending=True, nulls_last=True
+    )
+    row = top.row(0, named=True)
+    name, tier, mqa, roles = (row.get(f) for f in fields)
+    console.print(
+        f"Account brief on {name}: score {row[score]:g}, tier {tier}, "
+        f"MQA {'yes' if mqa in (True, 1, 'true') else 'no'}, engaged roles {roles}",
+        highlight=False,
+    )
+    lines = str(row.get(committee) or "").splitlines()
+    for line in lines[:5]:
+        console.print(f"  {line}", highlight=False)
+    if len(lines) > 5:
+        console.print(f"  … {len(lines) - 5} more in the buying committee", highlight=False)
 
 
 def _read_all(connector: Connector, obj: str) -> pl.DataFrame:

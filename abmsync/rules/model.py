@@ -341,7 +341,7 @@ class RuleTest(StrictModel):
 
 # What each write-back key holds: the result column that fills the CRM field.
 WRITEBACK_COLUMNS: dict[str, str] = {
-    "score": "total",
+    "score": "crm_score",  # the total, on the admins' ``score_scale`` if they set one
     "fit": "fit",
     "engagement": "engagement",
     "grade": "grade",
@@ -350,9 +350,29 @@ WRITEBACK_COLUMNS: dict[str, str] = {
     "tier": "account_tier",
     "reasons": "reasons",
     "owner": "owner_id",
+    "mql_date": "mql_date",  # when the person last entered the MQL stage
+    "sla_due": "sla_due",  # when the open SLA timer falls due
+    "assignment_reason": "assignment_reason",  # the latest routing rule and reason
+    "hubspot_stage": "hubspot_stage",  # the stage as HubSpot's lifecyclestage value
+}
+# What each account write-back key holds: the account brief column that fills the field
+# (on the CRM's account object: Salesforce Account, HubSpot companies, Dynamics account).
+ACCOUNT_WRITEBACK_COLUMNS: dict[str, str] = {
+    "account_score": "account_score",  # account fit + the engagement of its people
+    "account_fit": "account_fit",
+    "account_engagement": "account_engagement",
+    "tier": "tier",
+    "mqa": "mqa",  # marketing-qualified account (true/false)
+    "coverage": "coverage_percent",  # engaged roles over expected roles, in percent
+    "engaged_people": "engaged_people",
+    "engaged_roles": "engaged_roles_text",  # "decider, influencer (2 of 5)"
+    "buying_committee": "buying_committee",  # one line per person: name, title, roles, last touch
+    "recent_touchpoints": "recent_touchpoints",  # one line per touchpoint: date, type, name
+    "last_touch": "last_touch",  # the account's newest engaging touchpoint (a date)
 }
 TOUCHPOINTS_KEY = "touchpoints"
 Policy = Literal["crm_wins", "abmsync_wins"]
+ACCOUNT_KEYS = frozenset(ACCOUNT_WRITEBACK_COLUMNS)
 
 
 def _owner_sticks() -> dict[str, Policy]:
@@ -398,6 +418,42 @@ class ReasonsFormat(StrictModel):
     )
 
 
+class ScoreScale(StrictModel):
+    """A bounded scale for the score written to CRM fields; the ledger keeps raw points.
+
+    With ``t`` the raw total, ``lo``/``hi`` the bounds:
+
+    - ``clamp``: ``min(max(t, lo), hi)``;
+    - ``linear``: ``lo + (hi - lo) * clamp(t / reference, 0, 1)``: 0 points (or
+      fewer) is ``lo``, ``reference`` points (or more) is ``hi``;
+    - ``logistic``: ``lo + (hi - lo) / (1 + exp(-(t - midpoint) / spread))``:
+      ``midpoint`` points sit half way, never quite reaching either bound.
+    """
+
+    min: float = Field(default=0, description="lowest value written")
+    max: float = Field(default=100, description="highest value written")
+    mapping: Literal["clamp", "linear", "logistic"] = Field(
+        default="clamp", description="how raw points map onto the scale (see the formula)"
+    )
+    reference: float | None = Field(
+        default=None, gt=0, description="linear: the raw points that reach max"
+    )
+    midpoint: float | None = Field(default=None, description="logistic: raw points at mid-scale")
+    spread: float | None = Field(
+        default=None, gt=0, description="logistic: raw points per step of steepness (e-fold)"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> ScoreScale:
+        if self.max <= self.min:
+            raise ValueError("score_scale: max must be above min")
+        if self.mapping == "linear" and self.reference is None:
+            raise ValueError("score_scale: linear needs reference: <raw points that reach max>")
+        if self.mapping == "logistic" and (self.midpoint is None or self.spread is None):
+            raise ValueError("score_scale: logistic needs midpoint and spread")
+        return self
+
+
 class WriteBack(StrictModel):
     """Which CRM fields abmsync owns and how it writes them.
 
@@ -422,6 +478,11 @@ class WriteBack(StrictModel):
         default=90, ge=1, description="touchpoints younger than this are written as history"
     )
     reasons_format: ReasonsFormat = Field(default_factory=ReasonsFormat)
+    score_scale: ScoreScale | None = Field(
+        default=None,
+        description="map the score written to CRM fields onto a bounded scale (e.g. "
+        "{min: 0, max: 100, mapping: linear, reference: 150}); default: raw points",
+    )
     systems: dict[str, dict[str, dict[str, str | list[str]]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -429,7 +490,7 @@ class WriteBack(StrictModel):
     def _systems_beside_options(cls, value: object) -> object:
         if not isinstance(value, dict) or "systems" in value:
             return value
-        options = {"conflicts", "score_digits", "touchpoint_days", "reasons_format"}
+        options = {"conflicts", "score_digits", "touchpoint_days", "reasons_format", "score_scale"}
         return {
             **{k: v for k, v in value.items() if k in options},
             "systems": {k: v for k, v in value.items() if k not in options},
@@ -442,17 +503,25 @@ class WriteBack(StrictModel):
                 if obj == TOUCHPOINTS_KEY:
                     TouchpointTarget.model_validate(fields)
                     continue
-                unknown = sorted(set(fields) - set(WRITEBACK_COLUMNS))
+                unknown = sorted(set(fields) - set(WRITEBACK_COLUMNS) - ACCOUNT_KEYS)
                 if unknown:
                     raise ValueError(
                         f"{system}.{obj}: unknown write-back key {unknown[0]!r}; "
-                        f"use {', '.join(WRITEBACK_COLUMNS)}"
+                        f"use {', '.join(WRITEBACK_COLUMNS)} (people) or "
+                        f"{', '.join(ACCOUNT_WRITEBACK_COLUMNS)} (accounts)"
+                    )
+                account_only = sorted(set(fields) & (ACCOUNT_KEYS - set(WRITEBACK_COLUMNS)))
+                person_only = sorted(set(fields) - ACCOUNT_KEYS)
+                if account_only and person_only:
+                    raise ValueError(
+                        f"{system}.{obj}: {account_only[0]!r} is an account key and "
+                        f"{person_only[0]!r} a person key; an object holds one kind"
                     )
                 listed = sorted(k for k, v in fields.items() if not isinstance(v, str))
                 if listed:
                     raise ValueError(f"{system}.{obj}.{listed[0]}: give one field name, not a list")
         keys = self.conflicts if isinstance(self.conflicts, dict) else {}
-        unknown = sorted(set(keys) - set(WRITEBACK_COLUMNS))
+        unknown = sorted(set(keys) - set(WRITEBACK_COLUMNS) - ACCOUNT_KEYS)
         if unknown:
             raise ValueError(f"conflicts: unknown write-back key {unknown[0]!r}")
         return self

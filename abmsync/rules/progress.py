@@ -271,7 +271,7 @@ def _flags(rules: CompiledRules, people: pl.DataFrame) -> pl.DataFrame:
     ):
         return pl.DataFrame(schema=FLAG_COLUMNS)
     reason = (
-        pl.col("rejection_reason").str.strip_chars()
+        pl.col("rejection_reason").cast(pl.String).str.strip_chars()
         if "rejection_reason" in people.columns
         else pl.lit(None, dtype=pl.String())
     )

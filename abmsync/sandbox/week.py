@@ -37,7 +37,8 @@ import polars as pl
 
 from abmsync.sandbox import vocab
 from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
-from abmsync.sandbox.hubspot.store import ACTIVITY_TYPE, ACTIVITY_URL, HubSpotStore
+from abmsync.sandbox.hubspot.properties import ACTIVITY_TYPE, ACTIVITY_URL
+from abmsync.sandbox.hubspot.store import HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox
 from abmsync.sandbox.salesforce.store import Store
 from abmsync.sandbox.seed import (

@@ -18,7 +18,7 @@ them. :func:`assemble` turns them into what the rules score:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -52,6 +52,7 @@ class Assembled:
     orphan_touchpoints: int  # touchpoints whose person no source knows
     owners: pl.DataFrame  # OWNER_COLUMNS, ids as the rules name owners
     user_ids: dict[str, str]  # rules' owner name -> CRM user id
+    user_emails: dict[str, str] = field(default_factory=dict)  # rules' owner name -> email
 
 
 def assemble(
@@ -145,6 +146,7 @@ def assemble(
         orphan_touchpoints=orphans,
         owners=_owners(users, ref_of, refs),
         user_ids=user_ids,
+        user_emails=_user_emails(users, user_ids),
     )
 
 
@@ -185,6 +187,14 @@ def _user_maps(
     user_ids = {ref: keys[ref.lower()] for ref in refs if ref.lower() in keys}
     ref_of = {user: ref for ref, user in user_ids.items()}
     return user_ids, ref_of
+
+
+def _user_emails(users: pl.DataFrame | None, user_ids: dict[str, str]) -> dict[str, str]:
+    """Rules owner name -> the email of the CRM user it names (users with one)."""
+    if users is None or "Email" not in users.columns:
+        return {}
+    emails = {str(r["Id"]): r["Email"] for r in users.iter_rows(named=True) if r.get("Email")}
+    return {ref: str(emails[user]) for ref, user in user_ids.items() if user in emails}
 
 
 def _owners_as_refs(frame: pl.DataFrame, ref_of: dict[str, str]) -> pl.DataFrame:

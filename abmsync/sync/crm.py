@@ -33,8 +33,24 @@ FIELD_KINDS: dict[str, tuple[FieldType, int | None, str]] = {
     "priority": (FieldType.STRING, 4, "ABM priority"),
     "stage": (FieldType.STRING, 40, "ABM lifecycle stage"),
     "tier": (FieldType.STRING, 20, "ABM account tier"),
+    # The account brief, on account objects (see abmsync.sync.account_writeback).
+    "account_score": (FieldType.NUMBER, None, "ABM account score"),
+    "account_fit": (FieldType.NUMBER, None, "ABM account fit"),
+    "account_engagement": (FieldType.NUMBER, None, "ABM account engagement"),
+    "mqa": (FieldType.BOOLEAN, None, "ABM marketing-qualified account"),
+    "coverage": (FieldType.NUMBER, None, "ABM buying-centre coverage (%)"),
+    "engaged_people": (FieldType.NUMBER, None, "ABM engaged people"),
+    "engaged_roles": (FieldType.STRING, 255, "ABM engaged roles"),
+    "buying_committee": (FieldType.TEXT, 4000, "ABM buying committee"),
+    "recent_touchpoints": (FieldType.TEXT, 2000, "ABM recent touchpoints"),
+    "last_touch": (FieldType.DATE, None, "ABM last touch"),
     "reasons": (FieldType.TEXT, 1000, "ABM score reasons"),
+    "mql_date": (FieldType.DATETIME, None, "ABM MQL date"),
+    "sla_due": (FieldType.DATETIME, None, "ABM SLA due"),
+    "assignment_reason": (FieldType.STRING, 255, "ABM assignment reason"),
 }
+# Systems where the stage field is created as a picklist of the lifecycle's stages.
+STAGE_PICKLISTS = frozenset({"salesforce", "hubspot"})
 
 
 @dataclass(frozen=True)
@@ -133,8 +149,14 @@ def field_specs(ruleset: RuleSet, system: str) -> list[FieldSpec]:
         fields = []
         for key, name in mapping.items():
             if key not in FIELD_KINDS:
-                continue  # the owner goes to the standard owner field, which exists
+                continue  # the owner and HubSpot's lifecycle stage are standard fields
             kind, length, label = FIELD_KINDS[key]
+            stages = ruleset.lifecycle.stages if ruleset.lifecycle else None
+            if key == "stage" and stages and system in STAGE_PICKLISTS:
+                fields.append(
+                    FieldMeta(name=name, label=label, type=FieldType.PICKLIST, picklist=stages)
+                )
+                continue
             fields.append(FieldMeta(name=name, label=label, type=kind, length=length))
         if fields:
             specs.append(FieldSpec(obj=obj, fields=fields))

@@ -33,16 +33,25 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from abmsync.connectors.base import Batch, Connector
+from abmsync.connectors.base import Batch, Connector, ObjectMeta
 from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
 from abmsync.logs import log_context
 from abmsync.rules.compiled import compile_rules
 from abmsync.rules.loader import LoadedRules
 from abmsync.sync import events
-from abmsync.sync.assemble import Assembled, assemble
+from abmsync.sync.account_writeback import (
+    AccountBriefs,
+    account_records,
+    brief_accounts,
+    check_keys,
+    is_account_target,
+    plan_account_object,
+)
+from abmsync.sync.assemble import Assembled, assemble, owner_refs
 from abmsync.sync.events import Progress
 from abmsync.sync.lifecycle_job import EvaluatedPass, PassSummary, evaluate_pass, record_pass
+from abmsync.sync.person_fields import hubspot_owner_ids
 from abmsync.sync.sources import ReadStats, Source, read_source
 from abmsync.sync.store import Store
 from abmsync.sync.touchpoints import echo_field
@@ -82,7 +91,7 @@ USER_OBJECTS: dict[str, tuple[str, dict[str, str]]] = {
 WRITE_CALL_SIZE = {"salesforce": 200, "hubspot": 100, "dynamics": 1000}
 # Entities whose records abmsync writes (scores on people) or creates (touchpoint
 # notes, skipped as echoes): the ones read back after a run's writes.
-READ_BACK_ENTITIES = ("people", "touchpoints")
+READ_BACK_ENTITIES = ("people", "touchpoints", "accounts")
 SAMPLE = 5
 
 
@@ -214,6 +223,7 @@ class SyncRun:
         self.step: Callable[[str], None] = lambda text: self.progress(events.step(text))
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped_by: str | None = None
+        self._briefs: AccountBriefs | None = None
         self._calls_before = self._calls_so_far()
 
     # -- the run ------------------------------------------------------------------
@@ -365,6 +375,7 @@ class SyncRun:
         )
         summary.unreached = unreached(assembled, evaluated)
         self.step("planning the write-back")
+        self._briefs = None  # built on first need, from this run's pass
         summary.plans = self._plan(assembled, evaluated)
         if self.options.dry_run:
             summary.passed = evaluated.summary(0)
@@ -467,15 +478,53 @@ class SyncRun:
             stats = self._read_one(source, summary, read_back=True)
             summary.read.setdefault(source.name, ReadStats()).add(stats)
 
+    def _plan_accounts(
+        self,
+        system: str,
+        obj: str,
+        keys: dict[str, str],
+        meta: ObjectMeta,
+        assembled: Assembled,
+        evaluated: EvaluatedPass,
+    ) -> ObjectPlan:
+        """Plan the account brief on one account object (the briefs are built once per run)."""
+        if self._briefs is None:
+            self._briefs = brief_accounts(
+                evaluated.rules,
+                evaluated.result,
+                assembled.touchpoints,
+                account_records(self.store, self.sources),
+                recent_days=self.loaded.ruleset.writeback.touchpoint_days,
+            )
+        writeback = self.loaded.ruleset.writeback
+        return plan_account_object(self.store, system, obj, keys, meta, self._briefs, writeback)
+
     def _plan(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[ObjectPlan]:
         writeback = self.loaded.ruleset.writeback
-        results = person_results(evaluated)
+        results = person_results(evaluated, self.store)
         plans = []
         for system, connector in self.connectors.items():
             for obj, keys in writeback.objects(system).items():
                 meta = self._guard(lambda connector=connector, obj=obj: connector.describe(obj))  # type: ignore[misc]
+                if is_account_target(self.sources, system, obj):
+                    plans.append(self._plan_accounts(system, obj, keys, meta, assembled, evaluated))
+                    continue
+                check_keys(system, obj, keys, accounts=False)
+                owner_ids = (
+                    self._owner_ids(system, connector, assembled) if "owner" in keys else None
+                )
                 plans.append(
-                    plan_object(self.store, system, obj, keys, meta, results, assembled, writeback)
+                    plan_object(
+                        self.store,
+                        system,
+                        obj,
+                        keys,
+                        meta,
+                        results,
+                        assembled,
+                        writeback,
+                        owner_ids=owner_ids,
+                    )
                 )
             target = writeback.touchpoints(system)
             if target is not None:
@@ -485,6 +534,19 @@ class SyncRun:
                     )
                 )
         return plans
+
+    def _owner_ids(
+        self, system: str, connector: Connector, assembled: Assembled
+    ) -> dict[str, str] | None:
+        """The rules' owner names as ``system``'s owner ids, if it is not the CRM users came from.
+
+        HubSpot owners are matched by email to the CRM users the rules name.
+        """
+        owners_by_email = getattr(connector, "owner_ids_by_email", None)
+        if system in CRM_SYSTEMS or owners_by_email is None:
+            return None
+        refs = list(owner_refs(self.loaded.ruleset))
+        return hubspot_owner_ids(refs, assembled.user_emails, self._guard(owners_by_email))
 
     def _send(self, plan: ObjectPlan) -> SendStats:
         connector = self.connectors[plan.system]

@@ -24,6 +24,7 @@ from abmsync.connectors.base import FieldMeta, FieldSpec, FieldType
 from abmsync.errors import ConfigError
 from abmsync.settings import SYSTEMS
 from abmsync.sync.plan import truncate
+from abmsync.sync.touchpoint_names import touchpoint_description, touchpoint_title
 
 # The touchpoint object's fields in the CRMs (besides the key field named in the rules):
 # Salesforce's custom object and Dataverse's custom table, under each one's names.
@@ -34,6 +35,7 @@ CRM_NAMES = {
     "occurred_at": ("ABM_Occurred_At__c", "abm_occurredat"),
     "source": ("ABM_Source__c", "abm_source"),
     "detail": ("ABM_Detail__c", "abm_detail"),
+    "description": ("ABM_Description__c", "abm_description"),
     "lead": ("ABM_Lead__c", "abm_lead"),
     "contact": ("ABM_Contact__c", "abm_contact"),
 }
@@ -63,6 +65,7 @@ def _crm_fields(system: str) -> list[FieldMeta]:
         FieldMeta(name=name("occurred_at"), label="Occurred at", type=FieldType.DATETIME),
         FieldMeta(name=name("source"), label="Source", type=FieldType.STRING, length=40),
         FieldMeta(name=name("detail"), label="Detail", type=FieldType.STRING, length=255),
+        FieldMeta(name=name("description"), label="Description", type=FieldType.TEXT, length=2000),
         FieldMeta(name=name("lead"), label="Lead", type=FieldType.REFERENCE, reference_to=lead),
         FieldMeta(
             name=name("contact"), label="Contact", type=FieldType.REFERENCE, reference_to=contact
@@ -144,6 +147,7 @@ def desired_touchpoints(
         .select("person_id", "object", "vendor_id")
     )
     detail = [c for c in ("url", "campaign", "subject") if c in touchpoints.columns]
+    columns = touchpoints.columns
     wanted = (
         touchpoints.filter(
             (pl.col("source_system") != system)
@@ -159,6 +163,8 @@ def desired_touchpoints(
             (pl.coalesce([pl.col(c).cast(pl.String) for c in detail]) if detail else pl.lit(None))
             .cast(pl.String)
             .alias("__detail"),
+            touchpoint_title(columns).alias("__title"),
+            touchpoint_description(columns).alias("__description"),
         )
         .unique("record_id", keep="first")
         .sort("record_id")
@@ -173,27 +179,23 @@ def desired_touchpoints(
 
         values = wanted.select(
             "record_id",
-            truncate(
-                pl.concat_str(
-                    [pl.col("type"), pl.col("occurred_at").dt.strftime("%Y-%m-%d")], separator=" "
-                ),
-                80,
-            ).alias(name("name")),
+            truncate(pl.col("__title"), 80).alias(name("name")),
             pl.col("type").str.slice(0, 40).alias(name("type")),
             stamp.alias(name("occurred_at")),
             pl.col("source_system").alias(name("source")),
             truncate(pl.col("__detail"), 255).alias(name("detail")),
+            truncate(pl.col("__description"), 2000).alias(name("description")),
             pl.when(pl.col("object") == lead).then(pl.col("vendor_id")).alias(name("lead")),
             pl.when(pl.col("object") == contact).then(pl.col("vendor_id")).alias(name("contact")),
         )
     elif system == "hubspot":
         body = pl.concat_str(
             [
-                pl.lit("abmsync touchpoint: "),
-                pl.col("type"),
-                pl.lit(" from "),
-                pl.col("source_system"),
-                pl.when(pl.col("__detail").is_not_null()).then(pl.lit(" — ") + pl.col("__detail")),
+                pl.col("__title"),
+                pl.lit(" (from ") + pl.col("source_system") + pl.lit(")"),
+                pl.when(pl.col("__description").is_not_null()).then(
+                    pl.lit("\n") + pl.col("__description")
+                ),
             ],
             ignore_nulls=True,
         )

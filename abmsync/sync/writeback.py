@@ -26,6 +26,7 @@ from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, Wri
 from abmsync.sync.assemble import Assembled
 from abmsync.sync.events import Progress, ProgressEvent, ignore
 from abmsync.sync.lifecycle_job import EvaluatedPass
+from abmsync.sync.person_fields import canonical_time, hubspot_rank, person_fields, scaled_score
 from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
 from abmsync.sync.runlog import DeadLetter
 from abmsync.sync.store import Store
@@ -34,6 +35,7 @@ from abmsync.sync.touchpoints import desired_touchpoints
 CHUNK = 1000  # patches per write call group and per transaction
 log = logging.getLogger(__name__)
 NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})
+TIME_KEYS = frozenset({"mql_date", "sla_due"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class ObjectPlan:
     patches: list[Patch]
     links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (object, id)
     unresolved_owners: int = 0
+    # Sent before ``patches``, in calls of their own: HubSpot moves a lifecyclestage
+    # back only once it is cleared, so a backward move first clears it.
+    clears: list[Patch] = field(default_factory=list)
 
 
 @dataclass
@@ -60,16 +65,24 @@ class SendStats:
     errors: dict[str, int] = field(default_factory=dict)  # vendor code -> records
 
 
-def person_results(evaluated: EvaluatedPass) -> pl.DataFrame:
+def person_results(evaluated: EvaluatedPass, store: Store | None = None) -> pl.DataFrame:
     """One row per person with every value a write-back key can name.
 
     Numbers stay exact here: the plan rounds them once, to ``score_digits``.
+    ``crm_score`` is the total on the rules' ``score_scale`` (the ledger keeps
+    raw points); ``store`` gives the ledger behind ``mql_date`` and
+    ``assignment_reason`` (see :mod:`abmsync.sync.person_fields`).
     """
+    scale = evaluated.rules.ruleset.writeback.score_scale
     scores = evaluated.result.public_people(digits=None).select(
         "person_id", "fit", "engagement", "total", "grade", "priority", "reasons", "account_tier"
     )
     state = evaluated.state.select("person_id", "stage", "owner_id")
-    return scores.join(state, on="person_id", how="left")
+    return (
+        scores.join(state, on="person_id", how="left")
+        .join(person_fields(evaluated, store), on="person_id", how="left")
+        .with_columns(scaled_score(pl.col("total"), scale).alias("crm_score"))
+    )
 
 
 def plan_object(
@@ -81,8 +94,14 @@ def plan_object(
     results: pl.DataFrame,
     assembled: Assembled,
     writeback: WriteBack,
+    *,
+    owner_ids: dict[str, str] | None = None,
 ) -> ObjectPlan:
-    """Plan the owned fields ``keys`` (write-back key -> vendor field) of ``system``/``obj``."""
+    """Plan the owned fields ``keys`` (write-back key -> vendor field) of ``system``/``obj``.
+
+    ``owner_ids`` maps the rules' owner names to ``system``'s owner ids
+    (default: the CRM user ids the run matched, ``assembled.user_ids``).
+    """
     records = assembled.records.filter(
         (pl.col("system") == system) & (pl.col("object") == obj) & pl.col("writable")
     ).select("person_id", pl.col("vendor_id").alias("record_id"))
@@ -90,8 +109,8 @@ def plan_object(
     unresolved = 0
     if "owner" in keys:
         # The rules name owners their way (own-001, an email); the CRM wants its user id.
-        known = set(assembled.user_ids.values())
-        translate = {**{u: u for u in known}, **assembled.user_ids}
+        ids = assembled.user_ids if owner_ids is None else owner_ids
+        translate = {**{u: u for u in set(ids.values())}, **ids}
         named = int(desired["owner_id"].is_not_null().sum())
         desired = desired.with_columns(
             pl.col("owner_id").replace_strict(translate, default=None).alias("owner_id")
@@ -107,12 +126,57 @@ def plan_object(
     last = store.load_written_values(system, obj)
     stored = store.load_snapshot(f"crm@{system}/{obj}")
     crm = stored.rename({"id": "record_id"}) if "id" in stored.columns else None
+    times = [n for k, n in keys.items() if k in TIME_KEYS]
+    if crm is not None:
+        # The CRM renders a datetime its own way: compare in the form abmsync writes.
+        crm = crm.with_columns(
+            canonical_time(pl.col(n)).alias(n) for n in times if n in crm.columns
+        )
     plans = [
         plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)
         for policy, fields in groups.items()
     ]
     plan = _merge(obj, plans, desired.height)
-    return _logged(ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved))
+    clears = []
+    if "hubspot_stage" in keys:
+        clears = _backward_clears(obj, keys["hubspot_stage"], plan.patches, crm, last)
+    return _logged(
+        ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved, clears=clears)
+    )
+
+
+def _backward_clears(
+    obj: str,
+    name: str,
+    patches: list[Patch],
+    crm: pl.DataFrame | None,
+    last: pl.DataFrame,
+) -> list[Patch]:
+    """Patches clearing ``name`` on records whose lifecyclestage moves back.
+
+    The value held now is the CRM's (as last read), else the one last written.
+    """
+    moving = {p.record_id: p.values[name] for p in patches if p.record_id and name in p.values}
+    if not moving:
+        return []
+    held: dict[str, object] = {}
+    for frame in (last, crm):
+        if frame is not None and name in frame.columns:
+            held.update(
+                frame.filter(pl.col("record_id").is_in(list(moving)) & pl.col(name).is_not_null())
+                .select("record_id", name)
+                .iter_rows()
+            )
+    pairs = pl.DataFrame(
+        {
+            "record_id": list(held),
+            "held": [str(v) for v in held.values()],
+            "wanted": [str(moving[r]) for r in held],
+        },
+        schema={"record_id": pl.String(), "held": pl.String(), "wanted": pl.String()},
+    )
+    back = pairs.filter(hubspot_rank(pl.col("wanted")) < hubspot_rank(pl.col("held")))
+    return [Patch(obj=obj, record_id=r, values={name: None}) for r in back["record_id"]]
 
 
 def plan_touchpoints(
@@ -202,6 +266,9 @@ def send_plan(
     open_letters = {
         d.record_id for d in store.list_dead_letters(plan.system, plan.obj, limit=1_000_000)
     }
+    for first in range(0, len(plan.clears), chunk):
+        # A failed clear needs no record: the move after it is refused and dead-lettered.
+        connector.write(plan.obj, plan.clears[first : first + chunk])
     for first in range(0, len(plan.patches), chunk):
         patches = plan.patches[first : first + chunk]
         results = connector.write(plan.obj, patches)

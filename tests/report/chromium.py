@@ -7,9 +7,11 @@ network did, evaluate scripts and take screenshots of parts of the page.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -115,7 +117,12 @@ class Tab:
 @contextmanager
 def open_page(executable: str, page: Path) -> Iterator[Tab]:
     """Start a headless Chromium, load ``page`` from disk and yield its tab once loaded."""
-    with tempfile.TemporaryDirectory(prefix="abmsync-chromium-") as profile:
+    # Chromium's helper processes (crashpad, zygote) may still be writing to the
+    # profile while it is removed: they are killed with their group, and what
+    # they leave behind in /tmp is not the test's failure.
+    with tempfile.TemporaryDirectory(
+        prefix="abmsync-chromium-", ignore_cleanup_errors=True
+    ) as profile:
         command = [
             executable,
             "--headless=new",
@@ -130,7 +137,9 @@ def open_page(executable: str, page: Path) -> Iterator[Tab]:
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.insert(1, "--no-sandbox")  # Chromium refuses to run as root otherwise
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         try:
             port = _debugging_port(Path(profile), process)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as answer:
@@ -149,7 +158,8 @@ def open_page(executable: str, page: Path) -> Iterator[Tab]:
             finally:
                 socket.close()
         finally:
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             if process.stderr is not None:
                 process.stderr.close()

@@ -21,7 +21,8 @@ from abmsync.connectors.salesforce.connector import SalesforceConnector
 from abmsync.sandbox import vocab
 from abmsync.sandbox.generate import DEFAULT_AS_OF, Dataset, generate_dataset
 from abmsync.sandbox.hubspot.app import create_app as hubspot_app
-from abmsync.sandbox.hubspot.store import HubSpotStore, RecordRejectedError
+from abmsync.sandbox.hubspot.errors import RecordRejectedError
+from abmsync.sandbox.hubspot.store import HubSpotStore
 from abmsync.sandbox.salesforce.app import SalesforceSandbox, SandboxConfig
 from abmsync.sandbox.salesforce.app import create_app as salesforce_app
 from abmsync.sandbox.salesforce.store import RecordError

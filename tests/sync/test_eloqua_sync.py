@@ -73,17 +73,9 @@ def test_every_eloqua_contact_holds_its_score_and_stage(played: Played) -> None:
     scored = [c for c in contacts if c.get(SCORE) is not None]
     assert len(scored) == len(contacts)
     assert all(c.get(STAGE) for c in contacts)
-    assert {c[STAGE] for c in contacts} <= {
-        "subscriber",
-        "lead",
-        "mql",
-        "sal",
-        "sql",
-        "opportunity",
-        "customer",
-        "recycled",
-        "disqualified",
-    }
+    lifecycle = load_rules(RULES).ruleset.lifecycle
+    assert lifecycle is not None
+    assert {c[STAGE] for c in contacts} <= set(lifecycle.stages)
 
 
 def test_eloqua_activity_becomes_salesforce_touchpoint_history(played: Played) -> None:

@@ -52,7 +52,7 @@ def test_first_sync_writes_scores_everywhere_and_a_second_writes_nothing(env: Cr
     contact = env.sf_rows("Contact", *SCORE_FIELDS)[0]
     assert contact["ABM_Grade__c"] == "A"  # CTO at the target account
     written = counts["written"]
-    assert written == 4 + 1 + 3
+    assert written == 4 + 1 + 3 + 1  # leads, contact, HubSpot contacts, the Account's brief
 
     before = env.salesforce.api_used
     second = env.sync()
@@ -101,7 +101,7 @@ def test_dry_run_plans_without_writing_or_recording(env: CrmEnv) -> None:
         assert store.recent_runs() == []
         assert store.load_lifecycle_state().is_empty()
     real = env.sync()
-    assert real.counts()["written"] == 8
+    assert real.counts()["written"] == 9  # leads, contact, HubSpot contacts and the Account brief
 
 
 def test_a_rejected_record_is_dead_lettered_without_blocking_the_rest(env: CrmEnv) -> None:

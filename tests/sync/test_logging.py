@@ -119,7 +119,7 @@ def test_the_json_log_carries_the_run_counts_and_api_calls(env: CrmEnv) -> None:
     assert len(finish) == 1
     end = finish[0]
     assert end["status"] == "succeeded"
-    assert end["counts"]["written"] == 8 and end["counts"]["people"] == 6
+    assert end["counts"]["written"] == 9 and end["counts"]["people"] == 6
     assert end["api_calls"]["salesforce"] > 0 and end["api_calls"]["hubspot"] > 0
     assert end["duration_s"] > 0
     reads = {f"{line['system']}/{line['object']}": line for line in lines if line["step"] == "read"}
@@ -208,7 +208,7 @@ def test_progress_reports_reads_and_writes_that_add_up_to_the_run_counts(env: Cr
     writes = finals(events, "write")
     assert set(writes) == {f"{p.system}/{p.obj}" for p in run.plans}
     assert all(e.done == e.total for e in writes.values())
-    assert sum(e.done for e in writes.values()) == counts["planned"] == counts["written"] == 8
+    assert sum(e.done for e in writes.values()) == counts["planned"] == counts["written"] == 9
     # Per chunk of two: the four leads report 0, 2, 4 and the final 4.
     lead_writes = [e.done for e in events if e.kind == "write" and e.source == "salesforce/Lead"]
     assert lead_writes == [0, 2, 4, 4]

@@ -86,6 +86,13 @@ def assert_matches_run(found: Samples, run: dict[str, object]) -> None:
         value(found, "abmsync_api_daily_calls_limit", system="salesforce")
         == (salesforce["daily_max"])
     )
+    hubspot = quota["hubspot"]  # private-app answers carry X-HubSpot-RateLimit-Daily(-Remaining)
+    assert 0 < hubspot["remaining"] < hubspot["daily_max"]
+    assert (
+        value(found, "abmsync_api_daily_calls_remaining", system="hubspot")
+        == (hubspot["remaining"])
+    )
+    assert value(found, "abmsync_api_daily_calls_limit", system="hubspot") == hubspot["daily_max"]
 
 
 def test_a_run_is_scraped_over_http_as_it_reported_itself(env: CrmEnv) -> None:

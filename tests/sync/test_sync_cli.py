@@ -52,7 +52,7 @@ def test_sync_then_status_then_a_second_sync_that_writes_nothing(env: CrmEnv) ->
     status = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
     first_run, second_run = status["runs"][1], status["runs"][0]
     assert first_run["status"] == second_run["status"] == "succeeded"
-    assert first_run["counts"]["written"] == 8 and second_run["counts"]["written"] == 0
+    assert first_run["counts"]["written"] == 9 and second_run["counts"]["written"] == 0
     assert first_run["api_calls"]["salesforce"] > 0
     assert {c["obj"] for c in status["cursors"]} >= {"Lead", "Contact", "contacts"}
 

@@ -281,6 +281,25 @@ class HubSpotConnector(ChangeReader):
         self._meta.pop(obj, None)
         return created
 
+    def owner_ids_by_email(self) -> dict[str, str]:
+        """Every active owner's id by their email (``/crm/v3/owners``, paged).
+
+        ``hubspot_owner_id`` takes these ids; the write-back matches the CRM
+        users the rules name to them by email.
+        """
+        found: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            page = self.client.call_json(
+                "list owners", "owners.owners_api", "get_page", limit=500, after=after
+            )
+            for owner in page.get("results") or []:
+                if owner.get("email") and not owner.get("archived"):
+                    found.setdefault(str(owner["email"]).lower(), str(owner["id"]))
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return found
+
     def associate(self, from_obj: str, from_id: str, to_obj: str, to_id: str) -> None:
         """Link two records with HubSpot's default association (e.g. a note to a contact)."""
         self.client.call(

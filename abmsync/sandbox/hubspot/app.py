@@ -42,18 +42,12 @@ from abmsync.sandbox.hubspot.bodies import (
     query_int,
     read_body,
 )
+from abmsync.sandbox.hubspot.errors import ApiError, RecordRejectedError
 from abmsync.sandbox.hubspot.gate import SEARCH_PER_SECOND, HubSpotGate, rate_limit_body
 from abmsync.sandbox.hubspot.legacy_routes import legacy_routes
+from abmsync.sandbox.hubspot.records import JSON, Record, iso
 from abmsync.sandbox.hubspot.schemas import schema_routes
-from abmsync.sandbox.hubspot.store import (
-    JSON,
-    LIST_PAGE_MAX,
-    ApiError,
-    HubSpotStore,
-    Record,
-    RecordRejectedError,
-    iso,
-)
+from abmsync.sandbox.hubspot.store import LIST_PAGE_MAX, HubSpotStore
 
 SeedData = Mapping[str, list[Mapping[str, Any]]]  # object type -> property values per record
 # "Usage of this parameter will reduce the maximum number of [records] that can be

@@ -12,16 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from abmsync.sandbox.hubspot.bodies import ASSOCIATION_BATCH_SHAPES, read_body
-from abmsync.sandbox.hubspot.store import (
-    DEFAULT_ASSOCIATION_TYPES,
-    JSON,
-    OBJECT_TYPE_IDS,
-    ApiError,
-    HubSpotStore,
-    RecordError,
-    RecordRejectedError,
-    iso,
-)
+from abmsync.sandbox.hubspot.errors import ApiError, RecordError, RecordRejectedError
+from abmsync.sandbox.hubspot.records import JSON, OBJECT_TYPE_IDS, iso
+from abmsync.sandbox.hubspot.store import DEFAULT_ASSOCIATION_TYPES, HubSpotStore
 
 
 class AssociationsV4:
@@ -50,14 +43,7 @@ class AssociationsV4:
             self.store.associate(from_obj, from_id, to_obj, to_id, type_id)
         except RecordRejectedError as rejected:
             raise ApiError(404, "OBJECT_NOT_FOUND", rejected.error.message) from None
-        return {
-            "from": {"id": from_id},
-            "to": {"id": to_id},
-            "associationSpec": {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": type_id,
-            },
-        }
+        return _default_pair(from_id, to_id, type_id)
 
     async def batch_associate(self, request: Request) -> Response:
         from_obj, to_obj = self._obj(request, "from"), self._obj(request, "to")
@@ -147,18 +133,20 @@ class AssociationsV4:
 def _labels_pair(from_obj: str, from_id: str, to_obj: str, to_id: str, action: str) -> JSON:
     if action == "associate":
         type_id = DEFAULT_ASSOCIATION_TYPES.get((from_obj, to_obj), 1)
-        return {
-            "from": {"id": from_id},
-            "to": {"id": to_id},
-            "associationSpec": {
-                "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": type_id,
-            },
-        }
+        return _default_pair(from_id, to_id, type_id)
     return {  # LabelsBetweenObjectPair: every id a string in the v4 spec
         "fromObjectTypeId": str(OBJECT_TYPE_IDS[from_obj]),
         "fromObjectId": str(from_id),
         "toObjectTypeId": str(OBJECT_TYPE_IDS[to_obj]),
         "toObjectId": str(to_id),
         "labels": [],
+    }
+
+
+def _default_pair(from_id: str, to_id: str, type_id: int) -> JSON:
+    """A pair linked with HubSpot's default type (``PublicDefaultAssociation``)."""
+    return {
+        "from": {"id": from_id},
+        "to": {"id": to_id},
+        "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
     }

@@ -25,16 +25,9 @@ from starlette.responses import JSONResponse, Response
 
 from abmsync.sandbox.faults import Faults
 from abmsync.sandbox.hubspot.bodies import BATCH_SHAPES, query_bool, read_body
-from abmsync.sandbox.hubspot.store import (
-    BATCH_MAX,
-    DEFAULT_ASSOCIATION_TYPES,
-    JSON,
-    ApiError,
-    HubSpotStore,
-    RecordError,
-    RecordRejectedError,
-    iso,
-)
+from abmsync.sandbox.hubspot.errors import ApiError, RecordError, RecordRejectedError
+from abmsync.sandbox.hubspot.records import JSON, iso
+from abmsync.sandbox.hubspot.store import BATCH_MAX, DEFAULT_ASSOCIATION_TYPES, HubSpotStore
 
 
 def association_target(from_obj: str, link: Mapping[str, Any]) -> list[tuple[str, str, int]]:

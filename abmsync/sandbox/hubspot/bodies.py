@@ -24,7 +24,8 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
-from abmsync.sandbox.hubspot.store import JSON, ApiError
+from abmsync.sandbox.hubspot.errors import ApiError
+from abmsync.sandbox.hubspot.records import JSON
 
 # field -> (kind, required); a kind is "str", "int", "bool", "strmap", "strlist",
 # "list" (of anything), ("enum", values), or a nested shape: ("object", Shape)

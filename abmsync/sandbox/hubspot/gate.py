@@ -5,6 +5,18 @@ a ten-secondly rolling burst limit per app, a daily limit, and, for the CRM
 search endpoints only, "five requests per second per account"
 (https://developers.hubspot.com/docs/api-reference/search/guide, "Limitations").
 A refused call is a 429 with HubSpot's rate-limit body and counts against nothing.
+
+Every answer carries the ``X-HubSpot-RateLimit-*`` headers of the guidelines' table
+(https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines):
+the ten-secondly ``-Max``/``-Remaining``/``-Interval-Milliseconds``, and
+``-Daily``/``-Daily-Remaining``, which are "not included in the response to API
+requests authorized using OAuth" (also the changelog "Rate limit headers will now
+appear for OAuth authenticated calls"). The portal's private-app token is
+``token``; ``oauth_tokens`` are access tokens of OAuth apps installed in it, whose
+calls count against the same limits but are answered without the daily headers.
+With a secondly limit set, ``-Secondly``/``-Secondly-Remaining`` come too, as in
+answers HubSpot gave private apps (recorded in grouparoo/grouparoo,
+``plugins/@grouparoo/hubspot/__tests__/fixtures/``).
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import time
 import uuid
 
 from abmsync.sandbox.faults import ASGIApp, Message, Receive, Scope, Send
-from abmsync.sandbox.hubspot.store import JSON
+from abmsync.sandbox.hubspot.records import JSON
 
 # "The search endpoints are rate limited to five requests per second per account."
 SEARCH_PER_SECOND = 5
@@ -98,6 +110,7 @@ class HubSpotGate:
         self.searches: collections.deque[float] = collections.deque()
         self.daily_used = 0
         self.requests: collections.Counter[str] = collections.Counter()
+        self.oauth_tokens: set[str] = set()
 
     def reset(self) -> None:
         """Forget every call made so far (a fresh day, a fresh window)."""
@@ -113,14 +126,16 @@ class HubSpotGate:
             return
         headers = dict(scope.get("headers") or [])
         auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth != f"Bearer {self.token}":
+        private_app = auth == f"Bearer {self.token}"
+        oauth = auth.startswith("Bearer ") and auth[len("Bearer ") :] in self.oauth_tokens
+        if not (private_app or oauth):
             await send_json(send, 401, auth_error(), [])
             return
         method = str(scope.get("method", ""))
         now = time.monotonic()
         policy = self._refused_by(now, _is_search(method, path))
         if policy is not None:
-            limits = self._limit_headers(len(self.calls))
+            limits = self._limit_headers(now, daily=private_app)
             await send_json(send, 429, rate_limit_body(policy, str(uuid.uuid4())), limits)
             return
         self.calls.append(now)
@@ -128,7 +143,7 @@ class HubSpotGate:
             self.searches.append(now)
         self.daily_used += 1
         self.requests[f"{method} {path}"] += 1
-        limits = self._limit_headers(len(self.calls))
+        limits = self._limit_headers(now, daily=private_app)
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -155,14 +170,21 @@ class HubSpotGate:
             return "DAILY"
         return None
 
-    def _limit_headers(self, used: int) -> list[tuple[bytes, bytes]]:
+    def _limit_headers(self, now: float, *, daily: bool) -> list[tuple[bytes, bytes]]:
+        """The rate-limit headers after the calls so far; ``daily`` (private apps only)
+        adds the daily ones."""
         values = {
             "x-hubspot-ratelimit-max": self.burst_limit,
-            "x-hubspot-ratelimit-remaining": max(self.burst_limit - used, 0),
+            "x-hubspot-ratelimit-remaining": max(self.burst_limit - len(self.calls), 0),
             "x-hubspot-ratelimit-interval-milliseconds": self.burst_interval_ms,
-            "x-hubspot-ratelimit-daily": self.daily_limit,
-            "x-hubspot-ratelimit-daily-remaining": max(self.daily_limit - self.daily_used, 0),
         }
+        if daily:
+            values["x-hubspot-ratelimit-daily"] = self.daily_limit
+            values["x-hubspot-ratelimit-daily-remaining"] = max(
+                self.daily_limit - self.daily_used, 0
+            )
         if self.secondly_limit is not None:
+            recent = sum(1 for t in self.calls if now - t <= 1.0)
             values["x-hubspot-ratelimit-secondly"] = self.secondly_limit
+            values["x-hubspot-ratelimit-secondly-remaining"] = max(self.secondly_limit - recent, 0)
         return [(k.encode(), str(v).encode()) for k, v in values.items()]

@@ -27,7 +27,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from abmsync.sandbox.hubspot.store import JSON, HubSpotStore, PropertyDef, Record, to_ms
+from abmsync.sandbox.hubspot.properties import PropertyDef
+from abmsync.sandbox.hubspot.records import JSON, Record, to_ms
+from abmsync.sandbox.hubspot.store import HubSpotStore
 
 PORTAL_ID = 9_100_001  # the emulated portal's id (``portalId``, ``p{portalId}_`` names)
 CALCULATED = frozenset({"hs_lastmodifieddate", "lastmodifieddate", "hs_object_id"})

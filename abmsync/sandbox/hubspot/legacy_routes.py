@@ -19,7 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from abmsync.sandbox.hubspot import legacy
-from abmsync.sandbox.hubspot.store import JSON, ApiError, HubSpotStore, Record, iso
+from abmsync.sandbox.hubspot.errors import ApiError
+from abmsync.sandbox.hubspot.records import JSON, Record, iso
+from abmsync.sandbox.hubspot.store import HubSpotStore
 
 LEGACY_PAGE_MAX = 250  # companies v2 and deals v1 ``limit``
 CONTACTS_PAGE_MAX = 100  # contacts v1 ``count``

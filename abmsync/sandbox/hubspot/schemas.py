@@ -24,17 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from abmsync.sandbox.hubspot.errors import ApiError
 from abmsync.sandbox.hubspot.legacy import PORTAL_ID
-from abmsync.sandbox.hubspot.store import (
-    JSON,
-    OBJECT_TYPE_IDS,
-    ApiError,
-    HubSpotStore,
-    PropertyDef,
-    iso,
-)
+from abmsync.sandbox.hubspot.properties import PROPERTY_TYPES, custom_property
+from abmsync.sandbox.hubspot.records import JSON, OBJECT_TYPE_IDS, iso
+from abmsync.sandbox.hubspot.store import HubSpotStore
 
-PROPERTY_TYPES = {"string", "number", "enumeration", "datetime", "date", "bool"}
 # ``associatedObjects`` names (CONTACT, COMPANY, ...) to object type ids.
 ASSOCIABLE = {"CONTACT": "0-1", "COMPANY": "0-2", "DEAL": "0-3", "NOTE": "0-46"}
 _ids = itertools.count(1)  # association definition ids, unique within the process
@@ -157,25 +152,6 @@ def _property(raw: Any, object_name: str, now: int) -> JSON:
     kind = str(raw.get("type") or "string")
     if kind not in PROPERTY_TYPES:
         raise ApiError(400, "VALIDATION_ERROR", f"Invalid property type: {kind}")
-    options = [
-        {
-            "label": str(o.get("label", o.get("value"))),
-            "value": str(o["value"]),
-            "displayOrder": int(o.get("displayOrder", i)),
-            "hidden": bool(o.get("hidden", False)),
-        }
-        for i, o in enumerate(raw.get("options") or [])
-    ]
-    prop = PropertyDef(
-        name=str(raw["name"]),
-        label=str(raw["label"]),
-        type=kind,
-        field_type=str(raw.get("fieldType") or "text"),
-        group_name=str(raw.get("groupName") or f"{object_name}_information"),
-        options=options,
-        description=str(raw.get("description") or ""),
-        hubspot_defined=False,
-        has_unique_value=bool(raw.get("hasUniqueValue", False)),
-        created_ms=now,
-    )
-    return prop.render()
+    group = str(raw.get("groupName") or f"{object_name}_information")
+    name, label = str(raw["name"]), str(raw["label"])
+    return custom_property(raw, name=name, label=label, kind=kind, group=group, now=now).render()

@@ -29,13 +29,13 @@ import io
 import itertools
 import json
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from abmsync.sandbox.salesforce.ingest import apply_record
 from abmsync.sandbox.salesforce.soql import SoqlError, bulk_query
 from abmsync.sandbox.salesforce.store import RecordError, format_datetime
 
@@ -354,37 +354,11 @@ class BulkJobs:
                 for name, value in zip(job.header, row, strict=True)
                 if value != ""
             }
-            rid, outcome = self._apply(job, obj.name, values)
+            rid, outcome = apply_record(self.sandbox, job.operation, obj, job.external_id, values)
             if isinstance(outcome, RecordError):
                 job.failures.append([rid, _error_text(outcome), *row])
             else:
                 job.successes.append([rid, "true" if outcome else "false", *row])
-
-    def _apply(self, job: Job, obj: str, values: dict[str, Any]) -> tuple[str, RecordError | bool]:
-        """Write one row; return (record id, error or whether it was created)."""
-        rid = str(next((v for k, v in values.items() if k.lower() == "id"), None) or "")
-        record = {"attributes": {"type": obj}, **values}
-        key = job.external_id
-        if job.operation == "upsert" and key is not None and key.lower() == "id":
-            method, upsert = ("PATCH", None) if rid else ("POST", None)
-        else:
-            method = {"insert": "POST", "update": "PATCH", "upsert": "PATCH"}.get(
-                job.operation, "DELETE"
-            )
-            upsert = (obj, key) if job.operation == "upsert" and key is not None else None
-        if method == "DELETE":
-            record = {"Id": rid}
-        plan: RecordError | Callable[[], dict[str, Any]] = self.sandbox._plan(
-            method, record, upsert
-        )
-        if isinstance(plan, RecordError):
-            return rid, plan
-        try:
-            result = plan()
-        except RecordError as error:
-            return rid, error
-        created = bool(result.get("created", method == "POST"))
-        return str(result.get("id") or rid), created
 
     def ingest_results(self, job: Job, kind: str) -> str:
         """``successfulResults``, ``failedResults`` or ``unprocessedrecords`` as CSV."""

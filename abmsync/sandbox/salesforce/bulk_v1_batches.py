@@ -17,7 +17,6 @@ querying ``Id >= lower AND Id < upper``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from abmsync.sandbox.salesforce.bulk_v1_formats import (
     query_results,
     read_records,
 )
+from abmsync.sandbox.salesforce.ingest import apply_record, row_id
 from abmsync.sandbox.salesforce.soql import SoqlError, translate
 from abmsync.sandbox.salesforce.store import ObjectDef, RecordError
 
@@ -129,31 +129,14 @@ def _ingest(jobs: BulkV1Jobs, job: Job, batch: Batch) -> None:
 
 def _apply(jobs: BulkV1Jobs, job: Job, obj: ObjectDef, values: dict[str, Any]) -> Outcome:
     """Write one record as the job's operation says; the record's outcome."""
-    rid = str(next((v for k, v in values.items() if k.lower() == "id"), None) or "")
-    record: dict[str, Any] = {"attributes": {"type": obj.name}, **values}
-    upsert: tuple[str, str] | None = None
     if job.operation in ("delete", "hardDelete"):
-        # hardDelete also goes to the recycle bin here: the store has no purge.
-        method, record = "DELETE", {"Id": rid}
+        rid = row_id(values)
         if rid and not rid.startswith(obj.prefix or "\0"):
             return _failed(rid, RecordError("INVALID_ID_FIELD", f"Invalid id for {obj.name}"))
-    elif job.operation == "insert":
-        method = "POST"
-    elif job.operation == "update" or (job.external_id == "Id" and rid):
-        method = "PATCH"
-    elif job.external_id == "Id":  # upsert on Id without one: an insert
-        method = "POST"
-    else:
-        method, upsert = "PATCH", (obj.name, str(job.external_id))
-    plan: RecordError | Callable[[], dict[str, Any]] = jobs.sandbox._plan(method, record, upsert)
-    if isinstance(plan, RecordError):
-        return _failed(rid, plan)
-    try:
-        result = plan()
-    except RecordError as error:
-        return _failed(rid, error)
-    created = bool(result.get("created", method == "POST"))
-    return Outcome(str(result.get("id") or rid), True, created)
+    rid, outcome = apply_record(jobs.sandbox, job.operation, obj, job.external_id, values)
+    if isinstance(outcome, RecordError):
+        return _failed(rid, outcome)
+    return Outcome(rid, True, outcome)
 
 
 def _failed(rid: str, error: RecordError) -> Outcome:

@@ -41,15 +41,7 @@ _ROLLED_BACK = (
 def run_composite(store: Store, version: str, body: Any, dispatch: Dispatch) -> dict[str, Any]:
     """``POST composite``: run the subrequests in order and collect their answers."""
     payload = _object(body)
-    subrequests = payload.get("compositeRequest")
-    if not isinstance(subrequests, list) or not subrequests:
-        raise ApiError(400, "JSON_PARSER_ERROR", "compositeRequest: a list of subrequests")
-    if len(subrequests) > MAX_SUBREQUESTS:
-        raise ApiError(
-            400,
-            "LIMIT_EXCEEDED",
-            f"A composite request may contain at most {MAX_SUBREQUESTS} subrequests",
-        )
+    subrequests = _subrequests(payload, "compositeRequest", "A composite request")
     for flag in ("allOrNone", "collateSubrequests"):
         if not isinstance(payload.get(flag, False), bool):
             raise ApiError(400, "JSON_PARSER_ERROR", f"{flag} must be true or false")
@@ -106,14 +98,31 @@ def _run_in_order(
     return results
 
 
-def _composite_subrequest(item: Any, version: str) -> tuple[str, str, Any, str]:
+def _subrequests(payload: dict[str, Any], key: str, what: str) -> list[Any]:
+    """The list of subrequests under ``key``: not empty, at most MAX_SUBREQUESTS."""
+    subrequests = payload.get(key)
+    if not isinstance(subrequests, list) or not subrequests:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"{key}: a list of subrequests")
+    if len(subrequests) > MAX_SUBREQUESTS:
+        raise ApiError(
+            400, "LIMIT_EXCEEDED", f"{what} may contain at most {MAX_SUBREQUESTS} subrequests"
+        )
+    return subrequests
+
+
+def _method_and_url(item: Any) -> tuple[str, str]:
+    """A subrequest's HTTP method (one of those allowed) and its url."""
     if not isinstance(item, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "each subrequest must be an object")
     method = str(item.get("method", "")).upper()
-    url = str(item.get("url", ""))
-    ref = str(item.get("referenceId", ""))
     if method not in _METHODS:
         raise ApiError(400, "INVALID_INPUT", f"Invalid HTTP method for a subrequest: {method}")
+    return method, str(item.get("url", ""))
+
+
+def _composite_subrequest(item: Any, version: str) -> tuple[str, str, Any, str]:
+    method, url = _method_and_url(item)
+    ref = str(item.get("referenceId", ""))
     if not url.startswith("/services/data/v"):
         raise ApiError(400, "INVALID_INPUT", f"The subrequest URL is not a REST resource: {url}")
     # Reference ids hold only letters, numbers and underscores (Composite Subrequest Result).
@@ -127,13 +136,7 @@ def run_batch(
 ) -> dict[str, Any]:
     """``POST composite/batch``: independent subrequests, each committed and charged alone."""
     payload = _object(body)
-    subrequests = payload.get("batchRequests")
-    if not isinstance(subrequests, list) or not subrequests:
-        raise ApiError(400, "JSON_PARSER_ERROR", "batchRequests: a list of subrequests")
-    if len(subrequests) > MAX_SUBREQUESTS:
-        raise ApiError(
-            400, "LIMIT_EXCEEDED", f"A batch may contain at most {MAX_SUBREQUESTS} subrequests"
-        )
+    subrequests = _subrequests(payload, "batchRequests", "A batch")
     halt = payload.get("haltOnError", False)
     if not isinstance(halt, bool):
         raise ApiError(400, "JSON_PARSER_ERROR", "haltOnError must be true or false")
@@ -162,12 +165,7 @@ def run_batch(
 
 
 def _batch_subrequest(item: Any) -> tuple[str, str, Any]:
-    if not isinstance(item, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR", "each subrequest must be an object")
-    method = str(item.get("method", "")).upper()
-    url = str(item.get("url", ""))
-    if method not in _METHODS:
-        raise ApiError(400, "INVALID_INPUT", f"Invalid HTTP method for a subrequest: {method}")
+    method, url = _method_and_url(item)
     if not re.match(r"/?v\d+\.\d/", url):
         raise ApiError(400, "INVALID_INPUT", f"The subrequest URL must start with vXX.X/: {url}")
     return method, url, item.get("richInput")

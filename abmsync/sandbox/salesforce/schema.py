@@ -35,6 +35,18 @@ _SOAP = {
     "address": "urn:address",
 }
 MASTER_RECORD_TYPE = "012000000000000AAA"
+# Component field suffix of a compound address (``BillingCity``) -> its key in the
+# address value the REST API returns (``{"city": ...}``; SOAP API guide, "Address").
+ADDRESS_PARTS = {
+    "Street": "street",
+    "City": "city",
+    "State": "state",
+    "PostalCode": "postalCode",
+    "Country": "country",
+    "Latitude": "latitude",
+    "Longitude": "longitude",
+    "GeocodeAccuracy": "geocodeAccuracy",
+}
 
 
 @dataclass(frozen=True)

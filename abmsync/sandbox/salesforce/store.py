@@ -29,6 +29,7 @@ from abmsync.sandbox.salesforce.formats import (
     record_id,
 )
 from abmsync.sandbox.salesforce.schema import (
+    ADDRESS_PARTS,
     NUMBER_TYPES,
     TEXT_TYPES,
     FieldDef,
@@ -61,16 +62,6 @@ _AFFINITY = {"int": "INTEGER", "double": "REAL", "currency": "REAL", "percent": 
 _AFFINITY["boolean"] = "INTEGER"
 # Objects whose tables exist from the start (the rest are made on first use).
 _EAGER = ("Lead", "Contact", "Account", "Opportunity", "Campaign", "CampaignMember", "Task", "User")
-_ADDRESS_PARTS = {
-    "Street": "street",
-    "City": "city",
-    "State": "state",
-    "PostalCode": "postalCode",
-    "Country": "country",
-    "Latitude": "latitude",
-    "Longitude": "longitude",
-    "GeocodeAccuracy": "geocodeAccuracy",
-}
 
 
 def fold(value: Any) -> Any:
@@ -260,7 +251,7 @@ class Store:
     def address(spec: FieldDef, row: Mapping[str, Any]) -> dict[str, Any] | None:
         """A compound address from its components in ``row``; None when all are empty."""
         prefix = spec.name.removesuffix("Address")
-        parts = {key: row.get(prefix + part) for part, key in _ADDRESS_PARTS.items()}
+        parts = {key: row.get(prefix + part) for part, key in ADDRESS_PARTS.items()}
         return parts if any(v is not None for v in parts.values()) else None
 
     # -- writes ---------------------------------------------------------------

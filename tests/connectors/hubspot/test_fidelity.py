@@ -204,6 +204,39 @@ def test_default_properties_live_in_hubspots_own_groups(http: httpx.Client) -> N
     assert {p["groupName"] for p in contacts.values()} <= groups["contacts"]
 
 
+def test_private_app_answers_carry_the_daily_quota_and_oauth_answers_do_not() -> None:
+    # An hour-long burst window, so no call leaves it while the test runs.
+    app = create_app(
+        token=TOKEN,
+        burst_limit=100,
+        burst_interval_ms=3_600_000,
+        daily_limit=500,
+        secondly_limit=10,
+    )
+    app.state.gate.oauth_tokens.add("oauth-access-token")
+    oauth = {"Authorization": "Bearer oauth-access-token"}
+    with SandboxServer(app) as server, httpx.Client(base_url=server.url) as http:
+        private = [http.get("/crm/v3/objects/contacts", headers=AUTH) for _ in range(2)]
+        public = http.get("/crm/v3/objects/contacts", headers=oauth)
+        stranger = http.get(
+            "/crm/v3/objects/contacts", headers={"Authorization": "oauth-access-token"}
+        )
+    first, second = (answer.headers for answer in private)
+    assert first["X-HubSpot-RateLimit-Daily"] == second["X-HubSpot-RateLimit-Daily"] == "500"
+    assert first["X-HubSpot-RateLimit-Daily-Remaining"] == "499"
+    assert second["X-HubSpot-RateLimit-Daily-Remaining"] == "498"  # each call counts
+    assert second["X-HubSpot-RateLimit-Max"] == "100"
+    assert second["X-HubSpot-RateLimit-Remaining"] == "98"
+    assert second["X-HubSpot-RateLimit-Interval-Milliseconds"] == "3600000"
+    assert second["X-HubSpot-RateLimit-Secondly"] == "10"
+    assert first["X-HubSpot-RateLimit-Secondly-Remaining"] == "9"  # the call itself is in it
+    assert public.status_code == 200
+    assert "X-HubSpot-RateLimit-Daily" not in public.headers
+    assert "X-HubSpot-RateLimit-Daily-Remaining" not in public.headers
+    assert public.headers["X-HubSpot-RateLimit-Remaining"] == "97"  # the same burst window
+    assert_hubspot_error(stranger, 401, "INVALID_AUTHENTICATION")  # not a bearer token
+
+
 def test_search_is_limited_to_five_calls_a_second_with_hubspots_429() -> None:
     app = create_app(token=TOKEN, burst_limit=10_000, search_per_second=SEARCH_PER_SECOND)
     with SandboxServer(app) as server, httpx.Client(base_url=server.url, headers=AUTH) as http:

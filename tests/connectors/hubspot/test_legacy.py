@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from abmsync.sandbox.hubspot.store import to_ms
+from abmsync.sandbox.hubspot.records import to_ms
 from tests.connectors.hubspot.conftest import TOKEN, Sandbox
 
 

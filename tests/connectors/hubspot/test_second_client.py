@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from abmsync.sandbox.hubspot import HubSpotStore, create_app
-from abmsync.sandbox.hubspot.store import Record, to_ms
+from abmsync.sandbox.hubspot.records import Record, to_ms
 from abmsync.sandbox.server import SandboxServer
 from tests.clients import client_python
 from tests.connectors.hubspot.conftest import TOKEN

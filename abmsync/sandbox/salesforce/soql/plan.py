@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from abmsync.sandbox.salesforce.schema import ObjectDef
+from abmsync.sandbox.salesforce.schema import ADDRESS_PARTS, ObjectDef
 from abmsync.sandbox.salesforce.soql.conditions import (
     Context,
     compile_condition,
@@ -31,16 +31,6 @@ from abmsync.sandbox.salesforce.store import Store
 MAX_OFFSET = 2000
 FIELDS_LIMIT = 200
 _NUMERIC = frozenset({"int", "double", "currency", "percent"})
-_ADDRESS_KEYS = {
-    "Street": "street",
-    "City": "city",
-    "State": "state",
-    "PostalCode": "postalCode",
-    "Country": "country",
-    "Latitude": "latitude",
-    "Longitude": "longitude",
-    "GeocodeAccuracy": "geocodeAccuracy",
-}
 _TEXT_SORT = frozenset(
     {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
 )
@@ -397,6 +387,6 @@ def _address_parts(column: Column) -> dict[str, str]:
     prefix = column.spec.name.removesuffix("Address")
     return {
         key: prefix + part
-        for part, key in _ADDRESS_KEYS.items()
+        for part, key in ADDRESS_PARTS.items()
         if column.owner.field(prefix + part) is not None
     }

@@ -1,0 +1,1 @@
+"""Accounts as sales sees them: the account brief, its listing and its write-back."""
