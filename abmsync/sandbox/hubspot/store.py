@@ -224,7 +224,7 @@ class HubSpotStore:
         with self._lock:
             clean = checked_values(self.props[obj], values)
             self._check_unique(obj, clean, record.id)
-            apply_values(record, clean)
+            apply_values(record, _forward_only(self.props[obj], record, clean))
             record.updated_ms = self.now()
             return record
 
@@ -473,3 +473,26 @@ def _owner(i: int, first: str, last: str, now: int) -> JSON:
         "updatedAt": iso(now),
         "teams": [],
     }
+
+
+LIFECYCLE = "lifecyclestage"
+
+
+def _forward_only(
+    props: Mapping[str, PropertyDef], record: Record, values: Mapping[str, str]
+) -> Mapping[str, str]:
+    """``values`` without a lifecycle stage that would move the record backwards.
+
+    HubSpot moves lifecycle stages forward only: an update to an earlier stage
+    is answered as a success and silently not applied; clearing the value first
+    (an empty string, in a separate request) lets the earlier stage be set
+    (https://integrate.hubspot.com/t/update-lifecycle-stage-using-api/1333).
+    """
+    new, current = values.get(LIFECYCLE), record.properties.get(LIFECYCLE)
+    prop = props.get(LIFECYCLE)
+    if not new or not current or prop is None:
+        return values
+    order = [option["value"] for option in prop.options]
+    if new in order and current in order and order.index(new) < order.index(current):
+        return {k: v for k, v in values.items() if k != LIFECYCLE}
+    return values

@@ -312,3 +312,27 @@ def test_connector_paces_its_searches_under_the_limit(pace: float | None, limite
     assert searches >= 6
     assert (429 in tally.statuses) is limited
     assert sorted(emails) == sorted(f"p{i}@x.com" for i in range(1_200))
+
+
+def test_lifecycle_stage_moves_back_only_after_it_is_cleared(http: httpx.Client) -> None:
+    created = http.post(
+        "/crm/v3/objects/contacts",
+        json={"properties": {"email": "back@x.com", "lifecyclestage": "customer"}},
+    ).json()
+    path = f"/crm/v3/objects/contacts/{created['id']}"
+
+    def stage() -> str | None:
+        answer = http.get(path, params={"properties": "lifecyclestage"}).json()
+        value: str | None = answer["properties"].get("lifecyclestage")
+        return value
+
+    # An earlier stage is answered as a success and not applied.
+    moved = http.patch(path, json={"properties": {"lifecyclestage": "lead"}})
+    assert moved.status_code == 200
+    assert stage() == "customer"
+    # Forward is fine; backwards needs the value cleared first, in its own request.
+    http.patch(path, json={"properties": {"lifecyclestage": "evangelist"}})
+    assert stage() == "evangelist"
+    http.patch(path, json={"properties": {"lifecyclestage": ""}})
+    http.patch(path, json={"properties": {"lifecyclestage": "lead"}})
+    assert stage() == "lead"
