@@ -8,17 +8,21 @@ plumbing without importing the whole command tree.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from abmsync.errors import AbmsyncError
+
+if TYPE_CHECKING:
+    pass
 
 console = Console()
 err_console = Console(stderr=True)
@@ -86,3 +90,34 @@ def database_url(explicit: str | None) -> str:
 
     with domain_errors():
         return Settings().database_url.get_secret_value()
+
+
+def rules_and_mappings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--rules`` and ``--mappings`` for commands that re-read the synced data."""
+    command = click.option(
+        "--mappings",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="mapping file or directory (repeatable; default: settings' mappings)",
+    )(command)
+    return click.option(
+        "--rules",
+        "rules_path",
+        type=click.Path(path_type=Path),
+        help="rules YAML file (default: settings)",
+    )(command)
+
+
+def rules_and_mappings(
+    rules_path: Path | None, mappings: tuple[Path, ...]
+) -> tuple[Any, list[Path]]:
+    """The loaded rules and the mapping paths: the options, else settings."""
+    from abmsync.rules.loader import load_rules
+    from abmsync.settings import Settings
+
+    paths = list(mappings)
+    if rules_path is None or not paths:
+        settings = Settings()
+        rules_path = rules_path or settings.rules
+        paths = paths or [settings.mappings]
+    return load_rules(rules_path), paths

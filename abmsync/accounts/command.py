@@ -9,24 +9,19 @@ import click
 from rich.table import Table
 
 from abmsync.accounts.listing import AccountRow
-from abmsync.clikit import console, database_url, domain_errors
+from abmsync.clikit import (
+    console,
+    database_url,
+    domain_errors,
+    rules_and_mappings,
+    rules_and_mappings_options,
+)
 
 
 @click.command("accounts")
 @click.option("--tier", help="only accounts of this tier (e.g. strategic)")
 @click.option("--mqa", "mqa_only", is_flag=True, help="only marketing-qualified accounts")
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    help="rules YAML file (default: settings)",
-)
-@click.option(
-    "--mappings",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="mapping file or directory (repeatable; default: settings' mappings)",
-)
+@rules_and_mappings_options
 @click.option("--database", "database", help="state database URL (default: settings)")
 @click.option("--json", "as_json", is_flag=True, help="print the rows as JSON")
 def accounts(
@@ -43,17 +38,10 @@ def accounts(
     records; a company held in several systems is one row.
     """
     from abmsync.accounts.listing import list_accounts
-    from abmsync.rules.loader import load_rules
-    from abmsync.settings import Settings
     from abmsync.sync.store import Store
 
     with domain_errors():
-        paths = list(mappings)
-        if rules_path is None or not paths:
-            settings = Settings()
-            rules_path = rules_path or settings.rules
-            paths = paths or [settings.mappings]
-        rules = load_rules(rules_path)
+        rules, paths = rules_and_mappings(rules_path, mappings)
         with Store.open(database_url(database)) as store:
             rows = list_accounts(store, rules, paths, tier=tier, mqa_only=mqa_only)
     if as_json:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from abmsync.clikit import CliError, console, database_url, domain_errors
+from abmsync.clikit import (
+    CliError,
+    console,
+    database_url,
+    domain_errors,
+    rules_and_mappings,
+    rules_and_mappings_options,
+)
 from abmsync.report.attribution import Model
 
 
@@ -36,18 +43,7 @@ def _day(value: str | None, option: str) -> date | None:
     show_default=True,
     help="model that credits touchpoints with pipeline and revenue",
 )
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    help="rules YAML file (default: settings)",
-)
-@click.option(
-    "--mappings",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="mapping file or directory (repeatable; default: settings' mappings)",
-)
+@rules_and_mappings_options
 @click.option("--database", "database", help="state database URL (default: settings)")
 def report(
     start: str | None,
@@ -67,20 +63,13 @@ def report(
     from abmsync.report.build import build_report
     from abmsync.report.inputs import load_inputs
     from abmsync.report.sections import render_html
-    from abmsync.rules.loader import load_rules
-    from abmsync.settings import Settings
     from abmsync.sync.store import Store
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if first and last and first > last:
         raise CliError(f"--from {first} is after --to {last}")
     with domain_errors():
-        paths = list(mappings)
-        if rules_path is None or not paths:
-            settings = Settings()
-            rules_path = rules_path or settings.rules
-            paths = paths or [settings.mappings]
-        rules = load_rules(rules_path)
+        rules, paths = rules_and_mappings(rules_path, mappings)
         with Store.open(database_url(database)) as store:
             inputs = load_inputs(store, rules, paths, start=first, end=last)
         figures = build_report(inputs, Model(attribution))
