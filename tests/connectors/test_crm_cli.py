@@ -45,9 +45,10 @@ def test_check_reports_missing_fields_until_they_are_installed(sandboxes: None) 
     after = runner.invoke(main, ["crm", "check", "--rules", str(RULES)])
     assert after.exit_code == 0, after.output
     again = runner.invoke(main, ["crm", "install-fields", "--rules", str(RULES)])
-    # Lead, Contact, the touchpoint object, HubSpot contacts and notes
-    assert again.output.count("nothing to create") == 5
+    # Lead, Contact, Account, the touchpoint object, HubSpot contacts, companies and notes
+    assert again.output.count("nothing to create") == 7
     assert "ABM_Touchpoint__c" in installed.output
+    assert "ABM_Buying_Committee__c" in installed.output  # the account brief's fields too
 
 
 def test_a_wrong_secret_is_one_line_that_does_not_show_it(
