@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from abmsync.rules.compiled import compile_rules
-from abmsync.rules.domains import match_people_to_accounts
+from abmsync.rules.domains import link_people_to_accounts
 from abmsync.rules.loader import LoadedRules
 from abmsync.rules.scoring import score
 from abmsync.schema import FRAME_COLUMNS, TIMESTAMP
@@ -88,9 +88,8 @@ def load_inputs(
     )
     sources = [s for s in load_sources(list(mappings), SYSTEM_RANK) if _stored(store, s)]
     assembled = assemble(store, sources, rules.ruleset, None)
-    people = assembled.people
-    if assembled.accounts is not None:
-        people = _with_matched_accounts(people, assembled.accounts)
+    # Leads without an account get the one their email domain belongs to, as a run does.
+    people, _ = link_people_to_accounts(assembled.people, assembled.accounts)
     touchpoints = assembled.touchpoints.filter(pl.col("occurred_at") <= period.end)
     result = score(compile_rules(rules, period.end), people, touchpoints, assembled.accounts)
     scored = result.people
@@ -125,20 +124,6 @@ def _newest(*frames: pl.DataFrame) -> datetime:
         if frame.height
     ]
     return max(times) if times else datetime.now(UTC)
-
-
-def _with_matched_accounts(people: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
-    """Leads without an account get the one their email domain belongs to, as a run does."""
-    if "account_id" not in people.columns:
-        people = people.with_columns(pl.lit(None, dtype=pl.String()).alias("account_id"))
-    matches = match_people_to_accounts(people, accounts).select(
-        pl.col("person_id").alias("id"), pl.col("account_id").alias("__matched")
-    )
-    return (
-        people.join(matches, on="id", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("account_id", "__matched").alias("account_id"))
-        .drop("__matched")
-    )
 
 
 def _on_accounts(touchpoints: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:

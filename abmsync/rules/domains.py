@@ -326,3 +326,23 @@ def _reason() -> pl.Expr:
     )
     base = pl.when(pl.col("level") == 0).then(exact).otherwise(parent)
     return pl.when(pl.col("sharing") > 1).then(pl.concat_str(base, tie)).otherwise(base)
+
+
+def link_people_to_accounts(
+    people: pl.DataFrame, accounts: pl.DataFrame | None
+) -> tuple[pl.DataFrame, int]:
+    """``people`` with ``account_id`` filled, where empty, from :func:`match_people_to_accounts`;
+    and how many people were matched."""
+    if accounts is None or "email" not in people.columns:
+        return people, 0
+    if "account_id" not in people.columns:
+        people = people.with_columns(pl.lit(None, dtype=pl.String()).alias("account_id"))
+    matches = match_people_to_accounts(people, accounts).select(
+        pl.col("person_id").alias("id"), pl.col("account_id").alias("__matched")
+    )
+    people = (
+        people.join(matches, on="id", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("account_id", "__matched").alias("account_id"))
+        .drop("__matched")
+    )
+    return people, matches.height

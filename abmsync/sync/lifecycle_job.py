@@ -21,7 +21,7 @@ import polars as pl
 from abmsync.connectors.files import FilesError, read_records
 from abmsync.connectors.transforms import TransformArgs, apply_transform
 from abmsync.rules.compiled import CompiledRules, compile_rules
-from abmsync.rules.domains import match_people_to_accounts
+from abmsync.rules.domains import link_people_to_accounts
 from abmsync.rules.loader import LoadedRules
 from abmsync.rules.progress import STATE_COLUMNS, LifecycleOutcome, advance
 from abmsync.rules.routing import RoutingState, next_in_queue, route
@@ -175,7 +175,7 @@ def evaluate_pass(
     caller's transaction.
     """
     step = progress or (lambda _: None)
-    people, matched = _match_accounts(people, accounts)
+    people, matched = link_people_to_accounts(people, accounts)
     step("scoring")
     result = score(rules, people, touchpoints, accounts)
     step("moving people through the lifecycle")
@@ -270,25 +270,6 @@ def _owner_column(frame: pl.DataFrame, name: str, dtype: pl.DataType, path: Path
         row, value = int(bad), frame[name][int(bad)]
         raise FilesError(f"{path}: row {row + 1}: column {name!r}: {value!r} is not {expected}")
     return parsed.cast(dtype)
-
-
-def _match_accounts(
-    people: pl.DataFrame, accounts: pl.DataFrame | None
-) -> tuple[pl.DataFrame, int]:
-    """Give leads without an account the account their email domain belongs to."""
-    if accounts is None or "email" not in people.columns:
-        return people, 0
-    if "account_id" not in people.columns:
-        people = people.with_columns(pl.lit(None, dtype=pl.String()).alias("account_id"))
-    matches = match_people_to_accounts(people, accounts).select(
-        pl.col("person_id").alias("id"), pl.col("account_id").alias("__matched")
-    )
-    people = (
-        people.join(matches, on="id", how="left", maintain_order="left")
-        .with_columns(pl.coalesce("account_id", "__matched").alias("account_id"))
-        .drop("__matched")
-    )
-    return people, matches.height
 
 
 def _route(
