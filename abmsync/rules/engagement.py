@@ -67,14 +67,15 @@ def engagement_points(rules: CompiledRules, window: pl.LazyFrame | None) -> pl.D
 
 def engagement_details(
     rules: CompiledRules, window: pl.LazyFrame | None, person_ids: Sequence[str] | None = None
-) -> pl.DataFrame:
-    """Per person and event rule: touchpoints matched and the age of the newest match."""
+) -> pl.LazyFrame:
+    """Per person and event rule: touchpoints matched and the age of the newest match
+    (a lazy plan, for the caller to join and collect in one go)."""
     schema: dict[str, pl.DataType] = {"person_id": pl.String()}
     for term in rules.events:
         schema[term.count_column] = pl.Int64()
         schema[term.age_column] = pl.Float64()
     if window is None:
-        return pl.DataFrame(schema=schema)
+        return pl.LazyFrame(schema=schema)
     if person_ids is not None:
         window = window.filter(pl.col("person_id").is_in(pl.Series(person_ids).implode()))
     aggregations: list[pl.Expr] = []
@@ -83,7 +84,7 @@ def engagement_details(
             term.mask.sum().cast(pl.Int64).alias(term.count_column),
             pl.col("age_days").filter(term.mask).min().alias(term.age_column),
         ]
-    return window.group_by("person_id").agg(aggregations).collect()
+    return window.group_by("person_id").agg(aggregations)
 
 
 def points_schema(rules: CompiledRules) -> dict[str, pl.DataType]:

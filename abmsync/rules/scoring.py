@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
@@ -34,6 +34,8 @@ from abmsync.schema import TIMESTAMP, cast_column, conform
 
 SECONDS_PER_DAY = 86400.0
 SCORE_DIGITS = 2  # decimals of engagement and total as shown and recorded
+IN_MEMORY: Final = "in-memory"  # polars engine for the person-level steps
+PUBLIC_ENGINE: Final = "streaming"  # for the reasons text: lighter on memory in batches
 
 _POLARS_TYPES: dict[FieldType, pl.DataType] = {
     "text": pl.String(),
@@ -84,14 +86,7 @@ class ScoreResult:
         cost about as much as scoring itself, and most callers (a backtest
         week, a no-change sync) need them for few people or none.
         """
-        people = self.people
-        if person_ids is not None:
-            people = people.filter(pl.col("person_id").is_in(pl.Series(person_ids).implode()))
-        details = engagement_details(self.rules, self.window, person_ids)
-        counts = [term.count_column for term in self.rules.events]
-        return people.join(details, on="person_id", how="left", maintain_order="left").with_columns(
-            pl.col(counts).fill_null(0)
-        )
+        return self._explained(person_ids).collect(engine=PUBLIC_ENGINE)
 
     def public_people(
         self, person_ids: Sequence[str] | None = None, *, digits: int | None = SCORE_DIGITS
@@ -106,8 +101,9 @@ class ScoreResult:
             if digits is not None
             else []
         )
+        # Lazy, so only the columns the reasons and the output need are joined.
         return (
-            self.explained(person_ids)
+            self._explained(person_ids)
             .with_columns(
                 *rounded,
                 reasons_text(self.rules).alias("reasons"),
@@ -115,6 +111,17 @@ class ScoreResult:
                 pl.lit(self.rules.version).alias("rules_version"),
             )
             .select([*SCORE_COLUMNS, "scored_at", "rules_version"])
+            .collect(engine=PUBLIC_ENGINE)
+        )
+
+    def _explained(self, person_ids: Sequence[str] | None) -> pl.LazyFrame:
+        people = self.people.lazy()
+        if person_ids is not None:
+            people = people.filter(pl.col("person_id").is_in(pl.Series(person_ids).implode()))
+        details = engagement_details(self.rules, self.window, person_ids)
+        counts = [term.count_column for term in self.rules.events]
+        return people.join(details, on="person_id", how="left", maintain_order="left").with_columns(
+            pl.col(counts).fill_null(0)
         )
 
 
@@ -128,11 +135,12 @@ def score(
     warnings: list[str] = []
     people = _with_custom(conform(people, "people"), rules, "people", warnings)
     account_frame = score_accounts(rules, _prepare_accounts(accounts, rules, warnings))
-    # One lazy plan for people and accounts, collected once, so polars can
-    # prune unused columns, fuse the column steps and run branches in parallel.
+    # The touchpoints are aggregated by the streaming engine (in batches, never
+    # all in memory at once); the person-level steps run in memory, where
+    # polars keeps the row order without cost and fuses the column steps.
+    window = in_window(rules, touchpoints)
     frame = _join_accounts(people.lazy(), account_frame.lazy())
     frame = frame.with_columns(_fit_columns(rules)).with_columns(_fit_total(rules))
-    window = in_window(rules, touchpoints)
     frame = _join_engagement(frame, engagement_points(rules, window).lazy(), rules)
     frame = frame.with_columns(_grade(rules), _band(rules), *_role_flags(rules))
     frame = frame.with_columns(
@@ -141,18 +149,24 @@ def score(
     ).with_columns(
         pl.concat_str([pl.col("grade"), pl.col("band").cast(pl.String)]).alias("priority"),
     )
-    rolled = roll_up_accounts(rules, frame, account_frame.lazy())
-    frame = frame.join(
-        rolled.select(pl.col("id").alias("account_id"), "mqa"),
+    # Collected before the roll-up so the account step and the lifecycle step
+    # both read the scored people instead of each recomputing them.
+    scored = frame.collect(engine=IN_MEMORY)
+    account_frame = roll_up_accounts(rules, scored.lazy(), account_frame.lazy()).collect(
+        engine=IN_MEMORY
+    )
+    frame = scored.lazy().join(
+        account_frame.lazy().select(pl.col("id").alias("account_id"), "mqa"),
         on="account_id",
         how="left",
         maintain_order="left",
-    ).with_columns(pl.col("mqa").fill_null(False))
+    )
     # The stage the source system reports, kept for placing people seen for the first time.
-    frame = frame.with_columns(pl.col("stage").alias("source_stage"))
+    frame = frame.with_columns(
+        pl.col("mqa").fill_null(False), pl.col("stage").alias("source_stage")
+    )
     frame = next_stages(rules, frame).rename({"id": "person_id"})
-    scored, account_frame = pl.collect_all([frame, rolled])
-    return ScoreResult(scored, account_frame, rules, warnings, window)
+    return ScoreResult(frame.collect(engine=IN_MEMORY), account_frame, rules, warnings, window)
 
 
 def _with_custom(
@@ -289,12 +303,22 @@ def _role_flags(rules: CompiledRules) -> list[pl.Expr]:
 
 
 def _roles(rules: CompiledRules) -> pl.Expr:
-    """The roles a person holds, as a list (built via text: far cheaper than concat_list)."""
-    empty = pl.lit([], dtype=pl.List(pl.String()))
-    if not rules.roles:
-        return empty.alias("buying_roles")
-    held = [
-        pl.when(pl.col(role_column(role.value))).then(pl.lit(role.value)) for role, _ in rules.roles
-    ]
-    joined = pl.concat_str(held, separator=",", ignore_nulls=True)
-    return pl.when(joined == "").then(empty).otherwise(joined.str.split(",")).alias("buying_roles")
+    """The roles a person holds, as a list in rules order.
+
+    The role flags make a bit mask, which picks one of the few possible lists
+    (2^roles): far cheaper than building a list per person.
+    """
+    names = [role.value for role, _ in rules.roles]
+    combinations = pl.Series(
+        [
+            [name for bit, name in enumerate(names) if mask >> bit & 1]
+            for mask in range(1 << len(names))
+        ],
+        dtype=pl.List(pl.String()),
+    )
+    if not names:
+        return pl.lit(combinations).first().alias("buying_roles")
+    mask = pl.sum_horizontal(
+        [pl.col(role_column(name)).cast(pl.UInt32) * (1 << bit) for bit, name in enumerate(names)]
+    )
+    return pl.lit(combinations).gather(mask).alias("buying_roles")

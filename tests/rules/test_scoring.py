@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -66,7 +67,7 @@ def touches(*rows: tuple[str, str, float, str | None]) -> pl.DataFrame:
 def run(
     rules: RuleSet,
     frame: pl.DataFrame,
-    tps: pl.DataFrame | None = None,
+    tps: pl.DataFrame | pl.LazyFrame | None = None,
     accounts: pl.DataFrame | None = None,
 ) -> ScoreResult:
     return score(compile_rules(rules, AS_OF), frame, tps, accounts)
@@ -391,3 +392,53 @@ def test_scored_people_keep_the_input_order() -> None:
     result = run(ruleset(), frame, tps, accounts)
     assert result.people["person_id"].to_list() == ids
     assert result.accounts["id"].to_list() == accounts["id"].to_list()
+
+
+def test_buying_roles_list_every_role_held_in_rules_order_and_none_as_empty() -> None:
+    rules = ruleset(
+        accounts={
+            "buying_roles": {
+                "user": "HAS_WORD(title, 'engineer')",
+                "decider": "HAS_WORD(title, 'vp', 'chief')",
+                "buyer": "HAS_WORD(title, 'procurement')",
+            }
+        }
+    )
+    frame = people(
+        {"title": "Chief Procurement Engineer"},
+        {"title": "Procurement VP"},
+        {"title": "Analyst"},
+        {"title": None},
+    )
+    result = run(rules, frame)
+    assert result.people["buying_roles"].to_list() == [
+        ["user", "decider", "buyer"],
+        ["decider", "buyer"],
+        [],
+        [],
+    ]
+    none_configured = run(ruleset(), people({"title": "VP"}))
+    assert none_configured.people["buying_roles"].to_list() == [[]]
+
+
+def test_a_lifecycle_without_transitions_keeps_every_stage() -> None:
+    rules = ruleset(lifecycle={"stages": ["lead", "mql"], "transitions": []})
+    result = run(rules, people({"stage": "mql"}, {}))
+    assert result.people["stage"].to_list() == ["mql", "lead"]
+    assert result.people["stage_rule"].to_list() == [None, None]
+
+
+def test_touchpoints_scanned_from_parquet_score_like_touchpoints_in_memory(tmp_path: Path) -> None:
+    frame = people({"industry": "Software"}, {"title": "VP"}, {})
+    tps = touches(
+        ("p0", "form_submit", 3, None),
+        ("p0", "page_view", 1, "/pricing"),
+        ("p1", "email_open", 0.5, None),
+        ("p1", "email_open", 70, None),
+    )
+    tps.write_parquet(tmp_path / "touchpoints.parquet")
+    scanned = run(ruleset(), frame, pl.scan_parquet(tmp_path / "touchpoints.parquet"))
+    in_memory = run(ruleset(), frame, tps)
+    assert scanned.people.equals(in_memory.people)
+    assert scanned.public_people().equals(in_memory.public_people())
+    assert scanned.public_people(["p1"]).equals(in_memory.public_people().slice(1, 1))
