@@ -370,8 +370,8 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
         console.print(f"  {summary.message}", highlight=False)
     if summary.status == "skipped":
         return
-    # "changed" are records someone else changed; "our writes" those read back
-    # after this run wrote them and recognised as its own (not changes).
+    # "changed" are records someone else changed; "our writes" abmsync's own
+    # writes of an earlier run coming back, recognised as its own (not changes).
     read = table("Read", ["source", "changed", "deleted", "our writes", "batches"])
     for name, stats in summary.read.items():
         read.add_row(

@@ -38,7 +38,7 @@ class _Count(ProgressColumn):
         done = int(task.completed)
         if kind == "write" and task.total is not None:
             return Text(f"{done:,}/{int(task.total):,}", style="progress.download")
-        if kind in ("read", "read_back"):
+        if kind == "read":
             return Text(f"{done:,} records", style="progress.download")
         return Text("")
 

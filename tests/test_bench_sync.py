@@ -32,7 +32,7 @@ def test_benchmark_measures_a_sync_that_reads_all_and_then_writes_nothing(
 
     assert figures["statuses"] == ["succeeded", "succeeded"]
     assert figures["no_change_written"] == 0
-    assert figures["ratio"] > 0
+    assert figures["ratio"] > 0 and figures["no_change_ratio"] > 0
     assert figures["sync_read"] == figures["raw_read"]
     assert figures["raw_read"]["salesforce/Lead"] > 0
     assert figures["raw_read"]["hubspot/contacts"] > 0
@@ -41,3 +41,4 @@ def test_benchmark_measures_a_sync_that_reads_all_and_then_writes_nothing(
     printed = capsys.readouterr().out
     assert "target within 2x" in printed
     assert "no-change sync: 0 records written" in printed
+    assert "the raw incremental read of the same window" in printed

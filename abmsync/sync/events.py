@@ -9,7 +9,7 @@ are shown; ``abmsync sync`` and ``abmsync demo`` draw them with rich
 
 Reads and writes of one object report a first event (``done`` 0), one per
 batch or chunk, and a ``final`` one whose ``done`` is that read's or write's
-total: records read (changes and abmsync's own writes read back), records
+total: records read (changes and abmsync's own writes coming back), records
 sent (written or rejected) of ``total`` planned.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["step", "read", "read_back", "write"]
+Kind = Literal["step", "read", "write"]
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
 from abmsync.sync.database import Transaction
 from abmsync.sync.events import Kind, Progress, ProgressEvent, ignore
+from abmsync.sync.snapshot import as_stored
 from abmsync.sync.store import Store
 
 log = logging.getLogger(__name__)
 
 # Entities are read in this order: people link to accounts, touchpoints to people.
-ENTITY_ORDER = ("accounts", "people", "opportunities", "touchpoints")
+ENTITY_ORDER = ("accounts", "people", "opportunities", "opportunity_roles", "touchpoints")
 # People are preferred from CRMs over marketing platforms, in this order.
 SYSTEM_RANK = ("salesforce", "dynamics", "hubspot", "eloqua")
 MASTER_COLUMN = "master_record_id"
@@ -105,9 +106,12 @@ class Source:
                 return name
         return "MasterRecordId"
 
-    def load(self, store: Store) -> pl.DataFrame:
-        """This source's snapshot, conformed to its entity's schema."""
-        frame = store.load_snapshot(self.key)
+    def load(
+        self, store: Store, *, ids: Sequence[str] | None = None, tx: Transaction | None = None
+    ) -> pl.DataFrame:
+        """This source's snapshot (only the rows with ``ids``, if given), conformed to its
+        entity's schema."""
+        frame = store.load_snapshot(self.key, ids=ids, tx=tx)
         if frame.is_empty():
             return pl.DataFrame(schema=FRAME_COLUMNS[self.entity])
         return conform(frame, self.entity)
@@ -169,7 +173,9 @@ class ReadStats:
     deleted: int = 0
     batches: int = 0
     skipped_echoes: int = 0
-    read_back: int = 0  # abmsync's own writes, read once after writing (see SyncRun)
+    # Records whose only change is in fields abmsync owns: its own writes, read back
+    # by the run after the one that wrote them (see read_source). Not changes.
+    read_back: int = 0
 
     def add(self, other: ReadStats) -> None:
         """Count ``other``'s read (a later read of the same source) in with this one."""
@@ -187,24 +193,26 @@ def read_source(
     run_id: int | None = None,
     stop: Callable[[], bool] = lambda: False,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    read_back: bool = False,
     progress: Progress = ignore,
 ) -> ReadStats:
     """Read ``source``'s changes after its cursor into the snapshot; see the module doc.
 
     ``owned`` are vendor fields abmsync writes (kept raw to detect hand
     edits); ``echo`` is a field marking records abmsync created itself, which
-    are skipped. With ``read_back`` the read follows abmsync's own writes: a
-    record whose mapped content equals the snapshot's is one of them (only
-    owned fields and stamps moved) and counts as ``read_back``, not as a
-    change; anything else that changed in the meantime is stored as usual.
+    are skipped. A record read again whose mapped content equals the
+    snapshot's but for the owned fields is abmsync's own write coming back
+    (the write moved its modification stamp past the cursor): it is stored
+    (the owned fields as the vendor now holds them) but counted as
+    ``read_back``, not as a change. The test is the content, not the stamp:
+    an edit someone made between this run's read and its write is hidden
+    behind the write's stamp, yet differs from the snapshot, so it is kept.
     Stops after the current batch once ``stop()`` is true. ``progress`` hears
     the records read so far (changes and read-back writes) after each batch.
     """
     started = time.perf_counter()
     stats = ReadStats()
-    kind: Kind = "read_back" if read_back else "read"
-    text = f"{'reading back' if read_back else 'reading'} {source.name}"
+    kind: Kind = "read"
+    text = f"reading {source.name}"
 
     def report(*, final: bool = False) -> None:
         done = stats.records + stats.read_back
@@ -223,9 +231,6 @@ def read_source(
     known = {
         str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
     }
-    # Reading back: the snapshot as it was, to tell our own writes (only owned
-    # fields moved) from someone else's change.
-    before = source.load(store) if read_back else None
     owned_columns = source.mapping.columns_from(owned)
     for batch in connector.read_changes(source.obj, cursor):
         raw = batch.records
@@ -244,8 +249,11 @@ def read_source(
         mapped = apply_mapping(source.mapping, live) if live.height else None
         at = now()
         with store.transaction() as tx:
+            changed = live.height
             if mapped is not None:
-                store.save_snapshot(source.key, mapped, now=at, tx=tx)
+                changed, differing = _compare(store, source, mapped, owned_columns, tx)
+                stats.read_back += live.height - changed
+                store.save_snapshot(source.key, differing, now=at, tx=tx)
                 present = [f for f in owned if f in live.columns]
                 if present:
                     crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
@@ -265,10 +273,6 @@ def read_source(
             if deleted:
                 store.delete_snapshot(source.key, deleted, tx=tx)
             store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
-            changed = live.height
-            if before is not None and mapped is not None:
-                changed = _changed_but_for(mapped, before, source, owned_columns)
-                stats.read_back += live.height - changed
         stats.records += changed
         stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
         known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
@@ -346,21 +350,44 @@ def _listed(
     return gone["id"].to_list()
 
 
-def _changed_but_for(
-    mapped: pl.DataFrame, before: pl.DataFrame, source: Source, skip: Sequence[str]
-) -> int:
-    """Rows of ``mapped`` that differ from ``before`` in any column but those in ``skip``."""
-    now = conform(mapped, source.entity) if source.entity in FRAME_COLUMNS else mapped
+def _compare(
+    store: Store, source: Source, mapped: pl.DataFrame, skip: Sequence[str], tx: Transaction
+) -> tuple[int, pl.DataFrame]:
+    """How many rows of ``mapped`` differ from the snapshot in a column not in ``skip``
+    (the others are abmsync's own writes coming back), and the rows that differ at all
+    (the only ones worth saving). Only the snapshot rows with the batch's ids are read.
+    """
+    ids = mapped["id"].cast(pl.String).unique().to_list() if "id" in mapped.columns else []
+    before = source.load(store, ids=ids, tx=tx) if ids else None
+    if before is None or before.is_empty():
+        return mapped.height, mapped
+    # Compared as stored and loaded again, so both sides have the types JSON gives back.
+    now = as_stored(mapped)
+    now = conform(now, source.entity) if source.entity in FRAME_COLUMNS else now
+    changed = _differing(now, before, skip)
+    if changed is None:
+        return mapped.height, mapped
+    if any(c not in before.columns for c in now.columns):
+        return changed.height, mapped  # a column the snapshot lacks: save every row
+    differing = _differing(now, before, ())
+    if differing is None:
+        return changed.height, mapped
+    return changed.height, mapped.filter(pl.col("id").cast(pl.String).is_in(differing["id"]))
+
+
+def _differing(now: pl.DataFrame, before: pl.DataFrame, skip: Sequence[str]) -> pl.DataFrame | None:
+    """Rows of ``now`` that differ from ``before`` in a shared column not in ``skip``;
+    ``None`` when the two cannot be compared."""
     columns = [c for c in now.columns if c not in skip and c in before.columns]
     if "id" not in columns:
-        return mapped.height
+        return None
     now = now.select(columns).with_columns(pl.col("id").cast(pl.String))
     was = before.select(columns).with_columns(pl.col("id").cast(pl.String))
     try:
         was = was.cast(dict(now.schema))  # type: ignore[arg-type]
     except pl.exceptions.PolarsError:
-        return mapped.height  # not comparable: count every row as a change
-    return now.join(was, on=columns, how="anti", nulls_equal=True).height
+        return None
+    return now.join(was, on=columns, how="anti", nulls_equal=True)
 
 
 def _new_tombstones(

@@ -259,7 +259,13 @@ class AfterPaginator:
     def advance(self, response: Any) -> None:
         """Take the next ``after`` from a collection response (done when there is none)."""
         paging = getattr(response, "paging", None)
-        following = getattr(getattr(paging, "next", None), "after", None)
+        self._follow(getattr(getattr(paging, "next", None), "after", None))
+
+    def advance_json(self, response: Mapping[str, Any]) -> None:
+        """``advance`` for a response read as plain JSON."""
+        self._follow(((response.get("paging") or {}).get("next") or {}).get("after"))
+
+    def _follow(self, following: Any) -> None:
         if not following:
             self.done = True
             return
@@ -319,6 +325,13 @@ class HubSpotClient:
             rest.pool_manager = MeteredPool(rest.pool_manager, self.budget)
             self._apis[name] = target
         return self._apis[name]
+
+    def close(self) -> None:
+        """Close every generated API's connection pool (and its thread pool, if any)."""
+        apis, self._apis = list(self._apis.values()), {}
+        for target in apis:
+            target.api_client.rest_client.pool_manager.clear()
+            target.api_client.close()
 
     def call(self, what: str, api: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``api.method(*args, **kwargs)`` with a timeout, mapped errors and retries."""
@@ -385,4 +398,4 @@ class HubSpotClient:
         """Take a new token from the provider (OAuth apps); a private-app token is kept."""
         if self._token_provider is not None:
             self._token = self._token_provider()
-            self._apis.clear()
+            self.close()  # the APIs are built again with the new token

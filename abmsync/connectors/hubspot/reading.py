@@ -7,6 +7,8 @@ after the cursor with an overlap window, splitting the range into windows
 under the search API's 10,000-result cap, and keyset-paging a millisecond
 that alone holds more. Archived records come back as deletions. Engagements
 (notes) get the contact they are associated with, one batch call per page.
+Answers are read as plain JSON: the SDK's models parse every timestamp with
+dateutil, which costs more than the call itself.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from abmsync.errors import TerminalError
 
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000
+# A cursor handed out in the middle of a read carries its ``seen`` map only up to
+# this size: encoding a map of every record of a mass update on every 200-record
+# page is quadratic. A larger map is left out (the read's last cursor has it all),
+# so a read resumed from such a cursor may hand a record of the overlap out twice.
+SEEN_IN_PROGRESS = 10_000
 LIST_PAGE = 100
 MODIFIED = "hs_lastmodifieddate"
 # Engagement objects read as touchpoints, and the object that says whose touchpoint it is.
@@ -38,6 +45,8 @@ class ChangeCursor:
 
     ``seen`` keeps (id -> modified ms) for records within the overlap window, so
     re-reading the overlap (and same-millisecond changes) emits nothing twice.
+    ``floor_ms`` is where a completed full load began: the list read every record
+    changed before it, so no search reaches back past it.
     """
 
     modified_ms: int | None = None
@@ -48,7 +57,7 @@ class ChangeCursor:
     # cursor holds the list position and the newest change before it began.
     list_after: str | None = None
     list_from: int | None = None
-    after_load: bool = False  # the next search starts at modified_ms, without the overlap
+    floor_ms: int | None = None
     _kept: int = field(default=0, repr=False)  # size of ``seen`` after the last pruning
 
     @classmethod
@@ -64,7 +73,9 @@ class ChangeCursor:
                 archived_seen=[str(i) for i in data.get("archived_seen") or []],
                 list_after=data.get("list_after"),
                 list_from=data.get("list_from"),
-                after_load=bool(data.get("after_load", False)),
+                floor_ms=data.get("floor_ms")
+                # Written before the floor: the first search after a load skipped the overlap.
+                or (data.get("modified_ms") if data.get("after_load") else None),
             )
         except (ValueError, AttributeError, TypeError) as exc:
             raise TerminalError(f"HubSpot cursor is not valid JSON state: {exc}") from None
@@ -76,20 +87,29 @@ class ChangeCursor:
         self.seen[record_id] = modified
         if self.modified_ms is None or modified > self.modified_ms:
             self.modified_ms = modified
-            self.after_load = False
             # Pruned once the map has doubled, not on every newer stamp: reading
             # oldest first moves the stamp on almost every record (O(n^2) otherwise).
             if len(self.seen) > 2 * self._kept + 1000:
-                floor = modified - overlap_ms
+                floor = self.start(overlap_ms)
                 self.seen = {k: v for k, v in self.seen.items() if v >= floor}
                 self._kept = len(self.seen)
         return True
 
-    def to_cursor(self, records: int) -> Cursor:
+    def start(self, overlap_ms: int) -> int:
+        """Where the next search starts: an overlap before the newest change, not past the floor."""
+        if self.modified_ms is None:
+            return 0
+        start = max(self.modified_ms - overlap_ms, 0)
+        return start if self.floor_ms is None else max(start, self.floor_ms)
+
+    def to_cursor(self, records: int, *, final: bool = True) -> Cursor:
+        """The state as a cursor; one in the middle of a read (``final=False``) leaves
+        out a ``seen`` map larger than ``SEEN_IN_PROGRESS``."""
+        seen = self.seen if final or len(self.seen) <= SEEN_IN_PROGRESS else {}
         value = json.dumps(
             {
                 "modified_ms": self.modified_ms,
-                "seen": dict(sorted(self.seen.items())),
+                "seen": dict(sorted(seen.items())),
                 "archived_ms": self.archived_ms,
                 "archived_seen": sorted(self.archived_seen),
                 **(
@@ -97,7 +117,7 @@ class ChangeCursor:
                     if self.list_from is not None
                     else {}
                 ),
-                **({"after_load": True} if self.after_load else {}),
+                **({"floor_ms": self.floor_ms} if self.floor_ms is not None else {}),
             },
             separators=(",", ":"),
         )
@@ -126,25 +146,20 @@ class ChangeReader:
         names = list(self.properties.get(obj) or sorted(self.describe(obj).fields))
         if full_load:
             yield from self._full_load(obj, state, names)
-        if state.modified_ms is None:
-            start = 0
-        elif state.after_load:
-            start = state.modified_ms
-        else:
-            start = max(state.modified_ms - self.overlap_ms, 0)
-        for page in self._search_changes(obj, start, names):
+        if state.floor_ms is not None and state.start(self.overlap_ms) > state.floor_ms:
+            state.floor_ms = None  # the overlap no longer reaches back to the load
+        for page in self._search_changes(obj, state.start(self.overlap_ms), names):
             rows: list[dict[str, str | None]] = []
             for record in page:
-                modified = _modified_ms(record)
-                if state.observe(str(record.id), modified, self.overlap_ms):
-                    rows.append(
-                        {"id": str(record.id), **{n: record.properties.get(n) for n in names}}
-                    )
+                properties = record.get("properties") or {}
+                if state.observe(str(record["id"]), _modified_json_ms(record), self.overlap_ms):
+                    rows.append({"id": str(record["id"]), **{n: properties.get(n) for n in names}})
             if rows:
                 records = _frame(rows, names)
                 if obj in ENGAGEMENT_CONTACTS:
                     records = self._with_contacts(obj, records)
-                yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
+                cursor = state.to_cursor(len(rows), final=False)
+                yield Batch(obj=obj, records=records, cursor=cursor)
         deleted = self._archived_since(obj, state)
         yield Batch(
             obj=obj,
@@ -156,12 +171,14 @@ class ChangeReader:
     def _full_load(self, obj: str, state: ChangeCursor, names: list[str]) -> Iterator[Batch]:
         """Every record through the list endpoint: 100 a page, no 10,000 cap, resumable.
 
-        Changes made while it runs are left to the search that follows, which
-        starts from the newest change seen before the load began.
+        Changes made while it runs are left to the searches that follow, which
+        start from the newest change seen before the load began and never reach
+        back past it (the list read everything older).
         """
         if state.list_from is None:
             newest = self._search(obj, 0, None, [MODIFIED], limit=1, descending=True)
-            state.list_from = _modified_ms(newest.results[0]) if newest.results else 0
+            found = newest.get("results") or []
+            state.list_from = _modified_json_ms(found[0]) if found else 0
         after = state.list_after
         while True:
             page = self.client.call_json(
@@ -183,19 +200,18 @@ class ChangeReader:
                 {"id": str(r["id"]), **{n: (r.get("properties") or {}).get(n) for n in names}}
                 for r in results
             ]
-            # Searches after the load start at ``began`` and later ones reach an
-            # overlap back from their newest stamp: records that young are noted
-            # as seen, so no search emits them again.
-            began = (state.list_from or 0) - self.overlap_ms
+            # Searches after the load start where it began, never earlier: records
+            # that young are noted as seen, so no search emits them again.
+            began = state.list_from or 0
             for record in results:
                 modified = _modified_json_ms(record)
                 if modified >= began:
                     state.seen[str(record["id"])] = modified
             if done:
                 # The load is complete: searches continue from when it began. The list
-                # read everything older itself, so no overlap is re-read this once.
+                # read everything older itself, so no overlap reaches back past it.
                 state.modified_ms, state.list_from, state.list_after = state.list_from, None, None
-                state.after_load = True
+                state.floor_ms = state.modified_ms
             if rows or done:
                 records = _frame(rows, names)
                 if rows and obj in ENGAGEMENT_CONTACTS:
@@ -230,16 +246,19 @@ class ChangeReader:
             limit=limit,
             after=after,
         )
-        return self.client.call(f"search {obj}", "objects.search_api", "do_search", obj, request)
+        return self.client.call_json(
+            f"search {obj}", "objects.search_api", "do_search", obj, request
+        )
 
     def _search_changes(self, obj: str, start: int, names: list[str]) -> Iterator[list[Any]]:
         """Pages of records modified at or after ``start``, oldest first, past the 10k cap."""
         first = self._search(obj, start, None, names)
-        if int(first.total) <= SEARCH_CAP:
+        if int(first.get("total") or 0) <= SEARCH_CAP:
             yield from self._pages(obj, start, None, names, first)
             return
         newest = self._search(obj, start, None, [MODIFIED], limit=1, descending=True)
-        end = _modified_ms(newest.results[0]) if newest.results else start
+        found = newest.get("results") or []
+        end = _modified_json_ms(found[0]) if found else start
         for lo, hi, total in self._windows(obj, start, end):
             if total > SEARCH_CAP:  # more than 10,000 changes in one millisecond
                 yield from self._same_millisecond(obj, lo, names)
@@ -248,7 +267,7 @@ class ChangeReader:
 
     def _windows(self, obj: str, lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
         """Bisect [lo, hi] until every window holds at most 10,000 results."""
-        total = int(self._search(obj, lo, hi, [MODIFIED], limit=1).total)
+        total = int(self._search(obj, lo, hi, [MODIFIED], limit=1).get("total") or 0)
         if total <= SEARCH_CAP or lo >= hi:
             if total:
                 yield lo, hi, total
@@ -259,26 +278,29 @@ class ChangeReader:
 
     def _pages(
         self, obj: str, lo: int, hi: int | None, names: list[str], first: Any
-    ) -> Iterator[list[Any]]:
+    ) -> Iterator[list[dict[str, Any]]]:
         paginator = AfterPaginator()
         response = first if first is not None else self._search(obj, lo, hi, names)
         while True:
-            yield list(response.results)
-            paginator.advance(response)
+            yield list(response.get("results") or [])
+            paginator.advance_json(response)
             if paginator.done or int(paginator.after or 0) + SEARCH_PAGE > SEARCH_CAP:
                 return  # anything past the cap is newer and is read on the next run
             response = self._search(obj, lo, hi, names, after=paginator.after)
 
-    def _same_millisecond(self, obj: str, moment: int, names: list[str]) -> Iterator[list[Any]]:
+    def _same_millisecond(
+        self, obj: str, moment: int, names: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
         """Keyset paging on ``hs_object_id`` for one millisecond holding >10,000 changes."""
         last = 0
         while True:
             extra = [Filter(property_name="hs_object_id", operator="GT", value=str(last))]
             response = self._search(obj, moment, moment, names, extra=extra, sort_by="hs_object_id")
-            if not response.results:
+            results = response.get("results") or []
+            if not results:
                 return
-            yield list(response.results)
-            last = int(response.results[-1].id)
+            yield list(results)
+            last = int(results[-1]["id"])
 
     def _archived_since(self, obj: str, state: ChangeCursor) -> list[str]:
         """Ids archived since the cursor (list with ``archived=true``); updates ``state``."""
@@ -341,15 +363,8 @@ class ChangeReader:
         return records.with_columns(contacts)
 
 
-def _modified_ms(record: Any) -> int:
-    text = (record.properties or {}).get(MODIFIED)
-    if text:
-        return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
-    return _ms(record.updated_at)
-
-
 def _modified_json_ms(record: Mapping[str, Any]) -> int:
-    """``_modified_ms`` of a record as raw JSON."""
+    """A record's ``hs_lastmodifieddate`` (else ``updatedAt``) in epoch ms, from its JSON."""
     text = (record.get("properties") or {}).get(MODIFIED) or record.get("updatedAt")
     return _ms(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
 

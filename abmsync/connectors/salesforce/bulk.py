@@ -27,7 +27,7 @@ import csv
 import io
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ import polars as pl
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation, _Bulk2Client
 
-from abmsync.connectors.base import FieldType, ObjectMeta, Patch, PatchValue, WriteResult
+from abmsync.connectors.base import FieldMeta, FieldType, Patch, PatchValue, WriteResult
 from abmsync.connectors.salesforce.client import RETRYABLE_RECORD_CODES, SalesforceClient
 from abmsync.errors import TerminalError, TransientError
 
@@ -44,6 +44,17 @@ NULL = "#N/A"  # sets a field to null in Bulk 2.0 CSV; an empty cell leaves it a
 UNPROCESSED = "BULK_UNPROCESSED"  # a row the job never reached
 _OPERATIONS = {"create": Operation.insert, "update": Operation.update, "upsert": Operation.upsert}
 _FINISHED = ("JobComplete", "Failed", "Aborted")
+MAX_POLL_DELAY = 2.0  # seconds between status polls, at most
+# An ingest job's calls besides its status polls: create, upload, close, and the
+# successful and failed results.
+INGEST_CALLS = 5
+# The pace assumed for an ingest job, to count the polls it takes: Salesforce runs a
+# job's data in internal batches of 10,000 records, each taking seconds; a slow org
+# (triggers, flows) makes a job take longer and poll more, never wrong, only dearer.
+INGEST_ROWS_PER_SECOND = 2_000
+# CSV one ingest job uploads, at most: Salesforce takes 150 MB once base64-encoded and
+# says to upload no more than 100 MB (upload-job-data.htm); bigger sets run as several jobs.
+MAX_UPLOAD_BYTES = 100_000_000
 _RESULTS = ("successfulResults", "failedResults")
 
 
@@ -83,8 +94,10 @@ class BulkApi:
         attempts: int = 6,
         poll_interval: float = 0.05,
         job_timeout: float = 3600.0,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.client = client
+        self.max_upload_bytes = max_upload_bytes
         self.page_size = page_size
         self.attempts = attempts
         self.poll_interval = poll_interval
@@ -121,7 +134,11 @@ class BulkApi:
         pending = list(range(len(patches)))
         for round_ in range(self.attempts):
             header, rows = csv_rows([patches[i] for i in pending], kind, key)
-            outcomes = self.ingest(obj, _OPERATIONS[kind], header, rows, key or None)
+            outcomes = [
+                outcome
+                for part in _parts(rows, self.max_upload_bytes)
+                for outcome in self.ingest(obj, _OPERATIONS[kind], header, part, key or None)
+            ]
             again: list[int] = []
             for index, outcome in zip(pending, outcomes, strict=True):
                 result = _write_result(patches[index], outcome)
@@ -174,6 +191,21 @@ class BulkApi:
         missing = RowOutcome(None, error=f"{UNPROCESSED}:the job did not process this row:--")
         return [o or missing for o in outcomes]
 
+    def ingest_calls(self, rows: int) -> int:
+        """API calls one ingest job of ``rows`` rows is expected to take.
+
+        Create, upload, close, two result reads, and the status polls
+        :meth:`_wait` makes (every ``poll_interval`` seconds, doubling up to
+        ``MAX_POLL_DELAY``) while the job runs at ``INGEST_ROWS_PER_SECOND``.
+        """
+        running = rows / INGEST_ROWS_PER_SECOND
+        polls, waited, delay = 1, 0.0, self.poll_interval
+        while waited < running:
+            waited += delay
+            delay = min(delay * 2, MAX_POLL_DELAY)
+            polls += 1
+        return INGEST_CALLS + polls
+
     def _results(self, obj: str, job_id: str, kind: str) -> str:
         """One ingest job's ``successfulResults`` or ``failedResults`` CSV."""
         return str(self.client.call(lambda sf: _jobs(sf, obj).get_ingest_results(job_id, kind)))
@@ -193,7 +225,7 @@ class BulkApi:
             if time.monotonic() > deadline:
                 raise TransientError(f"Salesforce Bulk 2.0 job {job_id} still {state}")
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, MAX_POLL_DELAY)
 
 
 def _jobs(sf: Salesforce, obj: str) -> _Bulk2Client:
@@ -232,6 +264,22 @@ def csv_rows(patches: Sequence[Patch], kind: str, key: str) -> tuple[list[str], 
         row += [csv_cell(patch.values[name]) if name in patch.values else "" for name in fields]
         rows.append(row)
     return [*lead, *fields], rows
+
+
+def _parts(rows: list[list[str]], limit: int) -> Iterator[list[list[str]]]:
+    """``rows`` in runs whose CSV stays under ``limit`` bytes (counted with room for
+    quoting), in order; one row over the limit on its own still forms a run."""
+    part: list[list[str]] = []
+    size = 0
+    for row in rows:
+        row_size = sum(len(cell.encode()) + 3 for cell in row) + 1
+        if part and size + row_size > limit:
+            yield part
+            part, size = [], 0
+        part.append(row)
+        size += row_size
+    if part:
+        yield part
 
 
 def _to_csv(header: list[str], rows: Iterable[list[str]]) -> str:
@@ -274,17 +322,21 @@ POLARS_TYPES: dict[FieldType, Any] = {
 }
 
 
-def csv_frame(meta: ObjectMeta, fields: list[str], text: str) -> pl.DataFrame:
-    """Query results CSV as the REST path's frame: one column per field, typed by describe."""
-    schema = {name: POLARS_TYPES.get(meta.fields[name].type, pl.String) for name in fields}
+def csv_frame(fields: Mapping[str, FieldMeta], text: str) -> pl.DataFrame:
+    """Query results CSV as the REST path's frame: one column per field, typed by describe.
+
+    ``fields`` are the queried fields by column name; a relationship field's
+    column is its path (``Campaign.Name``), as Bulk 2.0 names it.
+    """
+    schema = {name: POLARS_TYPES.get(spec.type, pl.String) for name, spec in fields.items()}
     if not text.strip():
         return pl.DataFrame(schema=schema)
     raw = pl.read_csv(io.StringIO(text), infer_schema=False)
     columns: list[pl.Expr] = []
-    for name in fields:
+    for name, spec in fields.items():
         # Bulk CSV has no null: an empty cell is one (Salesforce stores no empty strings).
         cell = pl.when(pl.col(name) != "").then(pl.col(name))
-        kind = meta.fields[name].type
+        kind = spec.type
         if kind is FieldType.BOOLEAN:
             column = cell == "true"
         elif kind is FieldType.INTEGER:

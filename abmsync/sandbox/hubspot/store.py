@@ -11,6 +11,7 @@ the property catalog in :mod:`~abmsync.sandbox.hubspot.properties`, search in
 from __future__ import annotations
 
 import bisect
+import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -83,6 +84,14 @@ class HubSpotStore:
             # Ids of each object in order, rebuilt only after inserts, so listing a
             # page costs a bisect rather than a sort of every record.
             self._order: dict[str, list[int]] = {}
+            # (object, unique property) -> value -> id of the live record holding it,
+            # built on first lookup and kept up to date by every write, so upserts and
+            # uniqueness checks cost a dictionary lookup, not a scan of every record.
+            self._unique: dict[tuple[str, str], dict[str, int]] = {}
+            # Moves on every write: a search's matches are kept for the pages that
+            # follow (same filters and sorts, another ``after``) until it moves.
+            self._version = 0
+            self._searched: tuple[str, int, list[Record]] | None = None
             self.props: dict[str, dict[str, PropertyDef]] = {}
             self.groups: dict[str, dict[str, JSON]] = {}
             for obj in OBJECT_TYPE_IDS:
@@ -183,11 +192,11 @@ class HubSpotStore:
         with self._lock:
             if id_property and id_property != "hs_object_id":
                 wanted = normalize(id_property, key)
-                for record in self.records[obj].values():
-                    stored = record.properties.get(id_property)
-                    if record.archived_ms is None and stored == wanted:
-                        return record
-                return None
+                found_id = self._unique_index(obj, id_property).get(wanted)
+                record = self.records[obj].get(found_id) if found_id is not None else None
+                if record is None or record.archived_ms is not None:
+                    return None
+                return record if record.properties.get(id_property) == wanted else None
             found = self.records[obj].get(int(key)) if key.isdigit() else None
             return found if found is not None and found.archived_ms is None else None
 
@@ -201,6 +210,7 @@ class HubSpotStore:
             self._next_id += 1
             apply_values(record, clean)
             self.records[obj][record.id] = record
+            self._index_record(obj, record, add=True)
             return record
 
     def create_many(self, obj: str, rows: Sequence[Mapping[str, Any]]) -> list[Record]:
@@ -224,15 +234,46 @@ class HubSpotStore:
         with self._lock:
             clean = checked_values(self.props[obj], values)
             self._check_unique(obj, clean, record.id)
+            self._index_record(obj, record, add=False)
             apply_values(record, _forward_only(self.props[obj], record, clean))
+            self._index_record(obj, record, add=True)
             record.updated_ms = self.now()
             return record
 
     def archive(self, obj: str, record: Record) -> None:
         with self._lock:
             now = self.now()
+            self._index_record(obj, record, add=False)
             record.archived_ms = now
             record.updated_ms = now
+
+    def _unique_index(self, obj: str, name: str) -> dict[str, int]:
+        """Value -> live record id for one unique property (built on first use)."""
+        index = self._unique.get((obj, name))
+        if index is None:
+            index = {
+                r.properties[name]: r.id
+                for r in self.records[obj].values()
+                if r.archived_ms is None and name in r.properties
+            }
+            self._unique[(obj, name)] = index
+        return index
+
+    def _index_record(self, obj: str, record: Record, *, add: bool) -> None:
+        """Enter (or remove) ``record``'s unique values in the indexes built so far.
+
+        Every write of a record calls this (before and after), which is when
+        cached search matches stop being valid.
+        """
+        self._version += 1
+        for (indexed, name), index in self._unique.items():
+            value = record.properties.get(name) if indexed == obj else None
+            if value is None:
+                continue
+            if add and record.archived_ms is None:
+                index[value] = record.id
+            elif index.get(value) == record.id:
+                del index[value]
 
     def _check_unique(self, obj: str, values: Mapping[str, str], own_id: int | None) -> None:
         for name, value in values.items():
@@ -270,6 +311,7 @@ class HubSpotStore:
                 self._next_id += 1
                 self.records[obj][record.id] = record
                 ids.append(record.id)
+            self._forget_indexes(obj)
             return ids
 
     def insert_many(
@@ -291,11 +333,7 @@ class HubSpotStore:
         with self._lock:
             cleaned = [checked_values(self.props[obj], row) for row in rows]
             for name in self.unique_properties(obj):
-                taken = {
-                    r.properties[name]
-                    for r in self.records[obj].values()
-                    if r.archived_ms is None and name in r.properties
-                }
+                taken = set(self._unique_index(obj, name))
                 for values in cleaned:
                     value = values.get(name)
                     if not value:
@@ -315,7 +353,14 @@ class HubSpotStore:
                 self._next_id += 1
                 self.records[obj][record.id] = record
                 ids.append(record.id)
+            self._forget_indexes(obj)
             return ids
+
+    def _forget_indexes(self, obj: str) -> None:
+        """Drop ``obj``'s unique indexes after a bulk insert; the next lookup rebuilds them."""
+        self._version += 1
+        for key in [k for k in self._unique if k[0] == obj]:
+            del self._unique[key]
 
     def link_many(self, from_obj: str, to_obj: str, pairs: Iterable[tuple[int, int]]) -> int:
         """Associate many pairs of record ids with the default type, both ways; return
@@ -381,8 +426,18 @@ class HubSpotStore:
     def search(self, obj: str, body: Mapping[str, Any]) -> JSON:
         """``POST /crm/v3/objects/{type}/search`` with HubSpot's limits."""
         limit, offset = search_window(body)
+        query = json.dumps(
+            [obj, {k: v for k, v in body.items() if k not in ("after", "limit", "properties")}],
+            sort_keys=True,
+            default=str,
+        )
         with self._lock:
-            matches = search_records(obj, self.props[obj], self.records[obj].values(), body)
+            cached = self._searched
+            if cached is not None and cached[:2] == (query, self._version):
+                matches = cached[2]
+            else:
+                matches = search_records(obj, self.props[obj], self.records[obj].values(), body)
+                self._searched = (query, self._version, matches)
             page = matches[offset : offset + limit]
             names = body.get("properties") or None
             result: JSON = {

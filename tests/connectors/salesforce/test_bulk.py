@@ -149,6 +149,69 @@ def test_connector_switches_to_bulk_above_the_thresholds(make_org: MakeOrg) -> N
     assert len(_jobs(org, "ingest")) == 1
 
 
+def _write_counted(org: Org, count: int, **options: Any) -> tuple[list[Any], int, int]:
+    """Update ``count`` of the org's leads (one a bad email, one a deleted id); the results,
+    API calls the write took by the connector's budget, and ingest jobs it ran."""
+    connector = org.connector(**options)
+    ids = sorted(_ids(_read_all(connector, "Lead", None)))[:count]
+    patches = [Patch(obj="Lead", record_id=i, values={"Title": f"T{n}"}) for n, i in enumerate(ids)]
+    patches[7] = Patch(obj="Lead", record_id=ids[7], values={"Email": "bad"})
+    org.simple_salesforce().Lead.delete(ids[11])
+    jobs, calls = len(_jobs(org, "ingest")), connector.budget.calls
+    results = connector.write("Lead", patches)
+    return results, int(connector.budget.calls - calls), len(_jobs(org, "ingest")) - jobs
+
+
+def test_writes_go_as_an_ingest_job_when_it_takes_fewer_calls_than_collections(
+    make_org: MakeOrg,
+) -> None:
+    seed = _seed(2_600)
+    org = make_org(seed_data=seed)
+    bulk = org.connector().bulk
+    assert bulk.ingest_calls(2_600) < 13  # collections of 200: 13 calls
+    assert bulk.ingest_calls(1_000) > 5  # collections: 5 calls
+    results, calls, jobs = _write_counted(org, 2_600)
+    assert jobs == 1
+    # create, upload, close, its polls, two result reads: fewer than 13 collections
+    assert 6 <= calls < 13
+    rest, rest_calls, rest_jobs = _write_counted(
+        make_org(seed_data=seed), 2_600, bulk_write_threshold=10**9
+    )
+    assert (rest_jobs, rest_calls) == (0, 13)
+    # The same result per record, in order: the bad email and the deleted record fail alike.
+    assert [(r.record_id, r.ok, r.error_code) for r in results] == [
+        (r.record_id, r.ok, r.error_code) for r in rest
+    ]
+    assert {r.error_code for r in results if not r.ok} == {
+        "INVALID_EMAIL_ADDRESS",
+        "ENTITY_IS_DELETED",
+    }
+    few, few_calls, few_jobs = _write_counted(make_org(seed_data=_seed(1_000)), 1_000)
+    assert (few_jobs, few_calls) == (0, 5)  # cheaper as collections
+    assert sum(not r.ok for r in few) == 2
+
+
+def test_a_write_set_over_the_upload_limit_runs_as_several_jobs_with_the_same_results(
+    make_org: MakeOrg,
+) -> None:
+    seed = _seed(60)
+    org = make_org(seed_data=seed)
+    connector = org.connector(bulk_write_threshold=10)
+    connector.bulk.max_upload_bytes = 600  # some 20 rows of these updates a job
+    ids = sorted(_ids(_read_all(connector, "Lead", None)))
+    patches = [Patch(obj="Lead", record_id=i, values={"Title": f"T{n}"}) for n, i in enumerate(ids)]
+    patches[41] = Patch(obj="Lead", record_id=ids[41], values={"Email": "bad"})
+    results = connector.write("Lead", patches)
+    assert len(_jobs(org, "ingest")) >= 3
+    assert [r.record_id for r in results] == ids
+    assert [n for n, r in enumerate(results) if not r.ok] == [41]
+    titles = {
+        r["Id"]: r["Title"]
+        for r in org.simple_salesforce().query_all("SELECT Id, Title FROM Lead")["records"]
+    }
+    assert [titles[i] for i in ids[:3]] == ["T0", "T1", "T2"] and titles[ids[59]] == "T59"
+
+
 def test_bulk_end_state_equals_the_rest_end_state(make_org: MakeOrg) -> None:
     seed = {"Lead": _leads(50)}
     rest = _scenario(make_org(seed_data=seed))
