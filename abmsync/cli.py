@@ -27,13 +27,25 @@ from abmsync.clikit import (
     CliError,
     ExitCode,
     console,
-    database_url,
     domain_errors,
     err_console,
     parse_as_of,
 )
 from abmsync.errors import ConfigError
 from abmsync.logs import DEFAULT_LEVEL, FORMATS, LEVELS, configure_logging
+from abmsync.tenant_commands import (
+    TenantSelection,
+    selected_state,
+    selected_store,
+    tenant_option,
+)
+
+rules_option = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    help="rules YAML file (required without --tenant)",
+)
 
 mapping_option = click.option(
     "--mapping",
@@ -212,9 +224,7 @@ def rules_schema() -> None:
 
 
 @main.command("score")
-@click.option(
-    "--rules", "rules_path", required=True, type=click.Path(path_type=Path), help="rules YAML file"
-)
+@rules_option
 @click.option(
     "--data",
     "data_dir",
@@ -230,6 +240,7 @@ def rules_schema() -> None:
     "--out", type=click.Path(path_type=Path), help="write scores here (.parquet, .csv or .jsonl)"
 )
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--no-ledger", is_flag=True, help="do not record scores in the state database")
 @click.option("--explain", "explain_email", help="explain the score of the person with this email")
 @click.option(
@@ -241,7 +252,7 @@ def rules_schema() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def score_command(
-    rules_path: Path,
+    rules_path: Path | None,
     data_dir: Path | None,
     people: Path | None,
     touchpoints: Path | None,
@@ -250,6 +261,7 @@ def score_command(
     as_of: str | None,
     out: Path | None,
     database: str | None,
+    selection: TenantSelection,
     no_ledger: bool,
     explain_email: str | None,
     top: int,
@@ -260,7 +272,8 @@ def score_command(
     from abmsync.sync.scoring import Inputs, score_files
 
     with domain_errors():
-        loaded = load_rules(rules_path)
+        state = selected_state(selection, database=database, rules_path=rules_path)
+        loaded = load_rules(state.rules_file())
         if data_dir is not None:
             inputs = Inputs.from_directory(data_dir)
             inputs = Inputs(
@@ -273,7 +286,7 @@ def score_command(
             inputs = Inputs(people, touchpoints, accounts, mappings)
         else:
             raise ConfigError("give --data DIR or --people FILE (see abmsync score --help)")
-        url = None if no_ledger or explain_email else database_url(database)
+        url = None if no_ledger or explain_email else state.database_url
         steps = 2 + (out is not None and not explain_email) + (url is not None)
         with _progress(steps, quiet=as_json) as step:
             result, summary = score_files(
@@ -282,6 +295,7 @@ def score_command(
                 as_of=parse_as_of(as_of),
                 out=None if explain_email else out,
                 database_url=url,
+                namespace=state.namespace,
                 progress=step,
             )
     if explain_email:
@@ -330,9 +344,7 @@ def _progress(steps: int, *, quiet: bool) -> Iterator[Any]:
 
 
 @main.command("run")
-@click.option(
-    "--rules", "rules_path", required=True, type=click.Path(path_type=Path), help="rules YAML file"
-)
+@rules_option
 @click.option(
     "--data",
     "data_dir",
@@ -348,14 +360,16 @@ def _progress(steps: int, *, quiet: bool) -> Iterator[Any]:
 @mapping_option
 @click.option("--as-of", "as_of", help="run as of this ISO time (default: now)")
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def run_command(
-    rules_path: Path,
+    rules_path: Path | None,
     data_dir: Path,
     owners: Path | None,
     mappings: tuple[Path, ...],
     as_of: str | None,
     database: str | None,
+    selection: TenantSelection,
     as_json: bool,
 ) -> None:
     """One scoring and lifecycle pass: score, move stages, route, check SLAs, record."""
@@ -364,14 +378,16 @@ def run_command(
     from abmsync.sync.scoring import Inputs
 
     with domain_errors():
-        loaded = load_rules(rules_path)
+        state = selected_state(selection, database=database, rules_path=rules_path)
+        loaded = load_rules(state.rules_file())
         found = Inputs.from_directory(data_dir)
         inputs = Inputs(found.people, found.touchpoints, found.accounts, mappings)
         with _progress(7, quiet=as_json) as step:
             summary = run_pass(
                 loaded,
                 inputs,
-                database_url=database_url(database),
+                database_url=state.database_url,
+                namespace=state.namespace,
                 owners=owners,
                 as_of=parse_as_of(as_of),
                 progress=step,
@@ -433,13 +449,15 @@ def backtest_command(
     help="comma-separated stages that count as accepted by sales",
 )
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def sla_command(stage: str, accepted: str, database: str | None, as_json: bool) -> None:
+def sla_command(
+    stage: str, accepted: str, database: str | None, selection: TenantSelection, as_json: bool
+) -> None:
     """Breach rate and time-to-accept from the ledgers, overall and per owner."""
     from abmsync.rules.sla import sla_report
-    from abmsync.sync.store import Store
 
-    with domain_errors(), Store.open(database_url(database)) as store:
+    with domain_errors(), selected_store(selection, database) as store:
         report = sla_report(
             store.sla_events(),
             store.stage_changes(),
@@ -458,8 +476,11 @@ def sla_command(stage: str, accepted: str, database: str | None, as_json: bool) 
 @click.argument("who", metavar="EMAIL|ID")
 @click.option("--as-of", "as_of", help="show the state as of this ISO time (default: now)")
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print the history as JSON")
-def history_command(who: str, as_of: str | None, database: str | None, as_json: bool) -> None:
+def history_command(
+    who: str, as_of: str | None, database: str | None, selection: TenantSelection, as_json: bool
+) -> None:
     """A person's scores, stages, owners and SLA events from the ledgers, and their state
     as of a time, with the reasons and rules version recorded then.
 
@@ -467,10 +488,9 @@ def history_command(who: str, as_of: str | None, database: str | None, as_json: 
     Salesforce Lead or Contact id, a HubSpot contact id ...).
     """
     from abmsync.sync.history import person_history
-    from abmsync.sync.store import Store
 
     moment = parse_as_of(as_of) or datetime.now(UTC)
-    with domain_errors(), Store.open(database_url(database)) as store:
+    with domain_errors(), selected_store(selection, database) as store:
         history = person_history(store, who, as_of=moment)
     from abmsync.render_history import history_as_dict, render_history
 
@@ -547,12 +567,13 @@ def crm_install_fields(rules_path: Path) -> None:
     "--runs", default=10, show_default=True, type=click.IntRange(1), help="recent runs to show"
 )
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
-def status_command(runs: int, database: str | None, as_json: bool) -> None:
+def status_command(
+    runs: int, database: str | None, selection: TenantSelection, as_json: bool
+) -> None:
     """Recent runs with counts, API calls and errors; cursors; open dead letters."""
-    from abmsync.sync.store import Store
-
-    with domain_errors(), Store.open(database_url(database)) as store:
+    with domain_errors(), selected_store(selection, database) as store:
         recent = store.recent_runs(runs)
         cursors = store.all_cursors()
         letters = store.list_dead_letters()
@@ -581,14 +602,17 @@ def deadletters() -> None:
 @click.option("--connector", help="only this connector (e.g. salesforce)")
 @click.option("--all", "include_resolved", is_flag=True, help="include resolved ones")
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print them as JSON")
 def deadletters_list(
-    connector: str | None, include_resolved: bool, database: str | None, as_json: bool
+    connector: str | None,
+    include_resolved: bool,
+    database: str | None,
+    selection: TenantSelection,
+    as_json: bool,
 ) -> None:
     """List dead letters, newest attempt last."""
-    from abmsync.sync.store import Store
-
-    with domain_errors(), Store.open(database_url(database)) as store:
+    with domain_errors(), selected_store(selection, database) as store:
         letters = store.list_dead_letters(connector, include_resolved=include_resolved)
     if as_json:
         click.echo(json.dumps([letter.model_dump(mode="json") for letter in letters], indent=2))
@@ -600,12 +624,24 @@ def deadletters_list(
 
 def _register_sync_commands() -> None:
     from abmsync.sync.commands import retry, sync
+    from abmsync.tenant_commands import tenants
 
     main.add_command(sync)
+    main.add_command(tenants)
     deadletters.add_command(retry)
 
 
 _register_sync_commands()
+
+
+def _register_worker_commands() -> None:
+    from abmsync.workers.commands import schedule, worker
+
+    main.add_command(worker)
+    main.add_command(schedule)
+
+
+_register_worker_commands()
 
 
 def _register_report_command() -> None:
@@ -711,9 +747,12 @@ def demo(
     Eloqua) with generated data: sync, a week later, sync again.
 
     Exits 1 if a sync failed, 3 if one was partial (records rejected), as
-    `abmsync sync` does.
+    `abmsync sync` does. Leaves an abmsync.toml here that points report,
+    accounts, history, status ... at the demo's state (an abmsync.toml of
+    your own is left alone).
     """
     from abmsync.demo import run_demo
+    from abmsync.settings import TOML_FILE
 
     with domain_errors():
         summaries = run_demo(
@@ -726,6 +765,7 @@ def demo(
             serve=serve,
             crm=crm,
             platform=platform,
+            settings_file=Path(TOML_FILE),
         )
     statuses = {s.status for s in summaries}
     if statuses - {"succeeded", "partial"}:

@@ -15,7 +15,9 @@
 5. runs an incremental sync and shows what changed, then one more, which
    writes nothing because nothing changed;
 6. says where to look: the CRM records as sales sees them, the state
-   database, ``abmsync status`` and ``abmsync deadletters list``.
+   database, ``abmsync report``, ``accounts``, ``history``, ``status`` and
+   ``deadletters list``; the CLI's demo leaves an ``abmsync.toml`` that points
+   those commands at its state (when its ``--dir`` is in the working directory).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import polars as pl
 from pydantic import SecretStr
 from rich.console import Console
 
-from abmsync.connectors.base import Connector
+from abmsync.connectors.base import Connector, Connectors
+from abmsync.demo_settings import next_commands, write_demo_settings
 from abmsync.errors import AbmsyncError, ConfigError
 from abmsync.render import render_sync, table
 from abmsync.rules.loader import LoadedRules, load_rules
@@ -151,20 +154,8 @@ def running_sandbox(crm: str = "salesforce", platform: str = "hubspot") -> Itera
                 eloqua=platform_app.state.store if platform == "eloqua" else None,
             )
         finally:
-            for connector in (crm_connector, platform_connector):
-                _close(connector)
-
-
-def _close(connector: Connector) -> None:
-    """Close a connector's connections before its server stops (an open TLS socket
-    would otherwise be collected later, with a warning)."""
-    close = getattr(connector, "close", None)
-    if callable(close):
-        close()
-        return
-    session = getattr(getattr(connector, "client", None), "session", None)
-    if session is not None and callable(getattr(session, "close", None)):
-        session.close()
+            # Before the servers stop: an open TLS socket would be collected later, with a warning.
+            Connectors({crm: crm_connector, platform: platform_connector}).close()
 
 
 Connect = Callable[[str, str], tuple[dict[str, str], Connector]]
@@ -260,8 +251,13 @@ def run_demo(
     serve: bool = False,
     crm: str = "salesforce",
     platform: str = "hubspot",
+    settings_file: Path | None = None,
 ) -> list[SyncSummary]:
-    """Run the demo; returns the three syncs' summaries. See the module docstring."""
+    """Run the demo; returns the three syncs' summaries. See the module docstring.
+
+    With ``settings_file`` (``abmsync.toml``), points settings at the demo's state there
+    when ``directory`` lies beside it (:func:`abmsync.demo_settings.write_demo_settings`).
+    """
     rules_path, mappings = _locate(rules_path, "rules file"), _locate(mappings, "mappings")
     console.rule("[bold]1. Rules")
     loaded = load_rules(rules_path)
@@ -335,18 +331,21 @@ def run_demo(
         _check_idle(console, idle)
 
         console.rule("[bold]Where to look")
-        console.print(
-            f"State database: {database}\n"
-            f"  abmsync status --database sqlite:///{database}\n"
-            f"  abmsync deadletters list --database sqlite:///{database}\n"
-            f"  abmsync report --database sqlite:///{database} --rules {rules_path} "
-            f"--mappings {mappings}   (funnel and ABM report as HTML)\n"
-            f"  abmsync accounts --database sqlite:///{database} --rules {rules_path} "
-            f"--mappings {mappings}   (accounts by score, MQAs, buying-centre coverage)\n"
-            f"  abmsync sandbox serve --crm {crm} --map {platform}"
-            "   (emulators to point `abmsync sync` at)",
-            highlight=False,
+        not_written = (
+            "not asked for"
+            if settings_file is None
+            else write_demo_settings(directory, url, rules_path, mappings, path=settings_file)
         )
+        email = week.fast_tracks[0].email if week.fast_tracks else None
+        for line in next_commands(
+            url,
+            rules_path,
+            mappings,
+            not_written=not_written,
+            email=email,
+            sandbox=f"--crm {crm} --map {platform}",
+        ):
+            console.print(line, highlight=False)
         if serve:
             _serve(console, sandbox, url, rules_path, mappings)
     return summaries

@@ -299,11 +299,22 @@ OPPORTUNITY_COLUMNS: dict[str, pl.DataType] = {
     "campaign": pl.String(),
 }
 
+# The people an opportunity names and what they do in the deal (Salesforce
+# OpportunityContactRole: Role, IsPrimary); ``person_id`` is the vendor's person id.
+OPPORTUNITY_ROLE_COLUMNS: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "opportunity_id": pl.String(),
+    "person_id": pl.String(),
+    "role": pl.String(),
+    "is_primary": pl.Boolean(),
+}
+
 FRAME_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "people": PEOPLE_COLUMNS,
     "accounts": ACCOUNT_COLUMNS,
     "touchpoints": TOUCHPOINT_COLUMNS,
     "opportunities": OPPORTUNITY_COLUMNS,
+    "opportunity_roles": OPPORTUNITY_ROLE_COLUMNS,
 }
 
 
@@ -316,6 +327,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": ("id",),
     "touchpoints": ("person_id", "type", "occurred_at"),
     "opportunities": ("id",),
+    "opportunity_roles": ("id", "opportunity_id", "person_id"),
 }
 
 

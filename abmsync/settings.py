@@ -12,6 +12,13 @@ in ``.env`` or ``ABMSYNC_<SYSTEM>__*`` variable, or a TOML syntax error is a
 ``abmsync.toml: salesforce.api_reserve_percent: Input should be a valid number``,
 never the value (it may be a secret). Variables without the prefix are not ours
 and are left alone.
+
+A deployment that runs abmsync for several clients gives each one a tenant
+file (:class:`TenantSettings`, ``tenants/<name>.toml``): the keys of
+``abmsync.toml`` plus ``name`` and ``namespace``. A tenant reads nothing from
+the environment but what its file names: any value may be written as
+``{env = "VARIABLE"}`` so that the file holds no secret, and only the state
+database URL is inherited from the deployment's settings.
 """
 
 from __future__ import annotations
@@ -232,6 +239,10 @@ class Settings(BaseSettings):
         default=Path("mappings"), description="directory (or file) of YAML field mappings"
     )
     data_dir: Path = Path("abmsync-data")
+    tenants: Path = Field(
+        default=Path("tenants"),
+        description="tenant file, or directory of tenant files (*.toml), for --tenant",
+    )
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="serve sync metrics for Prometheus on this port"
     )
@@ -326,17 +337,21 @@ def _toml_source(settings_cls: type[BaseSettings]) -> TomlConfigSettingsSource:
     try:
         return TomlConfigSettingsSource(settings_cls)
     except tomllib.TOMLDecodeError as exc:
-        text = str(exc)
-        match = _TOML_POSITION.match(text)
-        if match is not None:
-            where, message = f"{match['line']}:{match['col']}", match["message"]
-        else:
-            # "(at end of document)": the position is the end of the file.
-            content = Path(TOML_FILE).read_text(encoding="utf-8")
-            lines = content.split("\n")
-            where = f"{len(lines)}:{len(lines[-1]) + 1}"
-            message = text.removesuffix(" (at end of document)") + " at the end of the file"
-        raise SettingsError(f"{TOML_FILE}:{where}: TOML syntax: {message}") from None
+        raise _toml_syntax_error(Path(TOML_FILE), exc) from None
+
+
+def _toml_syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> SettingsError:
+    """``file:line:column: TOML syntax: message`` for a file that does not parse."""
+    text = str(exc)
+    match = _TOML_POSITION.match(text)
+    if match is not None:
+        where, message = f"{match['line']}:{match['col']}", match["message"]
+    else:
+        # "(at end of document)": the position is the end of the file.
+        lines = path.read_text(encoding="utf-8").split("\n")
+        where = f"{len(lines)}:{len(lines[-1]) + 1}"
+        message = text.removesuffix(" (at end of document)") + " at the end of the file"
+    return SettingsError(f"{path}:{where}: TOML syntax: {message}")
 
 
 def _check_readable(path: Path) -> None:
@@ -393,11 +408,13 @@ def _setting_path(loc: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(path)
 
 
-def _suggestion(path: tuple[str, ...], *, as_variable: bool) -> str:
+def _suggestion(
+    path: tuple[str, ...], *, as_variable: bool, model: type[BaseModel] | None = None
+) -> str:
     """`` (did you mean ...?)`` for an unknown key, spelled as its source spells keys."""
     import difflib
 
-    model: type[BaseModel] = Settings
+    model = model or Settings
     for part in path[:-1]:
         info = model.model_fields.get(part)
         annotation = info.annotation if info is not None else None

@@ -30,12 +30,12 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from abmsync.report.abm import NOT_ENGAGEMENT
 from abmsync.rules.accounts import expected_roles, roll_up_accounts
 from abmsync.rules.compiled import CompiledRules
 from abmsync.rules.scoring import role_column
 
 RECENT_LIMIT = 10  # touchpoints per account in the brief
+NOT_ENGAGEMENT = ("email_send", "email_bounce", "unsubscribe")
 SEPARATOR = " · "
 ROLLUP_COLUMNS = (
     "people",
@@ -84,12 +84,12 @@ def account_briefs(
     ``links`` maps ``account_id`` to ``canonical_id``.
     """
     as_of = rules.as_of
-    members = _on_companies(people, links)
+    members = on_companies(people, links)
     companies = accounts.filter(pl.col("id").is_in(links["canonical_id"].implode())).drop(
         [c for c in ROLLUP_COLUMNS if c in accounts.columns]
     )
     rolled = roll_up_accounts(rules, members.lazy(), companies.lazy()).collect()
-    touches = _engaging(touchpoints, as_of)
+    touches = engaging(touchpoints, as_of)
     members = members.join(
         touches.group_by("person_id").agg(pl.col("occurred_at").max().alias("__last")),
         on="person_id",
@@ -156,10 +156,11 @@ def bounded_text(lines: Sequence[str], length: int | None) -> str | None:
     return "\n".join([*kept, f"… and {rest} more"])
 
 
-def _on_companies(people: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
-    """People with their account replaced by the account that speaks for its company."""
+def on_companies(frame: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (people, touchpoints) with ``account_id`` replaced by the account that
+    speaks for its company (``links``: ``account_id`` -> ``canonical_id``)."""
     return (
-        people.join(
+        frame.join(
             links.rename({"canonical_id": "__company"}),
             on="account_id",
             how="left",
@@ -170,7 +171,8 @@ def _on_companies(people: pl.DataFrame, links: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _engaging(touchpoints: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+def engaging(touchpoints: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
+    """The touchpoints up to ``as_of`` that are engagement (not ``NOT_ENGAGEMENT``)."""
     return touchpoints.filter(
         ~pl.col("type").is_in(NOT_ENGAGEMENT) & (pl.col("occurred_at") <= as_of)
     )

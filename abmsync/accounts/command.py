@@ -9,13 +9,8 @@ import click
 from rich.table import Table
 
 from abmsync.accounts.listing import AccountRow
-from abmsync.clikit import (
-    console,
-    database_url,
-    domain_errors,
-    rules_and_mappings,
-    rules_and_mappings_options,
-)
+from abmsync.clikit import console, domain_errors, rules_and_mappings_options
+from abmsync.tenant_commands import TenantSelection, selected_state, tenant_option
 
 
 @click.command("accounts")
@@ -23,6 +18,7 @@ from abmsync.clikit import (
 @click.option("--mqa", "mqa_only", is_flag=True, help="only marketing-qualified accounts")
 @rules_and_mappings_options
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 @click.option("--json", "as_json", is_flag=True, help="print the rows as JSON")
 def accounts(
     tier: str | None,
@@ -30,6 +26,7 @@ def accounts(
     rules_path: Path | None,
     mappings: tuple[Path, ...],
     database: str | None,
+    selection: TenantSelection,
     as_json: bool,
 ) -> None:
     """Accounts by account score, as of the last sync: tier, MQA, engaged people and roles.
@@ -38,11 +35,13 @@ def accounts(
     records; a company held in several systems is one row.
     """
     from abmsync.accounts.listing import list_accounts
-    from abmsync.sync.store import Store
 
     with domain_errors():
-        rules, paths = rules_and_mappings(rules_path, mappings)
-        with Store.open(database_url(database)) as store:
+        state = selected_state(
+            selection, database=database, rules_path=rules_path, mappings=mappings
+        )
+        rules, paths = state.rules_and_mappings()
+        with state.open_store() as store:
             rows = list_accounts(store, rules, paths, tier=tier, mqa_only=mqa_only)
     if as_json:
         click.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))

@@ -1,9 +1,9 @@
 """The accounts as ``abmsync accounts`` lists them: one row per company, best first.
 
 Reads what the report reads (:func:`abmsync.report.inputs.load_inputs`: the
-state database's snapshot, scored as of the last run) and builds the same
-briefs a sync writes to the CRM (:func:`abmsync.sync.account_writeback.brief_accounts`),
-so the table and the CRM fields agree.
+state database's snapshot, scored as of the last run, with the same briefs a
+sync writes to the CRM, :func:`abmsync.sync.account_writeback.brief_accounts`),
+so the table, the report's ABM section and the CRM fields agree.
 """
 
 from __future__ import annotations
@@ -16,11 +16,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from abmsync.report.inputs import load_inputs
-from abmsync.rules.compiled import compile_rules
 from abmsync.rules.loader import LoadedRules
-from abmsync.rules.scoring import ScoreResult
-from abmsync.sync.account_writeback import account_records, brief_accounts
-from abmsync.sync.sources import SYSTEM_RANK, load_sources
 from abmsync.sync.store import Store
 
 
@@ -52,17 +48,7 @@ def list_accounts(
 
     ``tier`` keeps that tier only; ``mqa_only`` keeps marketing-qualified accounts.
     """
-    inputs = load_inputs(store, rules, mappings)
-    compiled = compile_rules(rules, inputs.period.end)
-    sources = load_sources(list(mappings), SYSTEM_RANK)
-    result = ScoreResult(inputs.people, inputs.accounts, compiled)
-    briefs = brief_accounts(
-        compiled,
-        result,
-        inputs.touchpoints,
-        account_records(store, sources),
-        recent_days=rules.ruleset.writeback.touchpoint_days,
-    ).briefs
+    briefs = load_inputs(store, rules, mappings).companies
     if tier is not None:
         briefs = briefs.filter(pl.col("tier") == tier)
     if mqa_only:

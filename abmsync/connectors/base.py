@@ -8,7 +8,12 @@ them through ``Connector``:
 - ``describe`` returns an object's fields, types, picklists and writability;
 - ``read_changes`` yields batches of changed and deleted records after a cursor;
 - ``write`` sends patches and returns one ``WriteResult`` per patch, in order;
-- ``ensure_fields`` creates the fields abmsync writes to (score, grade, ...).
+- ``ensure_fields`` creates the fields abmsync writes to (score, grade, ...);
+- ``close`` releases its HTTP connections once the caller is done with it.
+
+Whoever builds connectors closes them: :class:`Connectors` holds them by
+system name and closes every one on leaving a ``with`` block, so no keep-alive
+connection outlives the command, the run or the test that opened it.
 
 ``validate_patch`` checks a patch against ``describe`` metadata before it is
 sent, so every connector rejects the same bad values with the same error codes
@@ -18,9 +23,11 @@ sent, so every connector rejects the same bad values with the same error codes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import polars as pl
@@ -81,6 +88,11 @@ class FieldMeta(BaseModel):
     external_id: bool = Field(default=False, description="usable as an upsert key")
     reference_to: str | None = Field(
         default=None, description="the object a reference (lookup) field points to"
+    )
+    relationship: str | None = Field(
+        default=None,
+        description="name that reads the referenced record's fields, e.g. 'Campaign' in "
+        "'Campaign.Name'",
     )
 
 
@@ -220,13 +232,44 @@ class Connector(Protocol):
         """Create the fields of ``spec`` that do not exist yet; return their names."""
         ...
 
+    def close(self) -> None:
+        """Close the connector's HTTP connections; it is not used afterwards."""
+        ...
+
+
+class Connectors(dict[str, Connector]):
+    """Connectors by system name; leaving a ``with`` block closes every one of them."""
+
+    def close(self) -> None:
+        """Close each connector, every one even when closing another fails."""
+        with ExitStack() as stack:
+            for connector in self.values():
+                stack.callback(connector.close)
+
+    def __enter__(self) -> Connectors:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 @runtime_checkable
 class SelectsFields(Protocol):
-    """A connector that can read only some fields of an object (HubSpot: hundreds exist)."""
+    """A connector told which fields the mappings read.
+
+    It may read only those (HubSpot, where hundreds exist; Dynamics; Eloqua),
+    or read them in addition to its default ones (Salesforce, whose
+    relationship fields such as ``Campaign.Name`` are read only when asked).
+    """
 
     def select_fields(self, obj: str, fields: Sequence[str]) -> None:
-        """Read only ``fields`` (those that exist) of ``obj`` from now on."""
+        """Read ``fields`` of ``obj`` from now on; names the connector does not know are left
+        out, but for a relationship field that ``describe`` cannot resolve (``ConfigError``)."""
         ...
 
 

@@ -246,6 +246,9 @@ class FilesConnector:
             found = list(self.root.glob(f"{pattern}.*"))
         return sorted(p for p in found if p.is_file() and _supported(p))
 
+    def close(self) -> None:
+        """Nothing to close: files are opened and closed per read and write."""
+
     def check(self) -> CheckReport:
         """Whether the directory exists and is readable and writable, and what each object holds."""
         items = [

@@ -4,7 +4,8 @@ A mapping file names the schema entity it produces, the vendor object it reads,
 and for each schema column either a vendor field or a constant, optionally
 passed through small *named* transforms (no expressions, no templating)::
 
-    entity: people                  # people | accounts | touchpoints | opportunities
+    entity: people                  # people | accounts | touchpoints | opportunities |
+                                    # opportunity_roles
     source: {system: salesforce, object: Lead}
     fields:                         # schema column: vendor field | {field|const, transform, args}
       id: Id
@@ -19,6 +20,11 @@ passed through small *named* transforms (no expressions, no templating)::
 
 A custom field marked ``optional`` may be missing from an org (a field some
 orgs add and others do not): its column is then null rather than an error.
+
+A dotted vendor field reads a field of the record a lookup points to, where
+the connector can (Salesforce relationship fields: ``Campaign.Name`` on a
+``CampaignMember``); the connector checks the path against ``describe``
+before the first read and names what it does not know.
 
 Transforms (chain several with a list; after ``split`` the rest apply to each
 element). Text transforms trim whitespace and turn blanks into null; parsing
@@ -70,7 +76,7 @@ from abmsync.yamlnodes import YamlError, compose
 
 Location = tuple[str | int, ...]
 KEY = "<key>"  # path step meaning "the key node of the previous step"
-Entity = Literal["people", "accounts", "touchpoints", "opportunities"]
+Entity = Literal["people", "accounts", "touchpoints", "opportunities", "opportunity_roles"]
 Constant = str | int | float | bool | None
 
 

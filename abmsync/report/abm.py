@@ -1,7 +1,11 @@
 """Account-based marketing: tiers, MQAs, engagement trend, buying centre, penetration, red flags.
 
-Accounts are scored and rolled up as a sync run would at the period's end
-(tier, engaged people and roles, coverage, MQA). Trends count touchpoints per
+Accounts are companies, scored and rolled up as a sync run would at the
+period's end (tier, engaged people and roles, coverage, MQA): the account
+briefs of :attr:`ReportInputs.companies`, so a Salesforce account and a
+HubSpot company of one web domain are one account here, as in ``abmsync
+accounts`` and on the CRM's account records. People and touchpoints count
+for their company. Trends count touchpoints per
 week over the last ``TREND_WEEKS`` weeks (sends, bounces and unsubscribes are
 not engagement). Key accounts are those in the top two tiers and every MQA.
 Red flags on a key account:
@@ -16,10 +20,11 @@ account that is no MQA and whose engagement is falling may move down one.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
+from abmsync.accounts.brief import engaging, on_companies
 from abmsync.report.inputs import ReportInputs
 from abmsync.report.model import Abm, KeyAccount, RoleCoverage, TierCount, TierSuggestion
 from abmsync.report.stats import ratio, week_of, weekly_counts
@@ -28,7 +33,6 @@ TREND_WEEKS = 12
 RECENT_WEEKS = 4
 MIN_ACTIVITY = 4
 KEY_ACCOUNTS = 25
-NOT_ENGAGEMENT = ("email_send", "email_bounce", "unsubscribe")
 NO_ROLE = "(no role)"
 
 
@@ -37,16 +41,19 @@ def build_abm(inputs: ReportInputs) -> Abm:
     ruleset = inputs.rules.ruleset
     tiers: list[str] = [str(t.tier) for t in ruleset.accounts.tiers] if ruleset.accounts else []
     roles = _expected_roles(inputs)
-    accounts = inputs.accounts
+    accounts = inputs.companies.rename({"account_id": "id"})
+    people = on_companies(inputs.people, inputs.links)
+    touchpoints = on_companies(inputs.touchpoints, inputs.links)
+    engaged = engaging(touchpoints, inputs.period.end)
     weeks = _weeks(inputs.period.end.date())
-    trend = _trend(inputs, weeks)
-    first_touch = _first_touches(inputs)
+    trend = _trend(engaged, weeks)
+    first_touch = _first_touches(engaged, people)
     key_tiers = tiers[:2]
     key = accounts.filter(pl.col("tier").is_in(key_tiers) | pl.col("mqa")).with_columns(
         pl.col("tier").replace_strict({t: i for i, t in enumerate(tiers)}, default=99).alias("__r")
     )
     recent_start = weeks[-RECENT_WEEKS]
-    lost = _lost_contacts(inputs, weeks[0])
+    lost = _lost_contacts(touchpoints, weeks[0], inputs.period.end)
     rows = []
     for row in key.sort(["__r", "account_engagement"], descending=[False, True]).iter_rows(
         named=True
@@ -78,7 +85,7 @@ def build_abm(inputs: ReportInputs) -> Abm:
         tiers=_tiers(accounts, tiers),
         mqas=int(accounts["mqa"].sum()),
         key_accounts=rows[:KEY_ACCOUNTS],
-        coverage_by_role=_coverage(inputs, roles),
+        coverage_by_role=_coverage(people, roles, inputs.rules.ruleset.engaged_min),
         penetration=weekly_counts(
             _by_role(first_touch.filter(pl.col("__week") >= weeks[0]), roles), "__first", "role"
         ),
@@ -101,16 +108,10 @@ def _weeks(end: date) -> list[date]:
     return [last - timedelta(weeks=TREND_WEEKS - 1 - i) for i in range(TREND_WEEKS)]
 
 
-def _engaging(inputs: ReportInputs) -> pl.DataFrame:
-    return inputs.touchpoints.filter(
-        ~pl.col("type").is_in(NOT_ENGAGEMENT) & (pl.col("occurred_at") <= inputs.period.end)
-    )
-
-
-def _trend(inputs: ReportInputs, weeks: list[date]) -> dict[str, list[int]]:
+def _trend(engaged: pl.DataFrame, weeks: list[date]) -> dict[str, list[int]]:
+    """Per account, its engaging touchpoints per week of ``weeks``."""
     counts = (
-        _engaging(inputs)
-        .drop_nulls("account_id")
+        engaged.drop_nulls("account_id")
         .with_columns(week_of("occurred_at").alias("__week"))
         .filter(pl.col("__week") >= weeks[0])
         .group_by("account_id", "__week")
@@ -123,17 +124,16 @@ def _trend(inputs: ReportInputs, weeks: list[date]) -> dict[str, list[int]]:
     return trend
 
 
-def _first_touches(inputs: ReportInputs) -> pl.DataFrame:
+def _first_touches(engaged: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
     """Each person's first engaging touchpoint (when they joined the relationship), with roles."""
-    roles = [c for c in inputs.people.columns if c.startswith("__role_")]
+    roles = [c for c in people.columns if c.startswith("__role_")]
     return (
-        _engaging(inputs)
-        .group_by("person_id")
+        engaged.group_by("person_id")
         .agg(
             pl.col("occurred_at").min().alias("__first"), pl.col("account_id").drop_nulls().first()
         )
         .with_columns(week_of("__first").alias("__week"))
-        .join(inputs.people.select("person_id", *roles), on="person_id", how="left")
+        .join(people.select("person_id", *roles), on="person_id", how="left")
     )
 
 
@@ -158,11 +158,12 @@ def _by_role(first: pl.DataFrame, roles: list[str]) -> pl.DataFrame:
     )
 
 
-def _lost_contacts(inputs: ReportInputs, since: date) -> dict[str, int]:
-    bounced = inputs.touchpoints.filter(
+def _lost_contacts(touchpoints: pl.DataFrame, since: date, end: datetime) -> dict[str, int]:
+    """Per account, the people who unsubscribed or bounced from ``since`` to ``end``."""
+    bounced = touchpoints.filter(
         pl.col("type").is_in(["email_bounce", "unsubscribe"])
         & (pl.col("occurred_at").dt.date() >= since)
-        & (pl.col("occurred_at") <= inputs.period.end)
+        & (pl.col("occurred_at") <= end)
     )
     lost = (
         bounced.drop_nulls("account_id").group_by("account_id").agg(pl.col("person_id").n_unique())
@@ -198,10 +199,10 @@ def _tiers(accounts: pl.DataFrame, tiers: list[str]) -> list[TierCount]:
     return result
 
 
-def _coverage(inputs: ReportInputs, roles: list[str]) -> list[RoleCoverage]:
-    engaged = inputs.people.filter(
-        (pl.col("engagement") >= inputs.rules.ruleset.engaged_min)
-        & pl.col("account_id").is_not_null()
+def _coverage(people: pl.DataFrame, roles: list[str], engaged_min: float) -> list[RoleCoverage]:
+    """Per role, the accounts where an engaged person holds it."""
+    engaged = people.filter(
+        (pl.col("engagement") >= engaged_min) & pl.col("account_id").is_not_null()
     )
     with_anyone = engaged["account_id"].n_unique()
     result = []

@@ -3,10 +3,14 @@
 Opportunities created in the period count as pipeline (their amount) and,
 when won, as revenue. An opportunity is *marketing-sourced* when the CRM
 names the campaign that sourced it (Salesforce's primary campaign source), and
-*marketing-influenced* when people of its account had marketing touchpoints
-(``MARKETING_TYPES``) in the ``LOOKBACK_DAYS`` before it was created. Those
-touchpoints share its amount by the chosen model
-(:mod:`abmsync.report.attribution`).
+*marketing-influenced* when its people had marketing touchpoints
+(``MARKETING_TYPES``) in the ``LOOKBACK_DAYS`` before it was created. Its
+people are those it names in contact roles (Salesforce OpportunityContactRole,
+the people Campaign Influence credits); an opportunity without contact roles
+falls back to the people of its account (``RULE_ROLES`` / ``RULE_ACCOUNT``).
+Those touchpoints share its amount by the chosen model
+(:mod:`abmsync.report.attribution`). Campaigns are shown by name where the
+source maps one (``campaign_name``), else by the id it holds.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ MARKETING_TYPES = (
 LEAD_CREATION = "form_submit"
 NO_CAMPAIGN = "(no campaign)"
 TOUCH_ROWS = 200
+RULE_ROLES = "contact roles"
+RULE_ACCOUNT = "account"
 
 
 def build_closed_loop(inputs: ReportInputs, model: Model) -> ClosedLoop:
@@ -39,21 +45,35 @@ def build_closed_loop(inputs: ReportInputs, model: Model) -> ClosedLoop:
     opportunities = inputs.opportunities.filter(
         pl.col("created_at").is_not_null() & inputs.period.contains("created_at")
     ).with_columns(pl.col("amount").fill_null(0.0))
-    credited = {m: _credit(inputs, opportunities, m) for m in Model}
+    with_roles = opportunities.filter(
+        pl.col("id").is_in(inputs.opportunity_roles["opportunity_id"].implode())
+    )
+    pairs = _pairs(inputs, opportunities)
+    credited = {m: _credit(pairs, m) for m in Model}
     chosen = credited[model]
+    by_account = opportunities.height - with_roles.height
     notes = [
-        f"Touchpoints credited: {', '.join(MARKETING_TYPES)} by people of the opportunity's "
-        f"account in the {LOOKBACK_DAYS} days before it was created.",
+        f"Touchpoints credited: {', '.join(MARKETING_TYPES)} in the {LOOKBACK_DAYS} days before "
+        f"the opportunity was created, by the people it names in contact roles "
+        f"({with_roles.height} opportunities) or, where it names none, by the people of its "
+        f"account ({by_account} opportunities).",
     ]
-    if opportunities["account_id"].null_count():
+    unlinked = opportunities.filter(
+        pl.col("account_id").is_null() & ~pl.col("id").is_in(with_roles["id"].implode())
+    ).height
+    if unlinked:
         notes.append(
-            f"{opportunities['account_id'].null_count()} opportunities have no account: "
+            f"{unlinked} opportunities have neither contact roles nor an account: "
             "no touchpoint can be credited to them."
         )
     if opportunities.is_empty():
         notes.append("Not available: no opportunities are in the state database for this period.")
     won = opportunities.filter(pl.col("is_won"))
-    sourced = opportunities.filter(pl.col("campaign").is_not_null())
+    sourced = opportunities.filter(pl.col("campaign").is_not_null()).with_columns(
+        _campaign_label(opportunities).alias("campaign"),
+        pl.when(pl.col("is_won")).then(pl.col("amount")).otherwise(0.0).alias("revenue"),
+        pl.col("amount").alias("pipeline"),
+    )
     influenced = opportunities.filter(pl.col("id").is_in(chosen["opportunity"].unique().implode()))
     return ClosedLoop(
         model=model.value,
@@ -70,6 +90,9 @@ def build_closed_loop(inputs: ReportInputs, model: Model) -> ClosedLoop:
         influenced_revenue=_sum(influenced.filter(pl.col("is_won"))),
         by_channel=_totals(chosen, "type"),
         by_campaign=_totals(chosen, "campaign"),
+        sourced_by_campaign=_totals(sourced, "campaign"),
+        by_contact_roles=with_roles.height,
+        by_account=by_account,
         models=[
             ModelTotals(model=m.value, by_channel=_totals(c, "type")) for m, c in credited.items()
         ],
@@ -78,6 +101,7 @@ def build_closed_loop(inputs: ReportInputs, model: Model) -> ClosedLoop:
                 opportunity=row["opportunity"],
                 touchpoint=row["id"],
                 type=row["type"],
+                credited_via=row["rule"],
                 occurred_at=row["occurred_at"],
                 share=round(row["share"], 4),
                 pipeline=round(row["pipeline"], 2),
@@ -94,27 +118,61 @@ def _sum(frame: pl.DataFrame) -> float:
     return round(float(frame["amount"].sum()), 2)
 
 
-def _credit(inputs: ReportInputs, opportunities: pl.DataFrame, model: Model) -> pl.DataFrame:
-    """One row per (opportunity, credited touchpoint) with its share and credited amounts."""
+def _campaign_label(frame: pl.DataFrame) -> pl.Expr:
+    """The campaign's name where the source maps one, else what ``campaign`` holds."""
+    if "campaign_name" not in frame.columns:
+        return pl.col("campaign")
+    return pl.coalesce(pl.col("campaign_name").cast(pl.String), "campaign")
+
+
+def _pairs(inputs: ReportInputs, opportunities: pl.DataFrame) -> pl.DataFrame:
+    """One row per (opportunity, marketing touchpoint of its people in the lookback).
+
+    An opportunity's people are its contact roles' people; without roles, its
+    account's. ``rule`` says which applied.
+    """
     touches = inputs.touchpoints.filter(pl.col("type").is_in(MARKETING_TYPES)).select(
-        "id", "account_id", "type", "occurred_at", pl.col("campaign").fill_null(NO_CAMPAIGN)
+        "id",
+        "person_id",
+        "account_id",
+        "type",
+        "occurred_at",
+        _campaign_label(inputs.touchpoints).fill_null(NO_CAMPAIGN).alias("campaign"),
     )
-    pairs = (
-        opportunities.select(
-            pl.col("id").alias("opportunity"),
-            "account_id",
-            "amount",
-            "is_won",
-            pl.col("created_at").alias("__created"),
-        )
+    deals = opportunities.select(
+        pl.col("id").alias("opportunity"),
+        "account_id",
+        "amount",
+        "is_won",
+        pl.col("created_at").alias("__created"),
+    )
+    roles = inputs.opportunity_roles.select(
+        pl.col("opportunity_id").alias("opportunity"), "person_id"
+    )
+    by_roles = deals.drop("account_id").join(roles, on="opportunity").join(touches, on="person_id")
+    by_account = (
+        deals.filter(~pl.col("opportunity").is_in(roles["opportunity"].implode()))
         .drop_nulls("account_id")
         .join(touches, on="account_id")
+    )
+    columns = [*deals.columns, *(c for c in touches.columns if c not in deals.columns)]
+    return (
+        pl.concat(
+            [
+                by_roles.select(columns).with_columns(rule=pl.lit(RULE_ROLES)),
+                by_account.select(columns).with_columns(rule=pl.lit(RULE_ACCOUNT)),
+            ]
+        )
         .filter(
             (pl.col("occurred_at") < pl.col("__created"))
             & (pl.col("occurred_at") >= pl.col("__created") - timedelta(days=LOOKBACK_DAYS))
         )
         .sort("opportunity", "occurred_at", "id")
     )
+
+
+def _credit(pairs: pl.DataFrame, model: Model) -> pl.DataFrame:
+    """One row per (opportunity, credited touchpoint) with its share and credited amounts."""
     shares: list[float] = []
     for _, group in pairs.group_by("opportunity", maintain_order=True):
         days = ((group["__created"] - group["occurred_at"]).dt.total_seconds() / 86_400).to_list()

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import click
 
-from abmsync.clikit import (
-    CliError,
-    console,
-    database_url,
-    domain_errors,
-    rules_and_mappings,
-    rules_and_mappings_options,
-)
+from abmsync.clikit import CliError, console, domain_errors, rules_and_mappings_options
 from abmsync.report.attribution import Model
+from abmsync.tenant_commands import TenantSelection, selected_state, tenant_option
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -45,6 +39,7 @@ def _day(value: str | None, option: str) -> date | None:
 )
 @rules_and_mappings_options
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_option
 def report(
     start: str | None,
     end: str | None,
@@ -54,6 +49,7 @@ def report(
     rules_path: Path | None,
     mappings: tuple[Path, ...],
     database: str | None,
+    selection: TenantSelection,
 ) -> None:
     """Funnel, SLA, sales feedback, scores, ABM and closed-loop figures from the state database.
 
@@ -63,14 +59,16 @@ def report(
     from abmsync.report.build import build_report
     from abmsync.report.inputs import load_inputs
     from abmsync.report.sections import render_html
-    from abmsync.sync.store import Store
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if first and last and first > last:
         raise CliError(f"--from {first} is after --to {last}")
     with domain_errors():
-        rules, paths = rules_and_mappings(rules_path, mappings)
-        with Store.open(database_url(database)) as store:
+        state = selected_state(
+            selection, database=database, rules_path=rules_path, mappings=mappings
+        )
+        rules, paths = state.rules_and_mappings()
+        with state.open_store() as store:
             inputs = load_inputs(store, rules, paths, start=first, end=last)
         figures = build_report(inputs, Model(attribution))
     if as_json:

@@ -218,6 +218,7 @@ class CreditedTouch(Figures):
     opportunity: str
     touchpoint: str
     type: str
+    credited_via: str = Field(description="'contact roles', or 'account' for a deal without them")
     occurred_at: datetime
     share: float
     pipeline: float
@@ -243,6 +244,9 @@ class ClosedLoop(Figures):
     influenced_revenue: float
     by_channel: list[Credit]
     by_campaign: list[Credit]
+    sourced_by_campaign: list[Credit] = Field(description="pipeline by primary campaign source")
+    by_contact_roles: int = Field(description="opportunities credited through contact roles")
+    by_account: int = Field(description="opportunities without roles, credited by account")
     models: list[ModelTotals]
     touches: list[CreditedTouch]
     notes: list[str]

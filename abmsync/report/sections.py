@@ -314,11 +314,20 @@ def _closed_loop(report: Report, page: Page) -> str:
         ]
         for i, x in enumerate(c.by_campaign)
     ]
+    sourced = [
+        [
+            text(x.key),
+            metric(f"closed_loop.sourced_by_campaign[{i}].pipeline", x.pipeline, "number"),
+            metric(f"closed_loop.sourced_by_campaign[{i}].revenue", x.revenue, "number"),
+        ]
+        for i, x in enumerate(c.sourced_by_campaign)
+    ]
     touches = [
         [
             text(t.opportunity),
             text(t.touchpoint),
             text(t.type),
+            text(t.credited_via),
             text(f"{t.occurred_at:%Y-%m-%d}"),
             metric(f"closed_loop.touches[{i}].share", t.share, "percent"),
             metric(f"closed_loop.touches[{i}].pipeline", t.pipeline, "number"),
@@ -347,6 +356,8 @@ def _closed_loop(report: Report, page: Page) -> str:
                 "closed_loop.influenced_opportunities",
                 c.influenced_opportunities,
             ),
+            tile("credited by contact roles", "closed_loop.by_contact_roles", c.by_contact_roles),
+            tile("credited by account (no roles)", "closed_loop.by_account", c.by_account),
             tile(
                 "influenced pipeline",
                 "closed_loop.influenced_pipeline",
@@ -363,10 +374,12 @@ def _closed_loop(report: Report, page: Page) -> str:
         + page.charts_html(closed_loop_charts(c))
         + "<h3>Credit by campaign</h3>"
         + table(["campaign", "pipeline", "revenue"], credit)
+        + "<h3>Sourced by campaign (primary campaign source)</h3>"
+        + table(["campaign", "pipeline", "revenue"], sourced)
         + "<h3>Touchpoints credited</h3>"
         + table(
-            ["opportunity", "touchpoint", "type", "date", "share", "pipeline"],
+            ["opportunity", "touchpoint", "type", "credited via", "date", "share", "pipeline"],
             touches,
-            text_columns=4,
+            text_columns=5,
         )
     )

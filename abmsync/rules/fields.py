@@ -78,7 +78,12 @@ LIFECYCLE_FIELDS: Scope = {
     "previous_stage": "text",
     "days_in_stage": "number",
     "crm_status": "text",
+    "crm_status_at": "datetime",  # when sales set crm_status, as the CRM recorded it
     "rejection_reason": "text",
+    "open_opportunities": "integer",  # open opportunities at the person's account
+    "won_opportunities": "integer",
+    "opportunity_opened_at": "datetime",  # the newest open opportunity's creation
+    "won_at": "datetime",  # the newest won opportunity's close
 }
 
 

@@ -454,6 +454,19 @@ class ScoreScale(StrictModel):
         return self
 
 
+# HubSpot's lifecyclestage options (the contact property's default values), earliest first.
+HubSpotStage = Literal[
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+]
+
+
 class WriteBack(StrictModel):
     """Which CRM fields abmsync owns and how it writes them.
 
@@ -483,6 +496,12 @@ class WriteBack(StrictModel):
         description="map the score written to CRM fields onto a bounded scale (e.g. "
         "{min: 0, max: 100, mapping: linear, reference: 150}); default: raw points",
     )
+    hubspot_stages: dict[str, HubSpotStage] = Field(
+        default_factory=dict,
+        description="lifecycle stage -> HubSpot lifecyclestage value, e.g. {nurture: lead}; "
+        "stages not named keep the default (sal/sql: salesqualifiedlead, recycled: lead, "
+        "a stage HubSpot lacks: other)",
+    )
     systems: dict[str, dict[str, dict[str, str | list[str]]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -490,7 +509,10 @@ class WriteBack(StrictModel):
     def _systems_beside_options(cls, value: object) -> object:
         if not isinstance(value, dict) or "systems" in value:
             return value
-        options = {"conflicts", "score_digits", "touchpoint_days", "reasons_format", "score_scale"}
+        options = {
+            *("conflicts", "score_digits", "touchpoint_days", "reasons_format", "score_scale"),
+            "hubspot_stages",
+        }
         return {
             **{k: v for k, v in value.items() if k in options},
             "systems": {k: v for k, v in value.items() if k not in options},

@@ -16,18 +16,37 @@ Order of precedence in one pass, per person:
 3. then a fast track (e.g. a "contact sales" form newer than the person's
    stage entry and at most ``within_days`` old) moves them at once;
 4. otherwise the first matching transition moves them;
-5. people in a terminal stage never move, and nobody moves twice at the
-   same as-of time (so re-running a pass is a no-op).
+5. people in a terminal stage never move, and nobody moves in a pass at or
+   before the previous one (``since``), nor twice at the same as-of time (so
+   re-running a pass is a no-op).
+
+Times (see :mod:`abmsync.rules.lifecycle`): a placement in the initial stage
+is stamped with the person's ``created_at`` (they were in it from the start),
+one in a stage their source reports with the pass's as-of time (the source
+does not say since when), a move with the
+time of its evidence (the fast track's touchpoint, the CRM's status change
+time, the newest touchpoint behind an engagement threshold, the opportunity's
+creation or close), kept after the person's stage entry and the previous pass
+and never after the as-of time. ``changed_at`` in the ledger is that time,
+``recorded_at`` the as-of time of the pass that recorded the change;
+``stage_entered_at`` in the state is ``changed_at`` of the entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
 from abmsync.rules.compiled import CompiledRules
-from abmsync.rules.lifecycle import next_stages
+from abmsync.rules.lifecycle import (
+    EVIDENCE_COLUMN,
+    move_time,
+    next_stages,
+    placement_time,
+    with_last_touch,
+)
 from abmsync.schema import TIMESTAMP
 
 STATE_COLUMNS: dict[str, pl.DataType] = {
@@ -45,7 +64,8 @@ CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "rule": pl.String(),
     "reason": pl.String(),
     "rules_version": pl.String(),
-    "changed_at": TIMESTAMP,
+    "changed_at": TIMESTAMP,  # when the evidence says it happened
+    "recorded_at": TIMESTAMP,  # the as-of time of the pass that recorded it
 }
 MOVED_COLUMNS = ("person_id", "from_stage", "to_stage", "rule")
 FLAG_COLUMNS: dict[str, pl.DataType] = {
@@ -78,11 +98,16 @@ def advance(
     people: pl.DataFrame,
     state: pl.DataFrame,
     window: pl.LazyFrame | None = None,
+    *,
+    since: datetime | None = None,
 ) -> LifecycleOutcome:
     """Move scored ``people`` (``ScoreResult.people``) on from ``state`` as of ``rules.as_of``.
 
     ``window`` holds the touchpoints in the engagement window (with
-    ``age_days``), as ``ScoreResult.window`` does; fast tracks read it.
+    ``age_days``), as ``ScoreResult.window`` does; fast tracks and the
+    evidence time of engagement thresholds read it. ``since`` is the as-of
+    time of the previous pass (none before the first): no move is stamped
+    before it, and a pass at or before it moves nobody.
     """
     lifecycle = rules.ruleset.lifecycle
     if lifecycle is None:
@@ -93,6 +118,7 @@ def advance(
             pl.DataFrame(schema={name: CHANGE_COLUMNS[name] for name in MOVED_COLUMNS}),
         )
     as_of = pl.lit(rules.as_of, dtype=TIMESTAMP)
+    people = with_last_touch(people, window, rules.as_of)
     known = pl.Series(lifecycle.stages, dtype=pl.String()).implode()
     prior = state.select(
         "person_id",
@@ -123,7 +149,13 @@ def advance(
         )
         .with_columns(
             pl.col("__placed").alias("stage"),
-            pl.col("__entered").fill_null(as_of).alias("__entered"),
+            pl.col("__entered")
+            .fill_null(
+                pl.when(pl.col("__placed") == lifecycle.initial_stage)
+                .then(placement_time(people.columns, rules.as_of))
+                .otherwise(as_of)
+            )
+            .alias("__entered"),
             pl.col("__previous").alias("previous_stage"),
         )
         .with_columns(
@@ -134,7 +166,7 @@ def advance(
     )
     frame = _with_fast_tracks(rules, frame, window)
     moved = next_stages(rules, frame.lazy()).collect()
-    fast_stage, fast_rule = _fast_track_choice(rules)
+    fast_stage, fast_rule, fast_at = _fast_track_choice(rules)
     terminal = pl.Series(lifecycle.terminal, dtype=pl.String()).implode()
     # A move into a terminal stage (disqualified, customer) beats any fast track.
     final = pl.col("stage_rule").is_not_null() & pl.col("stage").is_in(terminal)
@@ -147,22 +179,36 @@ def advance(
         .then(pl.col("stage_rule"))
         .otherwise(pl.coalesce(fast_rule, pl.col("stage_rule")))
         .alias("__rule"),
+        pl.when(final)
+        .then(pl.col(EVIDENCE_COLUMN))
+        .otherwise(
+            pl.when(fast_stage.is_not_null()).then(fast_at).otherwise(pl.col(EVIDENCE_COLUMN))
+        )
+        .alias("__evidence"),
     )
     # Someone who already moved at this very time stays put: re-running a pass
     # at the same as-of time changes nothing.
     settled = ~pl.col("__new") & (pl.col("__entered") >= as_of)
+    if since is not None and since >= rules.as_of:
+        settled = ~pl.col("__new")
+    earliest = pl.col("__entered")
+    if since is not None:
+        earliest = pl.max_horizontal(earliest, pl.lit(since, dtype=TIMESTAMP))
     moved = moved.with_columns(
         pl.when(settled).then(pl.col("__placed")).otherwise(pl.col("__to")).alias("__to")
     )
     changed = pl.col("__to") != pl.col("__placed")
+    moved = moved.with_columns(
+        pl.when(changed)
+        .then(move_time(pl.col("__evidence"), earliest, rules.as_of))
+        .otherwise(pl.col("__entered"))
+        .alias("__moved_at")
+    )
     reason = _feedback_reason()
     state_out = moved.select(
         "person_id",
         pl.col("__to").alias("stage"),
-        pl.when(changed | pl.col("__new"))
-        .then(as_of)
-        .otherwise(pl.col("__entered"))
-        .alias("stage_entered_at"),
+        pl.col("__moved_at").alias("stage_entered_at"),
         pl.when(changed)
         .then(pl.col("__placed"))
         .otherwise(pl.col("previous_stage"))
@@ -183,6 +229,7 @@ def advance(
         .otherwise(pl.lit(PLACED_FROM_SOURCE))
         .alias("rule"),
         pl.lit(None, dtype=pl.String()).alias("reason"),
+        pl.col("__entered").alias("changed_at"),
     )
     moves = moved.filter(changed).select(
         "person_id",
@@ -190,9 +237,10 @@ def advance(
         pl.col("__to").alias("to_stage"),
         pl.col("__rule").alias("rule"),
         reason.alias("reason"),
+        pl.col("__moved_at").alias("changed_at"),
     )
     changes = pl.concat([placements, moves]).with_columns(
-        pl.lit(rules.version).alias("rules_version"), as_of.alias("changed_at")
+        pl.lit(rules.version).alias("rules_version"), as_of.alias("recorded_at")
     )
     return LifecycleOutcome(
         state=state_out.cast(STATE_COLUMNS),  # type: ignore[arg-type]
@@ -226,14 +274,16 @@ def _with_fast_tracks(
     return frame.join(newest, on="person_id", how="left", maintain_order="left")
 
 
-def _fast_track_choice(rules: CompiledRules) -> tuple[pl.Expr, pl.Expr]:
-    """The stage and rule of the first fast track that applies (null when none)."""
+def _fast_track_choice(rules: CompiledRules) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The stage, rule and touchpoint time of the first fast track that applies
+    (null when none)."""
     lifecycle = rules.ruleset.lifecycle
     assert lifecycle is not None
     current = pl.col("__placed")
     terminal = current.is_in(pl.Series(lifecycle.terminal, dtype=pl.String()).implode())
     stage: pl.Expr = pl.lit(None, dtype=pl.String())
     rule: pl.Expr = pl.lit(None, dtype=pl.String())
+    at: pl.Expr = pl.lit(None, dtype=TIMESTAMP)
     for term in reversed(rules.fast_tracks):
         fast = term.rule
         fresh = pl.col(term.column).is_not_null() & (
@@ -244,7 +294,8 @@ def _fast_track_choice(rules: CompiledRules) -> tuple[pl.Expr, pl.Expr]:
             applies = applies & current.is_in(pl.Series(fast.from_, dtype=pl.String()).implode())
         stage = pl.when(applies).then(pl.lit(fast.to)).otherwise(stage)
         rule = pl.when(applies).then(pl.lit(f"fast track: {fast.name}")).otherwise(rule)
-    return stage, rule
+        at = pl.when(applies).then(pl.col(term.column)).otherwise(at)
+    return stage, rule, at
 
 
 def _feedback_reason() -> pl.Expr:

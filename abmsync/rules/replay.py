@@ -79,12 +79,13 @@ def replay(
     state = empty_state()
     found: list[pl.DataFrame] = []
     reached: set[str] = set()
+    previous: datetime | None = None  # no move is stamped before the previous pass
     for index, week_end in enumerate([start, *weeks] if start is not None else weeks):
         rules = compile_rules(loaded, week_end)
         known = people.filter(pl.col("created_at").is_null() | (pl.col("created_at") <= week_end))
         result = score(rules, known, touchpoints, accounts)
-        outcome = advance(rules, result.people, state, result.window)
-        state = outcome.state
+        outcome = advance(rules, result.people, state, result.window, since=previous)
+        state, previous = outcome.state, week_end
         arrived = outcome.changes.filter(
             (pl.col("to_stage") == stage) & ~pl.col("person_id").is_in(list(reached))
         ).unique("person_id")

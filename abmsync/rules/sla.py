@@ -52,6 +52,7 @@ PEOPLE_SCHEMA: dict[str, pl.DataType] = {
     "stage_entered_at": TIMESTAMP,
     "owner_id": pl.String(),
     "queue": pl.String(),
+    "owned_since": TIMESTAMP,  # when the current owner got the person (null: unknown)
 }
 # People the caller gave a new owner after a breach (restart_timers).
 REASSIGNED_SCHEMA: dict[str, pl.DataType] = {
@@ -146,7 +147,10 @@ def evaluate_sla(
     """One pass of the SLA clock at ``as_of``.
 
     - A person in a stage with an SLA rule and no timer for it gets one from
-      ``stage_entered_at`` (``as_of`` when unknown) and a ``started`` event.
+      ``stage_entered_at`` (``as_of`` when unknown), or from ``owned_since``
+      when that is later: an owner is not late for the time before they had
+      the person (a move found and routed by this pass, stamped with older
+      evidence, starts its clock when it was handed over). It emits ``started``.
     - A timer whose person left its stage (moved, re-entered it since the timer
       started, or is gone from ``people``) is removed. If it was open it emits
       ``met`` at the time they left (the new ``stage_entered_at``, else
@@ -160,8 +164,12 @@ def evaluate_sla(
     - Timers of stages that no longer have an SLA rule are dropped silently.
 
     ``people`` must list every person who has a timer: one row each, with
-    ``person_id``, ``stage``, ``stage_entered_at``, ``owner_id`` and ``queue``
-    (the last three may be null). A timer that started without an owner takes
+    ``person_id``, ``stage``, ``stage_entered_at``, ``owner_id``, ``queue`` and
+    ``owned_since`` (all but the first two may be null or absent). A timer
+    whose person left its stage closes at their entry into the next stage
+    (``stage_entered_at``, stamped with the evidence of the move, e.g. the
+    CRM's time of sales' acceptance), so SLA figures follow the CRM's events,
+    not how often the sync ran. A timer that started without an owner takes
     the person's owner once they have one.
     """
     moment = utc(as_of)
@@ -169,7 +177,10 @@ def evaluate_sla(
     current = _conform(timers, TIMER_SCHEMA, "timers", optional=("owner_id", "queue"))
     current = current.filter(pl.col("stage").is_in(list(rules)))
     persons = _conform(
-        people, PEOPLE_SCHEMA, "people", optional=("stage_entered_at", "owner_id", "queue")
+        people,
+        PEOPLE_SCHEMA,
+        "people",
+        optional=("stage_entered_at", "owner_id", "queue", "owned_since"),
     )
     _unique(current, ["person_id", "stage"], "timers")
     _unique(persons, ["person_id"], "people")
@@ -192,7 +203,15 @@ def evaluate_sla(
 
     # Timers whose person left the stage: open ones close as met or breached.
     left = joined.filter(~pl.col("_in_stage") & (pl.col("status") == OPEN))
-    left_at = pl.when(pl.col("_reentered")).then(pl.col("_entered_at")).otherwise(now)
+    # They left when they entered their current stage, if that is not before the timer
+    # started (an earlier or unknown entry says nothing: then by this pass). A move
+    # stamped at the very start (evidence older than the pass that handed them over)
+    # left at once.
+    moved_on = (pl.col("_stage_now") != pl.col("stage")) & (
+        pl.col("_entered_at") >= pl.col("started_at")
+    )
+    known = pl.col("_reentered") | moved_on.fill_null(False)
+    left_at = pl.min_horizontal(pl.when(known).then(pl.col("_entered_at")).otherwise(now), now)
     on_time = left_at <= pl.col("due_at")
     closed = _with_breach_action(
         left.with_columns(
@@ -227,7 +246,9 @@ def evaluate_sla(
             "stage",
             "owner_id",
             "queue",
-            pl.coalesce("stage_entered_at", now).alias("started_at"),
+            pl.max_horizontal(pl.coalesce("stage_entered_at", now), "owned_since")
+            .cast(TIMESTAMP)
+            .alias("started_at"),
         ),
     )
     started = started.with_columns(

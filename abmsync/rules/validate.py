@@ -147,11 +147,11 @@ class _Checker:
         if accounts.mqa is not None:
             self._condition(("accounts", "mqa"), accounts.mqa, scopes.rollup_scope(self.custom))
 
-    def _stage(self, path: PathKey, stage: str) -> None:
+    def _stage(self, path: PathKey, stage: str, *, key: bool = False) -> None:
         stages = self.rules.lifecycle.stages if self.rules.lifecycle else []
         if stage not in stages:
             hint = suggest(stage, stages) if stages else " (no lifecycle.stages are defined)"
-            self._problem(path, f"unknown stage '{stage}'{hint}")
+            self._problem(path, f"unknown stage '{stage}'{hint}", key=key)
 
     def _lifecycle(self) -> None:
         lifecycle = self.rules.lifecycle
@@ -309,6 +309,8 @@ class _Checker:
                     first[name] = index
 
     def _writeback_systems(self) -> None:
+        for stage in self.rules.writeback.hubspot_stages:
+            self._stage(("writeback", "hubspot_stages", stage), stage, key=True)
         for system in self.rules.writeback.systems:
             if system not in SYSTEMS:
                 self._problem(

@@ -25,13 +25,15 @@ through the connectors and mapping them gives the data set again, except that:
 Sales feedback. The rules (``examples/rules.yaml``) read ``crm_status``
 ``Accepted`` and ``Rejected``. The org is customised as admins running a
 marketing-to-sales handoff do: the Lead Status picklist gains ``Accepted`` and
-``Rejected`` next to the standard values, and a ``Rejection_Reason__c``
-picklist holds the reason. So the lead mapping stays a plain copy
-(``Status: crm_status``): rules see the value sales picked, and the standard
-values ("Working - Contacted") and any the org adds later still read as they
-are, where translating with a ``map`` transform would turn every value its
-table lacks into null. Leads sales have not judged, the generator's ``Open``
-MQLs among them, are "Open - Not Contacted", the standard default.
+``Rejected`` next to the standard values, a ``Rejection_Reason__c`` picklist
+holds the reason, and a record-triggered flow stamps the ``Status_Changed__c``
+date/time when the Status changes (the lead mapping reads it as
+``crm_status_at``: when sales' verdict was given). So the lead mapping stays a
+plain copy (``Status: crm_status``): rules see the value sales picked, and the
+standard values ("Working - Contacted") and any the org adds later still read
+as they are, where translating with a ``map`` transform would turn every value
+its table lacks into null. Leads sales have not judged, the generator's
+``Open`` MQLs among them, are "Open - Not Contacted", the standard default.
 
 Times: CreatedDate / ``createdate`` and the times of tasks, members and notes
 come from the data set; Salesforce's LastModifiedDate/SystemModstamp fall
@@ -53,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from abmsync.sandbox.deal_roles import contact_roles
 from abmsync.sandbox.generate import REJECTION_REASONS, Dataset
 from abmsync.sandbox.hubspot.properties import ACTIVITY_TYPE, ACTIVITY_URL
 from abmsync.sandbox.hubspot.store import HubSpotStore
@@ -67,6 +70,7 @@ SALES_TYPES = {"call": "Call", "meeting": "Meeting"}  # touchpoint type -> Task 
 CAMPAIGN_TYPES = ["webinar", "event"]  # touchpoint types held as CampaignMembers
 ACCEPTED, REJECTED, NOT_CONTACTED = "Accepted", "Rejected", "Open - Not Contacted"
 REASON_FIELD = "Rejection_Reason__c"
+STATUS_CHANGED_FIELD = "Status_Changed__c"  # set by the org's flow when Lead Status changes
 NO_COMPANY = "[not provided]"
 SF_STAMP, HS_STAMP = "%Y-%m-%dT%H:%M:%S%.3f+0000", "%Y-%m-%dT%H:%M:%S%.3fZ"
 LIFECYCLE = {
@@ -256,7 +260,8 @@ def _account_created(data: Dataset) -> pl.DataFrame:
 
 
 def _seed_salesforce(data: Dataset, store: Store, created: pl.DataFrame, ledger: _Ledger) -> None:
-    """Users, Accounts, Leads, Contacts, Campaigns, Tasks, CampaignMembers, Opportunities."""
+    """Users, Accounts, Leads, Contacts, Campaigns, Tasks, CampaignMembers, Opportunities
+    and their OpportunityContactRoles (:func:`abmsync.sandbox.deal_roles.contact_roles`)."""
     _customize_org(store)
 
     def load(obj: str, frame: pl.DataFrame, keys: pl.Series) -> dict[str, str]:
@@ -304,10 +309,22 @@ def _seed_salesforce(data: Dataset, store: Store, created: pl.DataFrame, ledger:
         how="left",
         maintain_order="left",
     )
-    load(
+    opportunity_ids = load(
         "Opportunity",
         _opportunities(opportunities, account_ids, users, campaign_ids, admin),
         opportunities["id"],
+    )
+    roles = contact_roles(data)
+    load(
+        "OpportunityContactRole",
+        roles.select(
+            OpportunityId=_lookup(pl.col("opportunity_id"), opportunity_ids),
+            ContactId=_lookup(pl.col("person_id"), contact_ids),
+            Role="role",
+            IsPrimary="is_primary",
+            CreatedDate=pl.col("created_at").dt.strftime(SF_STAMP),
+        ),
+        roles["opportunity_id"] + "/" + roles["person_id"],
     )
 
 
@@ -333,7 +350,8 @@ def _stamp_modifications(obj: str, rows: list[dict[str, Any]], now: datetime) ->
 
 
 def _customize_org(store: Store) -> None:
-    """Lead Status values for sales' verdict and a picklist for the rejection reason."""
+    """Lead Status values for sales' verdict, a picklist for the rejection reason, and the
+    date/time field a record-triggered flow stamps when the Status changes."""
     store.add_picklist_values("Lead", "Status", [ACCEPTED, REJECTED])
     lead = store.objects["Lead"]
     if lead.field(REASON_FIELD) is None:
@@ -344,6 +362,9 @@ def _customize_org(store: Store) -> None:
             "valueSet": {"valueSetDefinition": {"value": values}},
         }
         store.add_field(lead, custom_field(REASON_FIELD, metadata))
+    if lead.field(STATUS_CHANGED_FIELD) is None:
+        stamp = {"type": "DateTime", "label": "Status Changed"}
+        store.add_field(lead, custom_field(STATUS_CHANGED_FIELD, stamp))
 
 
 def _users(owners: pl.DataFrame) -> pl.DataFrame:

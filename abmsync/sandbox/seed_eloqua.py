@@ -22,7 +22,10 @@ Eloqua activities, with the activity an Eloqua instance records around them:
 Contacts carry Eloqua's own lead score (model 1): a profile letter from
 seniority and a rating digit from the year's activity, e.g. ``B2``.
 Accounts get two custom fields the standard set lacks: ``Website``
-(``M_Website1``) and ``Employees`` (``M_Employees1``).
+(``M_Website1``) and ``Employees`` (``M_Employees1``), and the fields of the
+account brief ``examples/rules.yaml`` writes (``M_ABM_Tier1`` ...), which an
+admin creates under Settings > Fields & Views: Eloqua's API creates contact
+fields only (``POST /api/REST/1.0/assets/contact/field``).
 
 Times: ``C_DateCreated`` / ``M_DateCreated`` and activity dates come from the
 data set; ``C_DateModified`` / ``M_DateModified`` are the emulator's clock at
@@ -49,6 +52,17 @@ if TYPE_CHECKING:
 
 SYSTEM = "eloqua"
 WEBSITE, EMPLOYEES = "M_Website1", "M_Employees1"
+# label -> data type; internal names are M_<label with underscores>1
+BRIEF_FIELDS = {
+    "ABM Account Score": "numeric",
+    "ABM Tier": "text",
+    "ABM MQA": "text",  # Eloqua has no checkbox: "true" / "false"
+    "ABM Coverage": "numeric",
+    "ABM Engaged Roles": "text",
+    "ABM Buying Committee": "largeText",
+    "ABM Recent Touchpoints": "largeText",
+    "ABM Last Touch": "date",
+}
 NEWSLETTER = "Newsletter"
 EMAIL_ASSET = "Email"
 # touchpoint type -> Eloqua activity type (webinars and events live in the CRM's campaigns)
@@ -76,6 +90,8 @@ def seed_eloqua(data: Dataset, store: EloquaStore, created: pl.DataFrame, ledger
     now = store.now()
     store.add_account_field("Website", "text")
     store.add_account_field("Employees", "numeric")
+    for label, data_type in BRIEF_FIELDS.items():
+        store.add_account_field(label, data_type)
     accounts = data.accounts.join(created, on="id", how="left", maintain_order="left")
     account_rows = accounts.select(
         M_CompanyName="name",

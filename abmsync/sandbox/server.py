@@ -100,8 +100,19 @@ class SandboxServer:
             time.sleep(0.02)
         return self
 
+    @property
+    def serving(self) -> bool:
+        """Whether the server thread still runs (after :meth:`stop`: a client kept a connection)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
-        """Stop serving and remove the temporary certificate files."""
+        """Stop serving and remove the temporary certificate files.
+
+        uvicorn finishes once every client connection is closed; an idle
+        keep-alive TLS connection a client never closes holds it up, so this
+        waits at most 10 s and then leaves the (daemon) thread behind. Close
+        clients first (``Connector.close``, ``with Connectors(...)``).
+        """
         self._server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=10)

@@ -6,18 +6,26 @@ same handles: ``app.state.sandbox`` and ``app.state.store``). It writes to the
 stores in process, as users and integrations would through the APIs, and
 returns an :class:`ActivitySummary` naming every record it touched:
 
-- the marketing platform (HubSpot, or Eloqua with ``eloqua=``): marketing
-  touches by about 1 % of the contacts (HubSpot notes typed by
+- the marketing platform (HubSpot, or Eloqua with ``eloqua=``): ongoing
+  activity, each contact touching about as often as in the four weeks before
+  ``start``, so engaged accounts stay engaged; marketing touches by about 1 %
+  of the contacts more (HubSpot notes typed by
   ``abm_activity_type``; Eloqua activities with the sends, visits and
   bouncebacks that come with them); five contact-sales or demo-request form
   fills by people still in subscriber, lead or recycled, which fast-track them
   to MQL under ``examples/rules.yaml``; four new contacts from form fills,
   never in the CRM.
-- Salesforce: sales call and accept up to six MQL leads and reject up to four
-  (Lead Status ``Accepted`` / ``Rejected``, most with a ``Rejection_Reason__c``);
-  one accepted lead is converted (to its company's account when the org has
-  it); the newest of a pair of leads with one email is merged into the oldest;
-  one lead is deleted (a competitor's when there is one).
+- Salesforce: sales work the MQL leads handed to them (those abmsync marked
+  ``ABM_Stage__c = 'mql'``, else the data set's): most are called and
+  accepted within hours of the week's start, some only days later, about one
+  in five is rejected (Lead Status ``Accepted`` / ``Rejected``, most with a
+  ``Rejection_Reason__c``) and a few wait; each verdict stamps
+  ``Status_Changed__c`` with its time, as the org's flow does. One accepted
+  lead is converted (to its company's account when the org has it) with an
+  opportunity whose primary contact role is the new contact, as Salesforce's
+  conversion creates by default; the newest of a
+  pair of leads with one email is merged into the oldest; one lead is deleted
+  (a competitor's when there is one).
 
 The same seed, data set and emulator state give the same activity. Activity
 times fall in the week; modification stamps are the emulators' clocks, so a
@@ -26,6 +34,7 @@ cursor taken before the call sees all of it.
 
 from __future__ import annotations
 
+import math
 import random
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -47,6 +56,7 @@ from abmsync.sandbox.seed import (
     NOT_CONTACTED,
     REASON_FIELD,
     REJECTED,
+    STATUS_CHANGED_FIELD,
     email_key,
 )
 from abmsync.schema import normalize_email, utc
@@ -179,17 +189,19 @@ def simulate_week(
     """Play the week after ``start`` on emulators seeded with ``data``; the same seed,
     data and emulator state give the same activity.
 
-    HubSpot: marketing touches by about 1 % of contacts (10 to 500 people), five
-    contact-sales or demo-request form fills by subscribers, leads or recycled
-    people (they fast-track to MQL under ``examples/rules.yaml``), and four new
-    contacts from form fills. Salesforce: sales accept up to six and reject up
-    to four MQL leads, calling the accepted ones; one accepted lead is converted
-    (to its account when there is one), one pair of leads with the same email
-    is merged into the older, and one lead is deleted (a competitor's when
-    there is one). Activity times fall in the week; modification stamps are the
-    emulators' clocks, so a cursor taken before the call sees all of it.
-    ``dynamics`` (a Dataverse emulator's store) plays the same sales week
-    there (:mod:`abmsync.sandbox.week_dynamics`), ``eloqua`` (an Eloqua
+    HubSpot: each contact keeps the pace of its last four weeks, about 1 % of
+    contacts (10 to 500 people) touch more, five contact-sales or demo-request
+    form fills by subscribers, leads or recycled people (they fast-track to MQL
+    under ``examples/rules.yaml``), and four new contacts from form fills.
+    Salesforce: sales judge the MQL leads handed to them (most accepted within
+    hours, some days late, about one in five rejected, a few left waiting),
+    stamping each verdict's time in ``Status_Changed__c``; one accepted lead is
+    converted (to its account when there is one) with an opportunity, one pair
+    of leads with the same email is merged into the older, and one lead is
+    deleted (a competitor's when there is one). Activity times fall in the
+    week; modification stamps are the emulators' clocks, so a cursor taken
+    before the call sees all of it. ``dynamics`` (a Dataverse emulator's store)
+    plays a sales week there (:mod:`abmsync.sandbox.week_dynamics`), ``eloqua`` (an Eloqua
     emulator's store) the same marketing week (:mod:`abmsync.sandbox.week_eloqua`).
     """
     week = _Week(random.Random(seed), utc(start))
@@ -339,6 +351,9 @@ def marketing_week(
         touches.append(Touch(contact, email, "page_view", vocab.VENDOR_SITE + "/pricing", at))
         fast.append(Touch(contact, email, "form_submit", vocab.VENDOR_SITE + path, at + _MINUTE))
     unsubscribed = set(reachable.filter("unsubscribed")["_email"].to_list())
+    for email, rate in _weekly_rates(data, reachable, week.start):
+        for _ in range(_poisson(week.rng, rate)):
+            touches.append(_random_touch(week, str(contacts[email]), email, email in unsubscribed))
     active = week.pick(
         reachable["_email"].unique().to_list(), max(10, min(500, len(contacts) // 100))
     )
@@ -361,6 +376,37 @@ def marketing_week(
 
 
 _MINUTE = timedelta(minutes=1)
+_RECENT = timedelta(days=28)
+
+
+def _weekly_rates(
+    data: Dataset, reachable: pl.DataFrame, start: datetime
+) -> list[tuple[str, float]]:
+    """(email, marketing touches a week) of each reachable contact in the four weeks before
+    ``start``, in email order: the pace the week keeps up."""
+    kinds = [kind for kind, _ in _MARKETING]
+    recent = data.touchpoints.filter(
+        pl.col("type").is_in(kinds)
+        & (pl.col("occurred_at") >= start - _RECENT)
+        & (pl.col("occurred_at") < start)
+    )
+    per_email = (
+        recent.join(reachable.select(person_id="id", _email="_email"), on="person_id")
+        .group_by("_email")
+        .len()
+        .sort("_email")
+    )
+    weeks = _RECENT / timedelta(days=7)
+    return [(str(email), n / weeks) for email, n in per_email.iter_rows()]
+
+
+def _poisson(rng: random.Random, rate: float) -> int:
+    """A Poisson-distributed count with mean ``rate`` (Knuth's method; rates are small)."""
+    limit, count, product = math.exp(-rate), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
 
 
 def _random_touch(week: _Week, contact: str, email: str, unsubscribed: bool) -> Touch:
@@ -489,19 +535,28 @@ def _salesforce_week(
         'WHERE "IsDeleted" = 0 AND "IsConverted" = 0 ORDER BY "Id"'
     )
     leads = [_Lead(r[0], normalize_email(r[1]), r[2], r[3], r[4]) for r in rows]
-    mql = (pl.col("stage") == "mql") & (pl.col("kind") == "lead")
-    mqls = set(people.filter(mql)["_email"].drop_nulls())
-    waiting = [lead.id for lead in leads if lead.status == NOT_CONTACTED and lead.email in mqls]
-    picked = week.pick(waiting, 10)
-    accepted, rejected = picked[:6], picked[6:]
+    handed = _handed_over(store, people)
+    waiting = [
+        lead.id
+        for lead in leads
+        if lead.status == NOT_CONTACTED and (lead.id in handed or lead.email in handed)
+    ]
+    verdicts = plan_verdicts(week, waiting)
+    stamped = store.objects["Lead"].field(STATUS_CHANGED_FIELD) is not None
     by_id = {lead.id: lead for lead in leads}
-    feedback = [_accept(store, by_id[i], week) for i in accepted]
-    for lead_id in rejected:
+    feedback: list[LeadFeedback] = []
+    for verdict in verdicts:
+        changed = {STATUS_CHANGED_FIELD: verdict.at.isoformat()} if stamped else {}
+        if verdict.status == ACCEPTED:
+            feedback.append(_accept(store, by_id[verdict.lead_id], verdict.at, changed))
+            continue
         reason = week.rng.choice(REJECTION_REASONS) if week.rng.random() < 0.8 else None
-        store.update("Lead", lead_id, {"Status": REJECTED, REASON_FIELD: reason})
-        feedback.append(LeadFeedback(lead_id, REJECTED, reason, None))
-    used = set(picked)
-    conversion = _convert(people, sandbox, accepted, by_id) if accepted else None
+        store.update("Lead", verdict.lead_id, {"Status": REJECTED, REASON_FIELD: reason, **changed})
+        feedback.append(LeadFeedback(verdict.lead_id, REJECTED, reason, None))
+    accepted = [v.lead_id for v in verdicts if v.status == ACCEPTED]
+    used = {v.lead_id for v in verdicts}
+    accepted_at = {v.lead_id: v.at for v in verdicts if v.status == ACCEPTED}
+    conversion = _convert(people, sandbox, accepted_at, by_id) if accepted else None
     merge = _merge(sandbox, [lead for lead in leads if lead.id not in used], week)
     if merge is not None:
         used |= {merge.master_id, merge.duplicate_id}
@@ -517,9 +572,51 @@ def _salesforce_week(
     )
 
 
-def _accept(store: Store, lead: _Lead, week: _Week) -> LeadFeedback:
-    """Sales call the lead and accept it."""
-    at = week.moment()
+@dataclass(frozen=True)
+class Verdict:
+    """Sales' verdict on one lead and when they gave it."""
+
+    lead_id: str
+    status: str  # ACCEPTED or REJECTED
+    at: datetime
+
+
+# Share of handed-over MQLs and hours after the hand-over (the week's start) of each verdict:
+# most are accepted the next working day, some days late, about one in five rejected.
+_VERDICTS = (
+    (0.55, ACCEPTED, 32.0, 56.0),
+    (0.15, ACCEPTED, 80.0, 150.0),
+    (0.20, REJECTED, 30.0, 100.0),
+)
+
+
+def plan_verdicts(week: _Week, waiting: Sequence[str]) -> list[Verdict]:
+    """Sales' verdicts on the leads ``waiting`` for them, oldest first; the rest still wait."""
+    verdicts = []
+    for lead_id in sorted(waiting):
+        draw, cumulative = week.rng.random(), 0.0
+        for share, status, earliest, latest in _VERDICTS:
+            cumulative += share
+            if draw < cumulative:
+                hours = week.rng.uniform(earliest, latest)
+                verdicts.append(Verdict(lead_id, status, week.start + timedelta(hours=hours)))
+                break
+    return sorted(verdicts, key=lambda v: (v.at, v.lead_id))
+
+
+def _handed_over(store: Store, people: pl.DataFrame) -> set[str]:
+    """Ids of the leads abmsync marked MQL in the CRM, or (before any sync wrote the stage)
+    the emails of the data set's MQL leads."""
+    if store.objects["Lead"].field("ABM_Stage__c") is not None:
+        rows = store.select('SELECT "Id" FROM "Lead" WHERE "ABM_Stage__c" = \'mql\'')
+        if rows:
+            return {str(r[0]) for r in rows}
+    mql = (pl.col("stage") == "mql") & (pl.col("kind") == "lead")
+    return set(people.filter(mql)["_email"].drop_nulls())
+
+
+def _accept(store: Store, lead: _Lead, at: datetime, changed: Mapping[str, str]) -> LeadFeedback:
+    """Sales call the lead and, on the call, accept it."""
     task = {
         "WhoId": lead.id,
         "Subject": "Call",
@@ -531,21 +628,50 @@ def _accept(store: Store, lead: _Lead, week: _Week) -> LeadFeedback:
         "CreatedDate": at.isoformat(),
     }
     task_id = store.create("Task", task, trusted=True)
-    store.update("Lead", lead.id, {"Status": ACCEPTED})
+    store.update("Lead", lead.id, {"Status": ACCEPTED, **changed})
     return LeadFeedback(lead.id, ACCEPTED, None, task_id)
 
 
 def _convert(
-    people: pl.DataFrame, sandbox: SalesforceSandbox, accepted: list[str], leads: dict[str, _Lead]
+    people: pl.DataFrame,
+    sandbox: SalesforceSandbox,
+    accepted: Mapping[str, datetime],
+    leads: dict[str, _Lead],
 ) -> Conversion:
     """Convert the first accepted lead whose person works at an account of the org, to that
-    account; else the first accepted lead, to a new account from its Company."""
+    account; else the first accepted lead, to a new account from its Company. The rep
+    converts a day after accepting, with an opportunity, as Salesforce does by default."""
     rows = sandbox.store.select(
         'SELECT "Name", "Id" FROM "Account" WHERE "IsDeleted" = 0 ORDER BY "Id"'
     )
     accounts: dict[str, str] = dict(reversed(rows))  # the oldest of a name wins
-    chosen, account_id = pick_conversion(people, accounts, accepted, leads)
+    chosen, account_id = pick_conversion(people, accounts, list(accepted), leads)
     done = sandbox.convert_lead(chosen, account_id)
+    at = accepted[chosen] + timedelta(days=1)
+    lead = leads[chosen]
+    opportunity = sandbox.store.create(
+        "Opportunity",
+        {
+            "Name": f"{lead.email or chosen} - New Business",
+            "AccountId": done["accountId"],
+            "StageName": "Prospecting",
+            "CloseDate": (at + timedelta(days=90)).date().isoformat(),
+            "OwnerId": lead.owner,
+            "CreatedDate": at.isoformat(),
+        },
+        trusted=True,
+    )
+    # The converted contact becomes the opportunity's primary contact role, as in Salesforce.
+    sandbox.store.create(
+        "OpportunityContactRole",
+        {
+            "OpportunityId": opportunity,
+            "ContactId": done["contactId"],
+            "IsPrimary": True,
+            "CreatedDate": at.isoformat(),
+        },
+        trusted=True,
+    )
     return Conversion(done["leadId"], done["contactId"], done["accountId"])
 
 

@@ -4,10 +4,11 @@ An object of the ``writeback:`` section is an *account target* when a mapping
 reads it as accounts (``entity: accounts``); its keys are account keys
 (:data:`abmsync.rules.model.ACCOUNT_WRITEBACK_COLUMNS`). Every account record
 of that object gets the brief of its company (:mod:`abmsync.accounts.brief`),
-planned with the same change detection and conflict policy as person fields
-(:func:`abmsync.sync.plan.plan_writes`): only changed values are written, a
-hand edit is settled by the policy, a rejected record becomes a dead letter
-when the plan is sent (:func:`abmsync.sync.writeback.send_plan`).
+planned by the same planner as person fields
+(:func:`abmsync.sync.writeback.plan_owned`): only changed values are written
+(the MQA checkbox compares as a boolean, the last touch as a date), a hand
+edit is settled by the policy, a rejected record becomes a dead letter when
+the plan is sent (:func:`abmsync.sync.writeback.send_plan`).
 Long texts (the buying committee, recent touchpoints) are bounded to the
 field's length line by line.
 """
@@ -21,21 +22,19 @@ import polars as pl
 
 from abmsync.accounts.brief import account_briefs, bounded_text
 from abmsync.accounts.links import canonical_accounts
-from abmsync.connectors.base import FieldType, ObjectMeta
+from abmsync.connectors.base import ObjectMeta
 from abmsync.errors import ConfigError
 from abmsync.rules.compiled import CompiledRules
 from abmsync.rules.model import (
     ACCOUNT_KEYS,
     ACCOUNT_WRITEBACK_COLUMNS,
     WRITEBACK_COLUMNS,
-    Policy,
     WriteBack,
 )
 from abmsync.rules.scoring import ScoreResult
-from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
 from abmsync.sync.sources import Source
 from abmsync.sync.store import Store
-from abmsync.sync.writeback import ObjectPlan, _logged, _merge
+from abmsync.sync.writeback import ObjectPlan, field_length, plan_owned
 
 NUMERIC_KEYS = frozenset({"account_score", "account_fit", "account_engagement"})
 LINE_KEYS = {"buying_committee": "committee", "recent_touchpoints": "touches"}
@@ -44,7 +43,6 @@ RECORD_COLUMNS: dict[str, pl.DataType] = {
     "object": pl.String(),
     "id": pl.String(),
 }
-_TEXT = frozenset({FieldType.STRING, FieldType.TEXT, FieldType.PICKLIST})
 
 
 @dataclass(frozen=True)
@@ -120,56 +118,19 @@ def plan_account_object(
     desired = (
         records.join(briefs.links, left_on="record_id", right_on="account_id", how="inner")
         .join(briefs.briefs, left_on="canonical_id", right_on="account_id", how="inner")
-        .with_columns(
-            pl.col("last_touch").dt.strftime("%Y-%m-%d"),
-            pl.col("coverage_percent").round(0),
-            pl.col("engaged_people").cast(pl.Float64),  # vendors hand numbers back as 3.0
+        .with_columns(pl.col("coverage_percent").round(0))
+    )
+    columns = {key: ACCOUNT_WRITEBACK_COLUMNS[key] for key in keys}
+    for key in keys.keys() & LINE_KEYS.keys():
+        # Lines are dropped whole, not cut mid-line, to fit the field.
+        length = field_length(meta, keys[key])
+        columns[key] = f"__{key}"
+        lines = desired[LINE_KEYS[key]].to_list()
+        desired = desired.with_columns(
+            pl.Series(columns[key], [bounded_text(x, length) for x in lines], dtype=pl.String())
         )
-    )
-    groups: dict[Policy, list[OwnedField]] = {}
-    for key, name in keys.items():
-        spec = meta.fields.get(name)
-        length = spec.length if spec is not None and spec.type in _TEXT else None
-        column = ACCOUNT_WRITEBACK_COLUMNS[key]
-        if key in LINE_KEYS:
-            column = f"__{key}"
-            desired = desired.with_columns(
-                pl.Series(
-                    column,
-                    [bounded_text(lines, length) for lines in desired[LINE_KEYS[key]].to_list()],
-                    dtype=pl.String(),
-                )
-            )
-        digits = writeback.score_digits if key in NUMERIC_KEYS else None
-        owned = OwnedField(name=name, column=column, digits=digits, length=length)
-        groups.setdefault(writeback.policy(key), []).append(owned)
-    booleans = [name for key, name in keys.items() if key == "mqa"]
-    last = _as_booleans(store.load_written_values(system, obj), booleans)
-    stored = store.load_snapshot(f"crm@{system}/{obj}")
-    crm = (
-        _as_booleans(stored.rename({"id": "record_id"}), booleans)
-        if "id" in stored.columns
-        else None
-    )
-    plans: list[WritePlan] = [
-        plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)
-        for policy, fields in groups.items()
-    ]
-    plan = _merge(obj, plans, desired.height)
-    return _logged(ObjectPlan(system, obj, plan, plan.patches))
-
-
-def _as_booleans(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Checkbox values as booleans: vendors and the written-values table hand them back as text."""
-    text = {n: pl.col(n).cast(pl.String).str.to_lowercase() for n in names if n in frame.columns}
-    return frame.with_columns(
-        pl.when(t.is_in(["true", "1"]))
-        .then(True)
-        .when(t.is_in(["false", "0"]))
-        .then(False)
-        .otherwise(None)
-        .alias(n)
-        for n, t in text.items()
+    return plan_owned(
+        store, system, obj, keys, desired, columns, meta, writeback, rounded=NUMERIC_KEYS
     )
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 import click
@@ -35,6 +36,14 @@ from abmsync.sync.engine import SyncOptions, SyncRun, SyncSummary
 from abmsync.sync.events import Progress
 from abmsync.sync.metrics import SyncMetrics, check_textfile_path
 from abmsync.sync.store import Store
+from abmsync.tenant_commands import (
+    TenantSelection,
+    render_tenant_lines,
+    selected_state,
+    sync_tenants,
+    tenant_option,
+    tenant_options,
+)
 
 log = logging.getLogger(__name__)
 EXIT_CODES = {
@@ -79,6 +88,7 @@ def open_run(
     help="mapping file or directory (repeatable; default: settings' mappings)",
 )
 @click.option("--database", "database", help="state database URL (default: settings)")
+@tenant_options(many=True)
 @click.option("--dry-run", is_flag=True, help="print the plan; write nothing to any CRM")
 @click.option("--every", help="keep running at this interval, e.g. 15m or 1h")
 @click.option("--cron", "cron", help='keep running on a cron schedule, e.g. "*/15 * * * *"')
@@ -108,6 +118,7 @@ def sync(
     rules_path: Path | None,
     mapping_paths: tuple[Path, ...],
     database: str | None,
+    selection: TenantSelection,
     dry_run: bool,
     every: str | None,
     cron: str | None,
@@ -122,8 +133,10 @@ def sync(
     """Read changes, score, move, route, and write scores, stages, owners and touchpoints back.
 
     One run by default; --every or --cron keeps running until SIGTERM or
-    Ctrl-C, which finish the current batch first. The exit code is the
-    (last) run's:
+    Ctrl-C, which finish the current batch first. --tenant NAME runs that
+    tenant (repeatable) and --all-tenants every tenant, one after another:
+    one failing does not stop the others, and a line per tenant ends the
+    output. The exit code is the (last) run's, or the worst tenant's:
 
     \b
     0  succeeded, dry run, skipped (lock taken) or stopped on request
@@ -142,61 +155,100 @@ def sync(
     from abmsync.sync_progress import live_progress
 
     settings = Settings()
-    url = database_url(database)
+    selection.refuse_with(rules=rules_path, mappings=mapping_paths, database=database)
     options = SyncOptions(dry_run=dry_run, as_of=parse_as_of(as_of))
     port = metrics_port if metrics_port is not None else settings.metrics_port
     textfile = metrics_file or settings.metrics_file
-    metrics = SyncMetrics() if port is not None or textfile is not None else None
     last: list[SyncSummary] = []
     stopped = False
     with domain_errors():
         schedule = schedule_from_options(every, cron, tz)
         if textfile is not None:
             check_textfile_path(textfile)
+        chosen = selection.resolve(settings)
+        names = None if chosen is None else [tenant.name for tenant in chosen.tenants]
+        wanted = port is not None or textfile is not None
+        metrics = SyncMetrics(tenants=names) if wanted else None
         serving = (
             metrics.serve(port, metrics_address or settings.metrics_address)
             if metrics is not None and port is not None
             else nullcontext()
         )
-        with serving, StopSignal() as stop, Store.open(url) as store:
+        with serving, StopSignal() as stop:
             started = [time.perf_counter()]
 
-            def job() -> SyncSummary:
-                started[0] = time.perf_counter()
-                # Bars only on a terminal and never with --json; a log says it in lines.
-                with live_progress(err_console, quiet=as_json) as progress:
-                    run = open_run(
-                        settings,
-                        rules=rules_path or settings.rules,
-                        mappings=mapping_paths,
-                        store=store,
-                        options=options,
-                        stop=lambda: stop.requested,
-                        progress=progress,
-                    )
-                    return run.run()
-
-            def publish(summary: SyncSummary | None) -> None:
+            def publish(
+                summary: SyncSummary | None, store: Store | None, tenant: str | None
+            ) -> None:
                 if metrics is None:
                     return
-                if summary is None:
-                    metrics.record_failure(time.perf_counter() - started[0])
+                if summary is None or store is None:
+                    metrics.record_failure(time.perf_counter() - started[0], tenant=tenant)
                 else:
-                    metrics.record_run(summary, _open_dead_letters(store))
+                    metrics.record_run(summary, _open_dead_letters(store), tenant=tenant)
                 if textfile is not None:
                     with _reported_errors():
                         metrics.write_textfile(textfile)
 
-            def show(summary: SyncSummary) -> None:
-                last.append(summary)
-                publish(summary)
+            def run_in(
+                store: Store, opened: Callable[..., SyncRun], tenant: str | None = None
+            ) -> SyncSummary:
+                started[0] = time.perf_counter()
+                # Bars only on a terminal and never with --json; a log says it in lines.
+                with (
+                    live_progress(err_console, quiet=as_json) as progress,
+                    opened(
+                        store=store,
+                        options=options,
+                        stop=lambda: stop.requested,
+                        progress=progress,
+                    ) as run,
+                ):
+                    summary = run.run()
+                publish(summary, store, tenant)
+                return summary
+
+            def show(summary: SyncSummary, tenant: str | None = None) -> None:
                 if as_json:
-                    click.echo(json.dumps(summary.as_dict(), indent=2, default=str))
+                    payload = summary.as_dict()
+                    if tenant is not None:
+                        payload = {"tenant": tenant, **payload}
+                    click.echo(json.dumps(payload, indent=2, default=str))
                 else:
+                    if tenant is not None:
+                        console.print(f"[bold]tenant {tenant}[/]", highlight=False)
                     render_sync(console, summary)
 
+            def job() -> list[SyncSummary]:
+                if chosen is None:
+                    with Store.open(database_url(database)) as store:
+                        runner = partial(
+                            open_run,
+                            settings,
+                            rules=rules_path or settings.rules,
+                            mappings=mapping_paths,
+                        )
+                        return [run_in(store, runner)]
+                outcomes = sync_tenants(
+                    chosen,
+                    run_in,
+                    stop=lambda: stop.requested,
+                    on_failure=lambda tenant: publish(None, None, tenant),
+                )
+                for name, summary in outcomes:
+                    show(summary, name)
+                if not as_json:
+                    render_tenant_lines(console, outcomes)
+                return [summary for _, summary in outcomes]
+
+            def shown(summaries: list[SyncSummary]) -> None:
+                last[:] = summaries
+                if chosen is None:
+                    show(summaries[0])
+
             def failed(error: Exception) -> None:
-                publish(None)
+                if chosen is None:  # a tenant's failure is counted by sync_tenants
+                    publish(None, None, None)
                 if not isinstance(error, AbmsyncError) or schedule is None:
                     raise error
                 err_console.print(f"[bold red]error:[/] {error}", highlight=False)
@@ -207,22 +259,33 @@ def sync(
 
             if schedule is not None and not as_json:
                 console.print(f"syncing {schedule.describe()}; SIGTERM or Ctrl-C stops")
-            run_scheduled(job, schedule, stop, on_result=show, on_error=failed, on_wait=waiting)
+            run_scheduled(job, schedule, stop, on_result=shown, on_error=failed, on_wait=waiting)
             stopped = stop.requested
     if last:
-        status = last[-1].status
-        code = EXIT_CODES.get(status, ExitCode.FAILED)
-        if stopped and status == "partial":
-            code = ExitCode.OK  # asked to stop: finishing the batch and leaving is a clean exit
-        if fail_if_locked and status == "skipped":
-            code = ExitCode.LOCKED
-        sys.exit(code)
+        sys.exit(
+            exit_code([s.status for s in last], stopped=stopped, fail_if_locked=fail_if_locked)
+        )
+
+
+def exit_code(statuses: list[str], *, stopped: bool, fail_if_locked: bool) -> ExitCode:
+    """The exit code of runs ending in ``statuses``: the worst of them."""
+    codes = [EXIT_CODES.get(status, ExitCode.FAILED) for status in statuses]
+    if stopped:
+        # Asked to stop: finishing the batch and leaving is a clean exit.
+        codes = [ExitCode.OK if code == ExitCode.PARTIAL else code for code in codes]
+    if fail_if_locked and "skipped" in statuses:
+        codes.append(ExitCode.LOCKED)
+    for worst in (ExitCode.FAILED, ExitCode.PARTIAL, ExitCode.LOCKED):
+        if worst in codes:
+            return worst
+    return ExitCode.OK
 
 
 @click.command("retry")
 @click.option("--connector", help="only this connector (e.g. salesforce)")
 @click.option("--database", "database", help="state database URL (default: settings)")
-def retry(connector: str | None, database: str | None) -> None:
+@tenant_option
+def retry(connector: str | None, database: str | None, selection: TenantSelection) -> None:
     """Send every open dead letter again; what goes through is resolved.
 
     Exits 3 (partial) while some are still rejected, 1 if the retry failed.
@@ -230,10 +293,10 @@ def retry(connector: str | None, database: str | None) -> None:
     from abmsync.sync.crm import configured
     from abmsync.sync.writeback import retry_dead_letters
 
-    settings = Settings()
-    url = database_url(database)
-    with domain_errors(), Store.open(url) as store:
-        outcome = retry_dead_letters(store, configured(settings), connector=connector)
+    with domain_errors():
+        state = selected_state(selection, database=database)
+    with domain_errors(), state.open_store() as store, configured(state.settings) as connectors:
+        outcome = retry_dead_letters(store, connectors, connector=connector)
     for (system, obj), stats in sorted(outcome.items()):
         console.print(
             f"{system} {obj}: {stats.written:,} resolved, {stats.rejected:,} still rejected"

@@ -14,6 +14,7 @@ from abmsync.connectors.base import (
     CheckItem,
     CheckReport,
     Connector,
+    Connectors,
     FieldMeta,
     FieldSpec,
     FieldType,
@@ -50,7 +51,8 @@ FIELD_KINDS: dict[str, tuple[FieldType, int | None, str]] = {
     "assignment_reason": (FieldType.STRING, 255, "ABM assignment reason"),
 }
 # Systems where the stage field is created as a picklist of the lifecycle's stages.
-STAGE_PICKLISTS = frozenset({"salesforce", "hubspot"})
+# A stage field that already exists as text stays text (``crm check`` says so).
+STAGE_PICKLISTS = frozenset({"salesforce", "hubspot", "dynamics"})
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,12 @@ class Installed:
     created: list[str]
 
 
-def configured(settings: Settings) -> dict[str, Connector]:
-    """A connector for every system with any setting; one lacking a credential is an error."""
-    connectors: dict[str, Connector] = {}
+def configured(settings: Settings) -> Connectors:
+    """A connector for every system with any setting; one lacking a credential is an error.
+
+    Close them when done (``with configured(settings) as connectors:``).
+    """
+    connectors = Connectors()
     systems = settings.systems()
     sf = settings.salesforce
     if "salesforce" in systems and sf.instance_url and sf.client_id and sf.client_secret:
@@ -169,28 +174,28 @@ def field_specs(ruleset: RuleSet, system: str) -> list[FieldSpec]:
 def check_all(settings: Settings, ruleset: RuleSet | None) -> list[CheckReport]:
     """Check every configured system: authentication, quota, abmsync's fields."""
     reports = []
-    for system, connector in configured(settings).items():
-        try:
-            report = connector.check()
-        except AbmsyncError as exc:
-            report = CheckReport(
-                connector=system, items=[CheckItem(name="connect", ok=False, detail=str(exc))]
-            )
-        if ruleset is not None:
-            report = CheckReport(
-                connector=report.connector,
-                items=[*report.items, *_missing_fields(connector, field_specs(ruleset, system))],
-            )
-        reports.append(report)
+    with configured(settings) as connectors:
+        for system, connector in connectors.items():
+            try:
+                report = connector.check()
+            except AbmsyncError as exc:
+                report = CheckReport(
+                    connector=system, items=[CheckItem(name="connect", ok=False, detail=str(exc))]
+                )
+            if ruleset is not None:
+                missing = _missing_fields(connector, field_specs(ruleset, system))
+                report = CheckReport(connector=report.connector, items=[*report.items, *missing])
+            reports.append(report)
     return reports
 
 
 def install_fields(settings: Settings, ruleset: RuleSet) -> list[Installed]:
     """Create the fields the rules write back to, where they are missing (idempotent)."""
     installed = []
-    for system, connector in configured(settings).items():
-        for spec in field_specs(ruleset, system):
-            installed.append(Installed(system, spec.obj, connector.ensure_fields(spec)))
+    with configured(settings) as connectors:
+        for system, connector in connectors.items():
+            for spec in field_specs(ruleset, system):
+                installed.append(Installed(system, spec.obj, connector.ensure_fields(spec)))
     return installed
 
 
@@ -198,7 +203,7 @@ def _missing_fields(connector: Connector, specs: list[FieldSpec]) -> list[CheckI
     items = []
     for spec in specs:
         try:
-            present = set(connector.describe(spec.obj).fields)
+            present = connector.describe(spec.obj).fields
         except AbmsyncError as exc:
             items.append(CheckItem(name=f"{spec.obj} fields", ok=False, detail=str(exc)))
             continue
@@ -208,5 +213,14 @@ def _missing_fields(connector: Connector, specs: list[FieldSpec]) -> list[CheckI
             if missing
             else f"{len(spec.fields)} abmsync fields present"
         )
+        text = [
+            f.name
+            for f in spec.fields
+            if f.type is FieldType.PICKLIST
+            and f.name in present
+            and present[f.name].type in (FieldType.STRING, FieldType.TEXT)
+        ]
+        if text:
+            detail += f"; {', '.join(text)} stays a text field, not a picklist of the stages"
         items.append(CheckItem(name=f"{spec.obj} fields", ok=not missing, detail=detail))
     return items

@@ -12,6 +12,9 @@ Nothing is lost to a crash at any point: reads commit with their cursor, the
 pass commits its state before anything is written, and writes are planned
 from the whole snapshot against what was confirmed written, so the next run
 sends whatever a crashed one did not (upserts by key make a resend harmless).
+Writing moves the written records' modification stamps past the cursors, so
+a run's own writes come back in the next run's read, which recognises them
+by content and does not count them as changes (:func:`read_source`).
 ``progress`` hears each step and the records read and sent so far per object
 (:mod:`abmsync.sync.events`); the run logs its start and end, the reads, plans
 and writes log themselves (:mod:`abmsync.logs`).
@@ -29,11 +32,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any, TypeVar
 
 import polars as pl
 
-from abmsync.connectors.base import Batch, Connector, ObjectMeta
+from abmsync.connectors.base import Batch, Connector, Connectors, ObjectMeta
 from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
 from abmsync.logs import log_context
@@ -50,7 +54,13 @@ from abmsync.sync.account_writeback import (
 )
 from abmsync.sync.assemble import Assembled, assemble, owner_refs
 from abmsync.sync.events import Progress
-from abmsync.sync.lifecycle_job import EvaluatedPass, PassSummary, evaluate_pass, record_pass
+from abmsync.sync.lifecycle_job import (
+    EvaluatedPass,
+    PassSummary,
+    evaluate_pass,
+    load_opportunities,
+    record_pass,
+)
 from abmsync.sync.person_fields import hubspot_owner_ids
 from abmsync.sync.sources import ReadStats, Source, read_source
 from abmsync.sync.store import Store
@@ -89,9 +99,6 @@ USER_OBJECTS: dict[str, tuple[str, dict[str, str]]] = {
 }
 # Records one write call carries: sObject Collections, HubSpot batches, a Dataverse $batch.
 WRITE_CALL_SIZE = {"salesforce": 200, "hubspot": 100, "dynamics": 1000}
-# Entities whose records abmsync writes (scores on people) or creates (touchpoint
-# notes, skipped as echoes): the ones read back after a run's writes.
-READ_BACK_ENTITIES = ("people", "touchpoints", "accounts")
 SAMPLE = 5
 
 
@@ -200,7 +207,10 @@ def estimated_calls(plan: ObjectPlan) -> int:
 
 
 class SyncRun:
-    """One run over the configured sources and targets; call :meth:`run`."""
+    """One run over the configured sources and targets; call :meth:`run`.
+
+    Used as a context manager, it closes its connectors at the end.
+    """
 
     def __init__(
         self,
@@ -226,6 +236,18 @@ class SyncRun:
         self._briefs: AccountBriefs | None = None
         self._calls_before = self._calls_so_far()
 
+    def __enter__(self) -> SyncRun:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Close the run's connectors (``with open_run(...) as run:``)."""
+        Connectors(self.connectors).close()
+
     # -- the run ------------------------------------------------------------------
 
     def run(self) -> SyncSummary:
@@ -239,9 +261,33 @@ class SyncRun:
             return SyncSummary(
                 status="skipped", message="another sync of this configuration is running"
             )
-        summary = SyncSummary(status="running")
+        return self._execute(SyncSummary(status="running"), started)
+
+    def read_object(self, source_name: str, run_id: int | None = None) -> ReadStats:
+        """Read one source of a run on its own (one worker task), committing its cursor per batch.
+
+        The caller holds the run lock as :attr:`holder`; the read renews it.
+        """
+        source = next(s for s in self.sources if s.name == source_name)
+        return self._read_one(source, SyncSummary(status="running", run_id=run_id))
+
+    def finish_pass(
+        self, run_id: int, read: dict[str, ReadStats], read_calls: dict[str, int] | None = None
+    ) -> SyncSummary:
+        """Score, plan, write and record run ``run_id``, whose sources :meth:`read_object` read.
+
+        ``read_calls`` are the API calls those reads made, counted in the run's.
+        The caller holds the run lock as :attr:`holder`; it is released at the end.
+        """
+        summary = SyncSummary(
+            status="running", run_id=run_id, read=dict(read), api_calls=dict(read_calls or {})
+        )
+        return self._execute(summary, time.perf_counter(), read=False)
+
+    def _execute(self, summary: SyncSummary, started: float, *, read: bool = True) -> SyncSummary:
+        """Under the lock: start the run, run its steps, record how it ended, release the lock."""
         try:
-            if not self.options.dry_run:
+            if not self.options.dry_run and summary.run_id is None:
                 summary.run_id = self.store.start_run()
             with log_context(run_id=summary.run_id):
                 log.info(
@@ -253,7 +299,7 @@ class SyncRun:
                         "sources": [source.name for source in self.sources],
                     },
                 )
-                self._run(summary)
+                self._run(summary, read=read)
             if summary.status == "running":
                 summary.status = "dry-run" if self.options.dry_run else "succeeded"
                 if any(s.rejected for s in summary.sent.values()):
@@ -292,7 +338,10 @@ class SyncRun:
         return self.store.try_lock(LOCK, self.holder, self.options.lock_ttl)
 
     def _finish(self, summary: SyncSummary, started: float) -> None:
-        summary.api_calls = self.api_calls()
+        mine = self.api_calls()  # plus any made for this run elsewhere (finish_pass)
+        earlier = summary.api_calls
+        systems = sorted({*earlier, *mine})
+        summary.api_calls = {s: earlier.get(s, 0) + mine.get(s, 0) for s in systems}
         summary.api_quota = self.api_quota()
         summary.seconds = time.perf_counter() - started
         try:
@@ -344,11 +393,12 @@ class SyncRun:
                 calls[name] = int(budget.calls)
         return calls
 
-    def _run(self, summary: SyncSummary) -> None:
+    def _run(self, summary: SyncSummary, *, read: bool = True) -> None:
         rules = compile_rules(self.loaded, self.options.as_of or datetime.now(UTC))
         summary.as_of, summary.rules_version = rules.as_of, rules.version
         users = self._read_users()
-        self._read_all(summary)
+        if read:
+            self._read_all(summary)
         self.step("resolving people")
         assembled = assemble(self.store, self.sources, rules.ruleset, users)
         summary.people = assembled.people.height
@@ -371,6 +421,7 @@ class SyncRun:
             assembled.touchpoints,
             assembled.accounts,
             assembled.owners,
+            opportunities=load_opportunities(self.store, self.sources),
             progress=self.step,
         )
         summary.unreached = unreached(assembled, evaluated)
@@ -397,8 +448,6 @@ class SyncRun:
         for plan in summary.plans:
             self._check_stop()
             summary.sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
-        self._check_stop()
-        self._read_back(summary)
 
     # -- steps --------------------------------------------------------------------
 
@@ -427,9 +476,7 @@ class SyncRun:
             self._check_stop()
             summary.read[source.name] = self._read_one(source, summary)
 
-    def _read_one(
-        self, source: Source, summary: SyncSummary, *, read_back: bool = False
-    ) -> ReadStats:
+    def _read_one(self, source: Source, summary: SyncSummary) -> ReadStats:
         writeback = self.loaded.ruleset.writeback
         targets = {
             system: (t.object, t.external_id)
@@ -447,36 +494,11 @@ class SyncRun:
                 echo=echo_field(source.system, source.obj, targets),
                 run_id=summary.run_id,
                 stop=self._should_stop,
-                read_back=read_back,
                 progress=self.progress,
             )
         )
         self._renew_lock()
         return stats
-
-    def _read_back(self, summary: SyncSummary) -> None:
-        """Read the systems this run wrote to once more, so the next run starts after our writes.
-
-        Writing moves the records' modification stamps past the cursors, so
-        without this the next run would read every record written as if
-        someone had changed it. Read here, a record whose content is what the
-        snapshot holds is recognised as our own write and only moves the
-        cursor; a change someone made while the run was writing (even to a
-        record we wrote) differs from the snapshot and is kept as a change,
-        for the next run's pass. Nothing is filtered at the vendor by who
-        changed a record, so no one else's edit can be skipped.
-        """
-        wrote = {
-            name.partition("/")[0]
-            for name, stats in summary.sent.items()
-            if stats.written or stats.created
-        }
-        for source in self.sources:
-            if source.system not in wrote or source.entity not in READ_BACK_ENTITIES:
-                continue
-            self._check_stop()
-            stats = self._read_one(source, summary, read_back=True)
-            summary.read.setdefault(source.name, ReadStats()).add(stats)
 
     def _plan_accounts(
         self,

@@ -6,10 +6,12 @@ latest row at or before it, with the reasons and rules version recorded then:
 a score explained in March stays explained the way it was in March, whatever
 the rules say today.
 
-A person is found by email (in the snapshot of people the syncs read), by
-abmsync's own person id, or by a vendor record id (a Salesforce Lead or
-Contact id, a HubSpot contact id ...) through the cross-references. Nothing
-found, or more than one person, is a :class:`HistoryError` saying so.
+A person is found by email (in the snapshot of people the syncs read, or,
+for people scored only from files, by the email each pass recorded:
+:mod:`abmsync.sync.emails`), by abmsync's own person id, or by a vendor record
+id (a Salesforce Lead or Contact id, a HubSpot contact id ...) through the
+cross-references. Nothing found, or more than one person, is a
+:class:`HistoryError` saying so.
 """
 
 from __future__ import annotations
@@ -128,8 +130,10 @@ def find_person(store: Store, who: str) -> str:
             local = store.find_local(system, obj, vendor_id)
             if local is not None:
                 found.setdefault(local, []).append(f"{system} {obj} {vendor_id}")
+        for person_id in store.people_with_email(wanted):
+            found.setdefault(person_id, []).append("email")
         if not found:
-            # No record holds the email any more (deleted at the source, say): the
+            # Recorded before passes kept emails, and no record holds it any more: the
             # person id identity resolution gives that email still finds the ledgers.
             digest = _email_person_id(wanted)
             if _has_rows(store, digest):

@@ -65,7 +65,7 @@ SLA_EVENT_COLUMNS: dict[str, pl.DataType] = {
 # Columns that may be absent or null in a frame passed to the record_* methods.
 _NULLABLE: dict[str, frozenset[str]] = {
     "scores": frozenset(),
-    "stage_changes": frozenset({"from_stage", "reason"}),
+    "stage_changes": frozenset({"from_stage", "reason", "recorded_at"}),
     "assignments": frozenset({"queue"}),
     "sla_events": frozenset({"action", "owner_id", "escalate_to"}),
 }
@@ -159,6 +159,13 @@ class LedgerStore(StoreBase):
     def record_stage_changes(self, frame: pl.DataFrame, *, tx: Transaction | None = None) -> int:
         """Append stage changes (columns of ``STAGE_CHANGE_COLUMNS``); returns rows added."""
         return self._append(stage_changes, frame, STAGE_CHANGE_COLUMNS, tx)
+
+    def last_recorded_stage_change(self, *, tx: Transaction | None = None) -> datetime | None:
+        """The as-of time of the latest pass that recorded a stage change (None before any)."""
+        query = sa.select(sa.func.max(stage_changes.c.recorded_at))
+        with self._connect(tx, write=False) as connection:
+            value = connection.execute(query).scalar()
+        return utc(value) if value is not None else None
 
     def stage_changes(
         self, person_id: str | None = None, *, tx: Transaction | None = None

@@ -6,11 +6,18 @@ stood from the state database, moves them through the lifecycle, routes the
 people who entered a routing stage, evaluates SLA timers (reassigning or
 escalating breaches as the rules say), and stores ledgers and state in one
 transaction: a crash leaves the previous pass intact, never half of this one.
+
+Moves are stamped with the time of their evidence (see
+:mod:`abmsync.rules.lifecycle`), never before the previous pass, whose as-of
+time is the latest ``recorded_at`` of the stage-change ledger. Opportunities,
+when given, tell the lifecycle rules about each person's account
+(:func:`with_opportunities`). SLA clocks of people a pass moved into a routing
+stage or routed start when it handed them over, not at older evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +34,10 @@ from abmsync.rules.progress import STATE_COLUMNS, LifecycleOutcome, advance
 from abmsync.rules.routing import RoutingState, next_in_queue, route
 from abmsync.rules.scoring import ScoreResult, score
 from abmsync.rules.sla import SlaOutcome, evaluate_sla, restart_timers
-from abmsync.schema import TIMESTAMP
+from abmsync.schema import TIMESTAMP, conform
 from abmsync.sync.database import Transaction
 from abmsync.sync.scoring import Inputs, find_input, load_touchpoints
+from abmsync.sync.sources import Source
 from abmsync.sync.store import Store
 
 Progress = Callable[[str], None]
@@ -98,11 +106,13 @@ def run_pass(
     inputs: Inputs,
     *,
     database_url: str,
+    namespace: str | None = None,
     owners: Path | None = None,
     as_of: datetime | None = None,
     progress: Progress | None = None,
 ) -> PassSummary:
-    """Run one scoring and lifecycle pass as of ``as_of`` and record it."""
+    """Run one scoring and lifecycle pass as of ``as_of`` and record it (in a tenant's
+    ``namespace`` if given)."""
     step = progress or (lambda _: None)
     rules = compile_rules(loaded, as_of or datetime.now(UTC))
     step("reading data")
@@ -110,9 +120,18 @@ def run_pass(
     accounts = inputs.read("accounts", inputs.accounts) if inputs.accounts else None
     touchpoints = load_touchpoints(inputs) if inputs.touchpoints else None
     owner_frame = read_owners(owners or find_input(inputs.people.parent, "owners"))
-    with Store.open(database_url) as store:
+    deals = find_input(inputs.people.parent, "opportunities")
+    opportunities = read_records(deals) if deals is not None else None
+    with Store.open(database_url, namespace=namespace) as store:
         evaluated = evaluate_pass(
-            rules, store, people, touchpoints, accounts, owner_frame, progress=step
+            rules,
+            store,
+            people,
+            touchpoints,
+            accounts,
+            owner_frame,
+            opportunities=opportunities,
+            progress=step,
         )
         step("recording")
         with store.transaction() as tx:
@@ -167,6 +186,7 @@ def evaluate_pass(
     accounts: pl.DataFrame | None,
     owners: pl.DataFrame,
     *,
+    opportunities: pl.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> EvaluatedPass:
     """Score, move, route and time everyone, from the state stored in ``store``.
@@ -176,18 +196,25 @@ def evaluate_pass(
     """
     step = progress or (lambda _: None)
     people, matched = link_people_to_accounts(people, accounts)
+    people = with_opportunities(people, opportunities, rules.as_of)
     step("scoring")
     result = score(rules, people, touchpoints, accounts)
     step("moving people through the lifecycle")
     state = store.load_lifecycle_state()
-    outcome = advance(rules, result.people, state, result.window)
+    since = store.last_recorded_stage_change()
+    outcome = advance(rules, result.people, state, result.window, since=since)
     step("routing")
     routed_state, assignments, unassigned, pointers = _route(
         rules, result, outcome, owners, store.load_routing_pointers()
     )
     step("checking SLA timers")
     sla, routed_state, sla_assignments, pointers = _sla(
-        rules, store.load_sla_timers(), routed_state, owners, pointers
+        rules,
+        store.load_sla_timers(),
+        routed_state,
+        owners,
+        pointers,
+        _handed_over(rules, outcome, assignments),
     )
     changed_state = routed_state.join(state, on=list(STATE_COLUMNS), how="anti", nulls_equal=True)
     return EvaluatedPass(
@@ -228,7 +255,49 @@ def record_pass(store: Store, evaluated: EvaluatedPass, *, tx: Transaction) -> i
     store.save_lifecycle_state(evaluated.changed_state, now=rules.as_of, tx=tx)
     store.replace_sla_timers(evaluated.sla.timers, tx=tx)
     store.save_routing_pointers(evaluated.pointers, now=rules.as_of, tx=tx)
+    store.save_person_emails(evaluated.result.people, now=rules.as_of, tx=tx)
     return score_rows
+
+
+def with_opportunities(
+    people: pl.DataFrame, opportunities: pl.DataFrame | None, as_of: datetime
+) -> pl.DataFrame:
+    """``people`` with what the lifecycle rules know of the opportunities at their account.
+
+    ``open_opportunities`` and ``won_opportunities`` count the account's open
+    and won opportunities created by ``as_of`` (0 without an account or
+    opportunities); ``opportunity_opened_at`` is the newest open one's
+    creation and ``won_at`` the newest win's close (not after ``as_of``): the
+    evidence times of moves to an opportunity or customer stage.
+    """
+    if "account_id" not in people.columns or opportunities is None or opportunities.is_empty():
+        return people
+    moment = pl.lit(as_of, dtype=TIMESTAMP)
+    deals = conform(opportunities, "opportunities").filter(
+        pl.col("account_id").is_not_null()
+        & (pl.col("created_at").is_null() | (pl.col("created_at") <= moment))
+    )
+    closed = pl.col("is_closed").fill_null(False)
+    won = pl.col("is_won").fill_null(False) & closed
+    facts = deals.group_by("account_id").agg(
+        (~closed).sum().cast(pl.Int64).alias("open_opportunities"),
+        won.sum().cast(pl.Int64).alias("won_opportunities"),
+        pl.col("created_at").filter(~closed).max().alias("opportunity_opened_at"),
+        pl.min_horizontal(pl.col("closed_at"), moment).filter(won).max().alias("won_at"),
+    )
+    names = [c for c in facts.columns if c != "account_id"]
+    return (
+        people.drop([c for c in names if c in people.columns])
+        .join(facts, on="account_id", how="left", maintain_order="left")
+        .with_columns(pl.col("open_opportunities", "won_opportunities").fill_null(0))
+    )
+
+
+def load_opportunities(store: Store, sources: Sequence[Source]) -> pl.DataFrame | None:
+    """Every system's opportunities from the snapshot (None when no source maps any)."""
+    frames = [s.load(store) for s in sources if s.entity == "opportunities"]
+    found = [frame for frame in frames if frame.height]
+    return pl.concat(found, how="diagonal_relaxed") if found else None
 
 
 def read_owners(path: Path | None) -> pl.DataFrame:
@@ -351,10 +420,24 @@ def _sla(
     state: pl.DataFrame,
     owners: pl.DataFrame,
     pointers: dict[str, int],
+    handed_over: pl.Series,
 ) -> tuple[SlaOutcome, pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    """Evaluate timers; reassign or escalate breaches as their rule says."""
+    """Evaluate timers; reassign or escalate breaches as their rule says.
+
+    People ``handed_over`` to sales by this pass: their clocks start now at the earliest.
+    """
     ruleset = rules.ruleset
-    outcome = evaluate_sla(ruleset, timers, state, rules.as_of)
+    people = state.select(
+        "person_id",
+        "stage",
+        "stage_entered_at",
+        "owner_id",
+        "queue",
+        pl.when(pl.col("person_id").is_in(handed_over.implode()))
+        .then(pl.lit(rules.as_of, dtype=TIMESTAMP))
+        .alias("owned_since"),
+    )
+    outcome = evaluate_sla(ruleset, timers, people, rules.as_of)
     breaches = outcome.events.filter(
         (pl.col("kind") == "breached") & pl.col("action").is_in(["reassign", "escalate"])
     ).join(state.select("person_id", "stage", "queue"), on=["person_id", "stage"], how="semi")
@@ -397,6 +480,22 @@ def _sla(
         )
         outcome = SlaOutcome(restarted.timers, pl.concat([outcome.events, restarted.events]))
     return outcome, state, reassigned, routing_state.pointers
+
+
+def _handed_over(
+    rules: CompiledRules, outcome: LifecycleOutcome, assignments: pl.DataFrame
+) -> pl.Series:
+    """People this pass handed to sales: it moved them into a routing stage or routed them.
+
+    Sales learn of such a move from this pass, however old its evidence.
+    """
+    routing = rules.ruleset.routing
+    entered = (
+        outcome.moved.filter(pl.col("to_stage").is_in(routing.entry_stages))["person_id"]
+        if routing is not None
+        else pl.Series("person_id", [], dtype=pl.String())
+    )
+    return pl.concat([entered, assignments["person_id"]]).unique()
 
 
 def _capacity_stages(ruleset: Any) -> list[str]:

@@ -7,38 +7,35 @@ scores, so a write-back key can name them:
   starts at, else ``mql``), from the stage-change ledger and this pass;
 - ``sla_due``: when the open SLA timer of the person's stage falls due;
 - ``assignment_reason``: the latest routing decision, ``"<rule>: <reason>"``;
-- ``hubspot_stage``: the stage as a value of HubSpot's ``lifecyclestage``;
+- ``hubspot_stage``: the stage as a value of HubSpot's ``lifecyclestage``
+  (``HUBSPOT_STAGES``, with the rules' ``writeback.hubspot_stages`` on top);
 - ``crm_score``: the total on the admins' ``score_scale`` (raw points if none).
 
-Datetimes are written as UTC ISO text to the second (``2026-11-29T12:00:00Z``)
-and the CRM's own rendering is read back into the same form
-(:func:`canonical_time`), so an unchanged time is never written again.
+``mql_date`` and ``sla_due`` are UTC datetimes: the planner writes them as ISO
+text to the second (``2026-11-29T12:00:00Z``) and reads the CRM's own
+rendering back into the same form (:mod:`abmsync.sync.canonical`), so an
+unchanged time is never written again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import get_args
+
 import polars as pl
 
-from abmsync.rules.model import ScoreScale
+from abmsync.connectors.base import Patch
+from abmsync.rules.model import HubSpotStage, ScoreScale
 from abmsync.schema import TIMESTAMP
 from abmsync.sync.lifecycle_job import EvaluatedPass
 from abmsync.sync.store import Store
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 REASON_LENGTH = 255
 # HubSpot's default lifecyclestage values, earliest first: HubSpot refuses to move a
 # record back along this order unless the value is cleared first.
-HUBSPOT_ORDER = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
-# abmsync stage -> HubSpot lifecyclestage; a stage not named here is "other".
+HUBSPOT_ORDER: tuple[str, ...] = get_args(HubSpotStage)
+# abmsync stage -> HubSpot lifecyclestage by default; a stage not named here is "other".
+# The rules file's ``writeback.hubspot_stages`` overrides it stage by stage.
 HUBSPOT_STAGES = {
     "subscriber": "subscriber",
     "lead": "lead",
@@ -51,13 +48,6 @@ HUBSPOT_STAGES = {
     "evangelist": "evangelist",
     "disqualified": "other",
 }
-_VENDOR_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%.f%z",  # Salesforce: 2026-11-29T12:00:00.000+0000
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S%.fZ",  # HubSpot: 2026-11-29T12:00:00.000Z
-    "%Y-%m-%dT%H:%M:%SZ",  # Dataverse: 2026-11-29T12:00:00Z
-    "%Y-%m-%d %H:%M:%S%.f%:z",  # a datetime column read as text
-)
 
 
 def scaled_score(total: pl.Expr, scale: ScoreScale | None) -> pl.Expr:
@@ -74,9 +64,13 @@ def scaled_score(total: pl.Expr, scale: ScoreScale | None) -> pl.Expr:
     return lo + (hi - lo) / (1.0 + (-(total - scale.midpoint) / scale.spread).exp())
 
 
-def hubspot_stage(stage: pl.Expr) -> pl.Expr:
-    """An abmsync stage as HubSpot's lifecyclestage value (null stays null)."""
-    mapped = stage.replace_strict(HUBSPOT_STAGES, default="other", return_dtype=pl.String)
+def hubspot_stage(stage: pl.Expr, chosen: Mapping[str, str] | None = None) -> pl.Expr:
+    """An abmsync stage as HubSpot's lifecyclestage value (null stays null).
+
+    ``chosen`` (the rules' ``writeback.hubspot_stages``) overrides ``HUBSPOT_STAGES``.
+    """
+    table = {**HUBSPOT_STAGES, **(chosen or {})}
+    mapped = stage.replace_strict(table, default="other", return_dtype=pl.String)
     return pl.when(stage.is_not_null()).then(mapped)
 
 
@@ -86,14 +80,38 @@ def hubspot_rank(value: pl.Expr) -> pl.Expr:
     return value.cast(pl.String).replace_strict(ranks, default=None, return_dtype=pl.Int64)
 
 
-def canonical_time(value: pl.Expr) -> pl.Expr:
-    """A datetime (or a vendor's text for one) as abmsync writes it; unparsable is null."""
-    text = value.cast(pl.String)
-    parsed = [
-        text.str.to_datetime(f, strict=False, time_zone="UTC", time_unit="ms")
-        for f in _VENDOR_FORMATS
-    ]
-    return pl.coalesce(parsed).dt.strftime(TIME_FORMAT)
+def backward_clears(
+    obj: str,
+    name: str,
+    patches: list[Patch],
+    crm: pl.DataFrame | None,
+    last: pl.DataFrame,
+) -> list[Patch]:
+    """Patches clearing ``name`` on records whose lifecyclestage moves back.
+
+    The value held now is the CRM's (as last read), else the one last written.
+    """
+    moving = {p.record_id: p.values[name] for p in patches if p.record_id and name in p.values}
+    if not moving:
+        return []
+    held: dict[str, object] = {}
+    for frame in (last, crm):
+        if frame is not None and name in frame.columns:
+            held.update(
+                frame.filter(pl.col("record_id").is_in(list(moving)) & pl.col(name).is_not_null())
+                .select("record_id", name)
+                .iter_rows()
+            )
+    pairs = pl.DataFrame(
+        {
+            "record_id": list(held),
+            "held": [str(v) for v in held.values()],
+            "wanted": [str(moving[r]) for r in held],
+        },
+        schema={"record_id": pl.String(), "held": pl.String(), "wanted": pl.String()},
+    )
+    back = pairs.filter(hubspot_rank(pl.col("wanted")) < hubspot_rank(pl.col("held")))
+    return [Patch(obj=obj, record_id=r, values={name: None}) for r in back["record_id"]]
 
 
 def mql_stage(evaluated: EvaluatedPass) -> str | None:
@@ -112,18 +130,19 @@ def person_fields(evaluated: EvaluatedPass, store: Store | None) -> pl.DataFrame
     pass's own changes and assignments are not recorded yet when it plans.
     """
     people = evaluated.state.select("person_id", "stage")
+    chosen = evaluated.rules.ruleset.writeback.hubspot_stages
     return (
         people.join(_mql_dates(evaluated, store), on="person_id", how="left")
         .join(_sla_due(evaluated), on="person_id", how="left")
         .join(_assignment_reasons(evaluated, store), on="person_id", how="left")
-        .with_columns(hubspot_stage(pl.col("stage")).alias("hubspot_stage"))
+        .with_columns(hubspot_stage(pl.col("stage"), chosen).alias("hubspot_stage"))
         .drop("stage")
     )
 
 
 def _mql_dates(evaluated: EvaluatedPass, store: Store | None) -> pl.DataFrame:
     stage = mql_stage(evaluated)
-    schema = {"person_id": pl.String(), "mql_date": pl.String()}
+    schema = {"person_id": pl.String(), "mql_date": TIMESTAMP}
     if stage is None:
         return pl.DataFrame(schema=schema)
     frames = [evaluated.outcome.changes.select("person_id", "to_stage", "changed_at")]
@@ -134,7 +153,7 @@ def _mql_dates(evaluated: EvaluatedPass, store: Store | None) -> pl.DataFrame:
         changes.filter(pl.col("to_stage") == stage)
         .group_by("person_id")
         .agg(pl.col("changed_at").max())
-        .select("person_id", pl.col("changed_at").dt.strftime(TIME_FORMAT).alias("mql_date"))
+        .select("person_id", pl.col("changed_at").alias("mql_date"))
     )
 
 
@@ -145,7 +164,7 @@ def _sla_due(evaluated: EvaluatedPass) -> pl.DataFrame:
         timers.join(evaluated.state.select("person_id", "stage"), on=["person_id", "stage"])
         .group_by("person_id")
         .agg(pl.col("due_at").min())
-        .select("person_id", pl.col("due_at").dt.strftime(TIME_FORMAT).alias("sla_due"))
+        .select("person_id", pl.col("due_at").alias("sla_due"))
     )
 
 

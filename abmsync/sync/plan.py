@@ -13,6 +13,11 @@ from backup, someone clearing the score): with ``abmsync_wins`` the value is
 written again, with ``crm_wins`` it stays empty (a cleared owner stays
 unassigned) and is reported. A record or field the CRM snapshot does not hold
 is compared with what abmsync last wrote instead: unknown is not empty.
+
+Values are compared in the canonical form of their kind
+(:mod:`abmsync.sync.canonical`): a CRM's ``"12.0"``, ``"true"`` or
+``2026-03-01T10:00:00.000+0000`` equals abmsync's 12, True or
+``2026-03-01T10:00:00Z``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from typing import Literal
 import polars as pl
 
 from abmsync.connectors.base import Patch
+from abmsync.sync.canonical import ValueKind, canonical, kind_of
 
 ConflictPolicy = Literal["crm_wins", "abmsync_wins"]
 ELLIPSIS = "…"
 KNOWN = "__known"
+SIDES = ("__want", "__was", "__now")  # a field's canonical desired, last written and CRM values
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class OwnedField:
     column: str  # result column, e.g. total
     digits: int | None = None  # round numbers to this many decimals before comparing
     length: int | None = None  # truncate text to the field's length
+    kind: ValueKind | None = None  # how values compare; None: the result column's type
 
 
 @dataclass(frozen=True)
@@ -70,26 +78,25 @@ def plan_writes(
     included) was edited by someone else: with ``crm_wins`` it is left alone
     (and reported), with ``abmsync_wins`` it is overwritten (and reported).
     """
-    values = desired.select("record_id", *[_desired_value(f).alias(f.name) for f in fields])
+    kinds = {f.name: f.kind or kind_of(desired.schema[f.column]) for f in fields}
+    values = desired.select(
+        "record_id",
+        *[_desired_value(f, kinds[f.name], desired.schema[f.column]).alias(f.name) for f in fields],
+    )
     names = [f.name for f in fields]
     written = _side(last_written, names, "__written")
     current = _side(crm_values, names, "__crm", mark_known=True)
-    joined = values.join(written, on="record_id", how="left").join(
-        current, on="record_id", how="left"
+    joined = _canonical_sides(
+        values.join(written, on="record_id", how="left").join(current, on="record_id", how="left"),
+        kinds,
     )
     conflicts: list[pl.DataFrame] = []
     patches_values: dict[str, dict[str, object]] = {}
     confirmed: dict[str, dict[str, object]] = {}
     changed_fields: dict[str, int] = {}
     for name in names:
-        # Vendors hand values back as text ("42.0"): compare in the desired value's type.
-        dtype = values.schema[name]
-        desired_col = pl.col(name)
-        written_col = pl.col(f"{name}__written").cast(dtype, strict=False)
-        crm_raw = pl.col(f"{name}__crm")
-        # An empty text is how some vendors say "cleared" (HubSpot): the same as null.
-        filled = crm_raw.cast(pl.String).str.len_chars() > 0
-        crm_col = pl.when(filled).then(crm_raw).otherwise(None).cast(dtype, strict=False)
+        sent = pl.col(name)
+        desired_col, written_col, crm_col = (pl.col(f"{name}{side}") for side in SIDES)
         # The CRM's value is known (possibly empty) when the snapshot holds the record.
         crm_known = pl.col(f"{name}__crm{KNOWN}").fill_null(False)
         edited = crm_known & written_col.is_not_null() & crm_col.ne_missing(written_col)
@@ -105,17 +112,18 @@ def plan_writes(
         )
         # Compare with what the CRM holds if known, else with what abmsync last wrote.
         baseline = pl.when(crm_known).then(crm_col).otherwise(written_col)
-        # abmsync never clears a field: no value wanted means no opinion.
-        needs = desired_col.is_not_null() & desired_col.ne_missing(baseline)
+        # abmsync never clears a field: no value wanted means no opinion. A value that
+        # cannot be read as its kind is sent as it is, for the vendor to judge.
+        needs = sent.is_not_null() & (desired_col.is_null() | desired_col.ne_missing(baseline))
         if policy == "crm_wins":
             needs = needs & ~edited
-        rows = joined.filter(needs).select("record_id", desired_col)
+        rows = joined.filter(needs).select("record_id", sent)
         changed_fields[name] = rows.height
         for record_id, value in rows.iter_rows():
             patches_values.setdefault(record_id, {})[name] = value
         held = desired_col.is_not_null() & crm_col.eq_missing(desired_col)
         known = joined.filter(held & written_col.ne_missing(desired_col))
-        for record_id, value in known.select("record_id", desired_col).iter_rows():
+        for record_id, value in known.select("record_id", sent).iter_rows():
             confirmed.setdefault(record_id, {})[name] = value
     patches = [
         Patch(obj=obj, record_id=record_id, values=fields_)
@@ -151,13 +159,39 @@ def truncate(text: pl.Expr, length: int) -> pl.Expr:
     )
 
 
-def _desired_value(owned: OwnedField) -> pl.Expr:
+def _desired_value(owned: OwnedField, kind: ValueKind, dtype: pl.DataType) -> pl.Expr:
+    """The value sent: rounded, cut to length, a time or date in the form abmsync writes."""
     value = pl.col(owned.column)
+    if kind in ("time", "date"):
+        return canonical(value, kind, dtype)
     if owned.digits is not None:
         return value.round(owned.digits)
     if owned.length is not None:
         return truncate(value.cast(pl.String), owned.length)
     return value
+
+
+def _canonical_sides(joined: pl.DataFrame, kinds: dict[str, ValueKind]) -> pl.DataFrame:
+    """``joined`` with each field's three values in canonical form, computed once.
+
+    Vendors hand values back their own way ("42.0", "true", ``+0000``), so the
+    CRM's are read as their kind; what abmsync wants and what it last wrote
+    are in the form it writes already (a time or date as its text).
+    """
+    columns = []
+    for name, kind in kinds.items():
+        for column, side in ((name, SIDES[0]), (f"{name}__written", SIDES[1])):
+            if kind in ("time", "date"):  # abmsync writes these as text in canonical form
+                ours = pl.col(column).cast(pl.String)
+            else:
+                ours = canonical(pl.col(column), kind, joined.schema[column])
+            columns.append(ours.alias(f"{name}{side}"))
+        crm, crm_type = pl.col(f"{name}__crm"), joined.schema[f"{name}__crm"]
+        if crm_type == pl.String:
+            # An empty text is how some vendors say "cleared" (HubSpot): the same as null.
+            crm = pl.when(crm.str.len_chars() > 0).then(crm)
+        columns.append(canonical(crm, kind, crm_type).alias(f"{name}{SIDES[2]}"))
+    return joined.with_columns(columns)
 
 
 def _side(

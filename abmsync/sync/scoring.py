@@ -111,6 +111,7 @@ def score_files(
     as_of: datetime | None = None,
     out: Path | None = None,
     database_url: str | None = None,
+    namespace: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[ScoreResult, ScoringSummary]:
     """Score the people in ``inputs`` and write/record the results.
@@ -118,7 +119,7 @@ def score_files(
     Nothing is written unless the whole job succeeds: the output file goes to
     a temporary name first, the ledger is recorded in one transaction, and
     only then is the file renamed into place. A failed run leaves neither a
-    (partial) output file nor ledger rows behind.
+    (partial) output file nor ledger rows behind. ``namespace`` is a tenant's.
     """
     step = progress or (lambda _: None)
     started = time.perf_counter()
@@ -142,7 +143,7 @@ def score_files(
     def record() -> None:
         if database_url is not None:
             step("recording the score ledger")
-            recorded.append(_record_ledger(public, database_url, result))
+            recorded.append(_record_ledger(public, database_url, namespace, result))
 
     if out is not None:
         step(f"writing {out.name}")
@@ -201,11 +202,16 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
     return {str(key): int(n) for key, n in counted.iter_rows()}
 
 
-def _record_ledger(public: pl.DataFrame, database_url: str, result: ScoreResult) -> int:
+def _record_ledger(
+    public: pl.DataFrame, database_url: str, namespace: str | None, result: ScoreResult
+) -> int:
     from abmsync.sync.store import Store
 
     ledger = public.select(
         "person_id", "fit", "engagement", "total", "grade", "band", "priority", "reasons"
     )
-    with Store.open(database_url) as store:
-        return store.record_scores(ledger, rules_version=result.rules.version, as_of=result.as_of)
+    with Store.open(database_url, namespace=namespace) as store, store.transaction() as tx:
+        store.save_person_emails(result.people, now=result.as_of, tx=tx)
+        return store.record_scores(
+            ledger, rules_version=result.rules.version, as_of=result.as_of, tx=tx
+        )

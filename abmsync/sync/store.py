@@ -8,7 +8,8 @@ when workers share it) and holds:
 - the normalized snapshot (``abmsync.sync.snapshot``);
 - the append-only score, stage, assignment and SLA ledgers (``abmsync.sync.ledger``);
 - runs, dead letters and locks (``abmsync.sync.runlog``);
-- current lifecycle state, SLA timers and routing pointers (``abmsync.sync.state``).
+- current lifecycle state, SLA timers and routing pointers (``abmsync.sync.state``);
+- each scored person's email (``abmsync.sync.emails``).
 
 The schema is created and upgraded only by the Alembic migrations, which
 ``Store.open`` applies. A cursor must move only once the data it covers is
@@ -33,7 +34,9 @@ import sqlalchemy as sa
 from abmsync.schema import SchemaError, SourceRef
 from abmsync.sync.bulk import Insert, dialect_insert, insert_frame
 from abmsync.sync.database import StoreError, Transaction, open_engine
+from abmsync.sync.emails import PersonEmailStore
 from abmsync.sync.ledger import LedgerStore
+from abmsync.sync.namespace import create_namespace, namespaced_url
 from abmsync.sync.runlog import RunLogStore
 from abmsync.sync.snapshot import SnapshotStore
 from abmsync.sync.state import StateStore
@@ -42,17 +45,24 @@ from abmsync.sync.tables import cursors, xrefs
 XREF_COLUMNS = ("entity", "local_id", "system", "obj", "vendor_id")
 
 
-class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore):
+class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore, PersonEmailStore):
     """The state database of one abmsync deployment. Open it with ``Store.open(url)``."""
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, namespace: str | None = None) -> Store:
         """Open the state database at ``url`` and migrate it to the newest schema.
 
         ``url`` is e.g. ``sqlite:///abmsync.db`` (the file is created) or
-        ``postgresql+psycopg://user:password@host/dbname``. Raises ``StoreError``
-        with a one-line message (never showing the password) when it cannot.
+        ``postgresql+psycopg://user:password@host/dbname``. With ``namespace``
+        (a tenant's), a PostgreSQL store lives in that schema, created and
+        migrated on first use (:mod:`abmsync.sync.namespace`). Raises
+        ``StoreError`` with a one-line message (never showing the password)
+        when it cannot.
         """
+        if namespace is not None:
+            confined = namespaced_url(url, namespace)  # checks the name first
+            create_namespace(url, namespace)
+            url = confined
         return cls(open_engine(url))
 
     def close(self) -> None:

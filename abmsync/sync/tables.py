@@ -150,7 +150,8 @@ stage_changes = sa.Table(
     sa.Column("rule", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("rules_version", sa.String(100), nullable=False),
-    sa.Column("changed_at", UtcDateTime, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),  # when the evidence says it happened
+    sa.Column("recorded_at", UtcDateTime),  # as-of time of the pass that recorded it
     sa.Index("ix_stage_changes_person_id_changed_at", "person_id", "changed_at"),
 )
 
@@ -218,6 +219,15 @@ written_values = sa.Table(
     sa.Column("written_at", UtcDateTime, nullable=False),
 )
 
+person_emails = sa.Table(
+    "person_emails",
+    metadata,
+    sa.Column("person_id", sa.String(255), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_person_emails_email", "email"),
+)
+
 routing_pointers = sa.Table(
     "routing_pointers",
     metadata,
@@ -252,6 +262,22 @@ locks = sa.Table(
     sa.Column("holder", sa.String(255), nullable=False),
     sa.Column("acquired_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# A worker run's partitions that are read (abmsync.workers.partitions).
+run_partitions = sa.Table(
+    "run_partitions",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.Integer,
+        sa.ForeignKey("runs.id", ondelete="CASCADE", name="fk_run_partitions_run_id_runs"),
+        primary_key=True,
+    ),
+    sa.Column("source", sa.String(300), primary_key=True),
+    sa.Column("stats", JsonText, nullable=False),
+    sa.Column("api_calls", JsonText, nullable=False),
+    sa.Column("done_at", UtcDateTime, nullable=False),
 )
 
 TABLE_NAMES: tuple[str, ...] = tuple(metadata.tables)

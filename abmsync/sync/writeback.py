@@ -1,12 +1,15 @@
 """The write half of a sync: plan the minimal patches, send them, record what stuck.
 
 For every object the rules' ``writeback:`` section names, :func:`plan_object`
-compares what abmsync wants each owned field to hold with what it last wrote
-and what the CRM holds now (:func:`abmsync.sync.plan.plan_writes`), so an
-unchanged record costs nothing. :func:`send_plan` writes the patches in
-chunks; per chunk, in one transaction, it stores the values the vendor
-confirmed as "last written", files rejected records as dead letters with the
-vendor's code and message, and resolves dead letters that now went through.
+(people) or :func:`abmsync.sync.account_writeback.plan_account_object`
+(accounts) says what abmsync wants each owned field to hold, and
+:func:`plan_owned` compares it with what abmsync last wrote and what the CRM
+holds now (:func:`abmsync.sync.plan.plan_writes`), each value in the canonical
+form of its kind, so an unchanged record costs nothing. :func:`send_plan`
+writes the patches in chunks; per chunk, in one transaction, it stores the
+values the vendor confirmed as "last written", files rejected records as dead
+letters with the vendor's code and message, and resolves dead letters that
+now went through.
 A rejected record never blocks the rest of its batch, nor the cursor.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,9 +27,10 @@ import polars as pl
 from abmsync.connectors.base import Connector, FieldType, ObjectMeta, Patch, WriteResult
 from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, WriteBack
 from abmsync.sync.assemble import Assembled
+from abmsync.sync.canonical import kind_of, sent_as_text
 from abmsync.sync.events import Progress, ProgressEvent, ignore
 from abmsync.sync.lifecycle_job import EvaluatedPass
-from abmsync.sync.person_fields import canonical_time, hubspot_rank, person_fields, scaled_score
+from abmsync.sync.person_fields import backward_clears, person_fields, scaled_score
 from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
 from abmsync.sync.runlog import DeadLetter
 from abmsync.sync.store import Store
@@ -34,8 +38,7 @@ from abmsync.sync.touchpoints import desired_touchpoints
 
 CHUNK = 1000  # patches per write call group and per transaction
 log = logging.getLogger(__name__)
-NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})
-TIME_KEYS = frozenset({"mql_date", "sla_due"})
+NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})  # rounded to score_digits
 
 
 @dataclass(frozen=True)
@@ -116,22 +119,64 @@ def plan_object(
             pl.col("owner_id").replace_strict(translate, default=None).alias("owner_id")
         )
         unresolved = named - int(desired["owner_id"].is_not_null().sum())
+    columns = {key: WRITEBACK_COLUMNS[key] for key in keys}
+    return plan_owned(
+        store,
+        system,
+        obj,
+        keys,
+        desired,
+        columns,
+        meta,
+        writeback,
+        rounded=NUMERIC_KEYS,
+        unresolved_owners=unresolved,
+    )
+
+
+def plan_owned(
+    store: Store,
+    system: str,
+    obj: str,
+    keys: dict[str, str],
+    desired: pl.DataFrame,
+    columns: Mapping[str, str],
+    meta: ObjectMeta,
+    writeback: WriteBack,
+    *,
+    rounded: frozenset[str] = frozenset(),
+    unresolved_owners: int = 0,
+) -> ObjectPlan:
+    """Plan the owned fields ``keys`` (write-back key -> vendor field) of ``system``/``obj``.
+
+    ``desired`` has ``record_id`` and, per key, the column ``columns[key]``
+    with the value abmsync wants. Each field is compared in the canonical
+    form of its value's kind (:func:`abmsync.sync.canonical.kind_of`: the
+    column's type, or for text the vendor field's type), keys in ``rounded``
+    after rounding to the rules' ``score_digits``, and text cut to the field's
+    length; each key's conflict policy settles hand edits. A HubSpot
+    lifecyclestage moving back is cleared first (``ObjectPlan.clears``).
+    """
     groups: dict[Policy, list[OwnedField]] = {}
     for key, name in keys.items():
         spec = meta.fields.get(name)
-        length = spec.length if spec is not None and spec.type in _TEXT else None
-        digits = writeback.score_digits if key in NUMERIC_KEYS else None
-        owned = OwnedField(name=name, column=WRITEBACK_COLUMNS[key], digits=digits, length=length)
+        field_type = spec.type if spec is not None else None
+        column = columns[key]
+        kind = kind_of(desired.schema[column], field_type)
+        if sent_as_text(desired.schema[column], field_type):
+            desired = desired.with_columns(pl.col(column).cast(pl.String).alias(f"{column}__text"))
+            column = f"{column}__text"
+        owned = OwnedField(
+            name=name,
+            column=column,
+            digits=writeback.score_digits if key in rounded else None,
+            length=field_length(meta, name),
+            kind=kind,
+        )
         groups.setdefault(writeback.policy(key), []).append(owned)
     last = store.load_written_values(system, obj)
     stored = store.load_snapshot(f"crm@{system}/{obj}")
     crm = stored.rename({"id": "record_id"}) if "id" in stored.columns else None
-    times = [n for k, n in keys.items() if k in TIME_KEYS]
-    if crm is not None:
-        # The CRM renders a datetime its own way: compare in the form abmsync writes.
-        crm = crm.with_columns(
-            canonical_time(pl.col(n)).alias(n) for n in times if n in crm.columns
-        )
     plans = [
         plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)
         for policy, fields in groups.items()
@@ -139,44 +184,18 @@ def plan_object(
     plan = _merge(obj, plans, desired.height)
     clears = []
     if "hubspot_stage" in keys:
-        clears = _backward_clears(obj, keys["hubspot_stage"], plan.patches, crm, last)
+        clears = backward_clears(obj, keys["hubspot_stage"], plan.patches, crm, last)
     return _logged(
-        ObjectPlan(system, obj, plan, plan.patches, unresolved_owners=unresolved, clears=clears)
+        ObjectPlan(
+            system, obj, plan, plan.patches, unresolved_owners=unresolved_owners, clears=clears
+        )
     )
 
 
-def _backward_clears(
-    obj: str,
-    name: str,
-    patches: list[Patch],
-    crm: pl.DataFrame | None,
-    last: pl.DataFrame,
-) -> list[Patch]:
-    """Patches clearing ``name`` on records whose lifecyclestage moves back.
-
-    The value held now is the CRM's (as last read), else the one last written.
-    """
-    moving = {p.record_id: p.values[name] for p in patches if p.record_id and name in p.values}
-    if not moving:
-        return []
-    held: dict[str, object] = {}
-    for frame in (last, crm):
-        if frame is not None and name in frame.columns:
-            held.update(
-                frame.filter(pl.col("record_id").is_in(list(moving)) & pl.col(name).is_not_null())
-                .select("record_id", name)
-                .iter_rows()
-            )
-    pairs = pl.DataFrame(
-        {
-            "record_id": list(held),
-            "held": [str(v) for v in held.values()],
-            "wanted": [str(moving[r]) for r in held],
-        },
-        schema={"record_id": pl.String(), "held": pl.String(), "wanted": pl.String()},
-    )
-    back = pairs.filter(hubspot_rank(pl.col("wanted")) < hubspot_rank(pl.col("held")))
-    return [Patch(obj=obj, record_id=r, values={name: None}) for r in back["record_id"]]
+def field_length(meta: ObjectMeta, name: str) -> int | None:
+    """The length a text field ``name`` of ``meta`` holds (None: not text, or no limit)."""
+    spec = meta.fields.get(name)
+    return spec.length if spec is not None and spec.type in _TEXT else None
 
 
 def plan_touchpoints(

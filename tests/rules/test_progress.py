@@ -92,10 +92,12 @@ def run(
     at: datetime,
     state: pl.DataFrame | None = None,
     tps: pl.DataFrame | None = None,
+    since: datetime | None = None,
 ) -> LifecycleOutcome:
     rules = compile_rules(RULES, at)
     result = score(rules, frame, tps)
-    return advance(rules, result.people, empty_state() if state is None else state, result.window)
+    current = empty_state() if state is None else state
+    return advance(rules, result.people, current, result.window, since=since)
 
 
 def stage_of(outcome: LifecycleOutcome, person: str) -> str:
@@ -206,3 +208,77 @@ def test_a_fast_track_touchpoint_exactly_within_days_old_still_counts() -> None:
     outcome = run(frame, T0, tps=tps)
     assert stage_of(outcome, "p0") == "mql"
     assert stage_of(outcome, "p1") == "lead"
+
+
+def test_a_move_is_stamped_with_the_crm_time_of_sales_verdict() -> None:
+    placed = run(people({"stage": "mql"}), T0)
+    verdict = T0 + timedelta(days=2, hours=3)
+    frame = people({"stage": "mql", "crm_status": "Rejected", "crm_status_at": verdict})
+    outcome = run(frame, T0 + timedelta(days=7), placed.state, since=T0)
+    change = outcome.changes.row(0, named=True)
+    assert (change["to_stage"], change["changed_at"]) == ("recycled", verdict)
+    assert change["recorded_at"] == T0 + timedelta(days=7)
+    assert outcome.state.row(0, named=True)["stage_entered_at"] == verdict
+
+
+def test_a_move_is_never_stamped_before_the_previous_pass_nor_after_this_one() -> None:
+    placed = run(people({"stage": "mql"}, {"stage": "mql"}), T0 - timedelta(days=30))
+    frame = people(
+        {"stage": "mql", "crm_status": "Rejected", "crm_status_at": T0 - timedelta(days=20)},
+        {"stage": "mql", "crm_status": "Rejected", "crm_status_at": T0 + timedelta(days=9)},
+    )
+    outcome = run(frame, T0 + timedelta(days=7), placed.state, since=T0)
+    stamps = dict(outcome.changes.select("person_id", "changed_at").iter_rows())
+    assert stamps == {"p0": T0, "p1": T0 + timedelta(days=7)}
+
+
+def test_a_fast_track_is_stamped_with_its_form_and_a_threshold_with_the_newest_touch() -> None:
+    created = T0 - timedelta(days=40)
+    frame = people(
+        {"created_at": created},
+        {"created_at": created, "industry": "Software"},
+    )
+    form, ebook = T0 - timedelta(days=3), T0 - timedelta(days=5)
+    tps = touches(
+        ("p0", "form_submit", form, "https://x.io/contact-sales"),
+        ("p1", "form_submit", ebook, "/ebook"),
+    )
+    outcome = run(frame, T0, tps=tps)
+    moves = outcome.changes.filter(pl.col("from_stage").is_not_null())
+    assert dict(moves.select("person_id", "rule").iter_rows()) == {
+        "p0": "fast track: contact sales",
+        "p1": "qualified",
+    }
+    assert dict(moves.select("person_id", "changed_at").iter_rows()) == {"p0": form, "p1": ebook}
+    # Placed in the initial stage when they were created: a real stint before the move.
+    placements = outcome.changes.filter(pl.col("from_stage").is_null())
+    assert (placements["changed_at"] == created).all()
+    assert (outcome.changes["recorded_at"] == T0).all()
+
+
+def test_a_condition_on_the_clock_is_stamped_at_the_pass() -> None:
+    first = run(people({"stage": "mql"}), T0)
+    later = run(people({"stage": "mql"}), T0 + timedelta(days=31), first.state, since=T0)
+    assert later.changes.row(0, named=True)["changed_at"] == T0 + timedelta(days=31)
+
+
+def test_a_pass_not_after_the_previous_one_moves_nobody() -> None:
+    frame = people({"stage": "mql", "crm_status": "Rejected", "crm_status_at": T0})
+    placed = run(people({"stage": "mql"}), T0 - timedelta(days=3))
+    assert run(frame, T0, placed.state, since=T0).changes.is_empty()
+    assert run(frame, T0 - timedelta(days=1), placed.state, since=T0).changes.is_empty()
+    assert stage_of(run(frame, T0 + timedelta(hours=1), placed.state, since=T0), "p0") == "recycled"
+
+
+def test_a_crm_time_read_as_text_is_evidence_and_an_unreadable_one_is_not() -> None:
+    placed = run(people({"stage": "mql"}, {"stage": "mql"}), T0)
+    frame = people(
+        {"stage": "mql", "crm_status": "Rejected", "crm_status_at": "2026-04-03T09:30:00.000+0000"},
+        {"stage": "mql", "crm_status": "Rejected", "crm_status_at": "last Tuesday"},
+    )
+    outcome = run(frame, T0 + timedelta(days=7), placed.state, since=T0)
+    stamps = dict(outcome.changes.select("person_id", "changed_at").iter_rows())
+    assert stamps == {
+        "p0": datetime(2026, 4, 3, 9, 30, tzinfo=UTC),
+        "p1": T0 + timedelta(days=7),
+    }

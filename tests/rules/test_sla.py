@@ -544,3 +544,36 @@ def test_the_report_reads_the_ledger_evaluate_sla_writes() -> None:
     report = sla_report(events, CHANGES.head(0), stage="mql", accepted=["sal"])
     assert (report.started, report.met, report.breached, report.still_open) == (2, 1, 1, 0)
     assert report.breach_rate == pytest.approx(0.5)
+
+
+# Handed over later than the evidence ---------------------------------------------------
+
+
+def test_a_timer_starts_when_the_person_was_handed_over_not_at_older_evidence() -> None:
+    entered_last_month = people(("p1", "mql", hours(-24 * 30), "o1")).with_columns(
+        pl.lit(T0, dtype=TIMESTAMP).alias("owned_since")
+    )
+    outcome = evaluate_sla(ruleset(), NO_TIMERS, entered_last_month, T0)
+    assert only_event(outcome)["kind"] == "started"
+    assert (timer(outcome, "p1")["started_at"], timer(outcome, "p1")["status"]) == (T0, "open")
+
+
+def test_without_a_hand_over_time_an_old_stage_entry_is_already_late() -> None:
+    outcome = evaluate_sla(ruleset(), NO_TIMERS, people(("p1", "mql", hours(-100), "o1")), T0)
+    assert kinds(outcome) == [("p1", "started"), ("p1", "breached")]
+
+
+def test_acceptance_is_met_at_the_crm_time_of_the_move_not_at_the_next_sync() -> None:
+    started = evaluate_sla(ruleset(), NO_TIMERS, people(("p1", "mql", T0, "o1")), T0).timers
+    # A week later the sync sees the acceptance, stamped with the CRM's time: 5 hours in.
+    outcome = evaluate_sla(ruleset(), started, people(("p1", "sal", hours(5), "o1")), hours(168))
+    assert (only_event(outcome)["kind"], only_event(outcome)["occurred_at"]) == ("met", hours(5))
+    late = evaluate_sla(ruleset(), started, people(("p1", "sal", hours(60), "o1")), hours(168))
+    assert (only_event(late)["kind"], only_event(late)["occurred_at"]) == ("breached", hours(48))
+
+
+def test_a_move_stamped_at_the_hand_over_itself_closes_the_timer_then() -> None:
+    started = evaluate_sla(ruleset(), NO_TIMERS, people(("p1", "mql", T0, "o1")), T0).timers
+    # The next pass finds the evidence predates the hand-over: the move is stamped at it.
+    outcome = evaluate_sla(ruleset(), started, people(("p1", "sql", T0, "o1")), hours(168))
+    assert (only_event(outcome)["kind"], only_event(outcome)["occurred_at"]) == ("met", T0)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from pydantic import SecretStr
 
-from abmsync.connectors.base import Cursor
+from abmsync.connectors.base import Cursor, SelectsFields
 from abmsync.connectors.hubspot.connector import HubSpotConnector
 from abmsync.connectors.mapping import apply_mapping, load_mapping
 from abmsync.connectors.salesforce.connector import SalesforceConnector
@@ -75,7 +75,10 @@ def mapped(emulators: Emulators, mapping: str, obj: str) -> pl.DataFrame:
     connector: SalesforceConnector | HubSpotConnector = (
         emulators.hubspot if mapping.startswith("hubspot") else emulators.salesforce
     )
-    return apply_mapping(load_mapping(MAPPINGS / mapping), read(connector, obj, None).records)
+    loaded = load_mapping(MAPPINGS / mapping)
+    if isinstance(connector, SelectsFields):  # relationship fields are read only when asked
+        connector.select_fields(obj, loaded.vendor_fields)
+    return apply_mapping(loaded, read(connector, obj, None).records)
 
 
 def ids_of(summary: SeedSummary, system: str, obj: str) -> pl.DataFrame:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from abmsync.connectors.base import Connector
+from abmsync.connectors.base import Connectors
 from abmsync.connectors.hubspot.connector import HubSpotConnector
 from abmsync.connectors.salesforce.connector import SalesforceConnector
 from abmsync.rules.loader import LoadedRules, load_rules
@@ -146,33 +146,37 @@ class CrmEnv:
     database: str
     loaded: LoadedRules
 
-    def connectors(self, **options: Any) -> dict[str, Connector]:
+    def connectors(self, **options: Any) -> Connectors:
+        """Connectors to the emulators; close them (``with``) when done."""
         config = SandboxConfig()
-        return {
-            "salesforce": SalesforceConnector(
-                self.sf_url,
-                config.client_id,
-                SecretStr(config.client_secret),
-                verify=self.sf_ca,
-                timeout=options.get("timeout", 10),
-                budget=options.get("salesforce_budget"),
-            ),
-            "hubspot": HubSpotConnector(
-                SecretStr(TOKEN),
-                host=self.hs_url,
-                timeout=options.get("timeout", 10),
-                budget=options.get("hubspot_budget"),
-            ),
-        }
+        return Connectors(
+            {
+                "salesforce": SalesforceConnector(
+                    self.sf_url,
+                    config.client_id,
+                    SecretStr(config.client_secret),
+                    verify=self.sf_ca,
+                    timeout=options.get("timeout", 10),
+                    budget=options.get("salesforce_budget"),
+                ),
+                "hubspot": HubSpotConnector(
+                    SecretStr(TOKEN),
+                    host=self.hs_url,
+                    timeout=options.get("timeout", 10),
+                    budget=options.get("hubspot_budget"),
+                ),
+            }
+        )
 
-    def sources(self, connectors: dict[str, Connector]) -> list[Source]:
+    def sources(self, connectors: Connectors) -> list[Source]:
         files = [p for p in MAPPINGS.glob("*.yaml") if not p.name.startswith("files-")]
         return load_sources(files, list(connectors))
 
     def install_fields(self) -> None:
-        for system, connector in self.connectors().items():
-            for spec in field_specs(self.loaded.ruleset, system):
-                connector.ensure_fields(spec)
+        with self.connectors() as connectors:
+            for system, connector in connectors.items():
+                for spec in field_specs(self.loaded.ruleset, system):
+                    connector.ensure_fields(spec)
 
     def sync(
         self, *, as_of: datetime = AS_OF, budgets: dict[str, Any] | None = None, **options: Any
@@ -180,7 +184,7 @@ class CrmEnv:
         connectors = self.connectors(**{f"{k}_budget": v for k, v in (budgets or {}).items()})
         stop = options.pop("stop", lambda: False)
         progress = options.pop("progress", None)
-        with Store.open(self.database) as store:
+        with connectors, Store.open(self.database) as store:
             run = SyncRun(
                 self.loaded,
                 self.sources(connectors),
@@ -272,9 +276,8 @@ class CrmEnv:
 class Switch:
     """An ASGI app forwarding to whichever emulator the current test installed.
 
-    Servers start once per session (certificates and uvicorn take a moment,
-    and stopping one waits for clients' keep-alive connections); each test
-    swaps in fresh emulator apps behind them.
+    Servers start once per module (certificates and uvicorn take a moment);
+    each test swaps in fresh emulator apps behind them.
     """
 
     def __init__(self) -> None:

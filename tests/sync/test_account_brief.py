@@ -127,3 +127,26 @@ def test_a_rejected_account_is_a_dead_letter_until_a_later_sync_gets_it_through(
             assert store.list_dead_letters("salesforce", "Account", limit=1000) == []
         briefs = [r for r in env.sf_rows("Account", *BRIEF) if r["ABM_Tier__c"]]
         assert len(briefs) == len(letters)
+
+
+def test_the_crms_rendering_of_a_number_is_no_edit_and_a_flipped_checkbox_is(
+    synced: CrmEnv,
+) -> None:
+    account = engaged_account(synced)
+    company = next(
+        r
+        for r in synced.hubspot.records["companies"].values()
+        if r.properties.get("name") == account["Name"]
+    )
+    score, mqa = company.properties["abm_account_score"], company.properties["abm_mqa"]
+    rendered = f"{float(score):.3f}"  # the same number, as another hand would type it
+    assert rendered != score
+    flipped = "false" if mqa == "true" else "true"
+    synced.hubspot.update("companies", company, {"abm_account_score": rendered, "abm_mqa": flipped})
+    run = synced.sync(as_of=DEFAULT_AS_OF)
+    plan = next(p for p in run.plans if p.system == "hubspot" and p.obj == "companies")
+    assert plan.plan.conflicts["field"].to_list() == ["abm_mqa"]
+    assert [p.values for p in plan.patches] == [{"abm_mqa": mqa == "true"}]
+    assert run.sent["hubspot/companies"].written == 1
+    assert company.properties["abm_mqa"] == mqa
+    assert company.properties["abm_account_score"] == rendered

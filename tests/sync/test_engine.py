@@ -61,11 +61,27 @@ def test_first_sync_writes_scores_everywhere_and_a_second_writes_nothing(env: Cr
     assert second.counts()["written"] == 0
     assert all(stats.sent == 0 for stats in second.sent.values())
     assert env.salesforce.api_used > before  # it did read
-    # ... but only to learn that nothing changed: the first run's own writes were
-    # recognised when it read them back, so none comes back as a change.
+    # ... but only to learn that nothing changed: the first run's own writes came
+    # back and were recognised as its own, so none counts as a change.
     assert second.counts()["read"] == 0
-    assert all(stats.batches <= 1 for stats in second.read.values()), second.read
-    assert first.read["salesforce/Lead"].read_back == 4
+    assert all(stats.batches <= 2 for stats in second.read.values()), second.read
+    assert first.read["salesforce/Lead"].read_back == 0  # the first run reads nothing twice
+    assert second.read["salesforce/Lead"].read_back == 4
+    assert second.read["hubspot/contacts"].read_back == 3
+    third = env.sync()
+    assert third.counts()["read"] == 0 and third.counts()["written"] == 0
+
+
+def test_an_edit_made_after_our_write_is_a_change_not_our_echo(env: CrmEnv) -> None:
+    first = env.sync()
+    assert first.status == "succeeded", first.message
+    sam = lead(env, "sam@uni.edu")
+    # Someone edits a record abmsync has just written: a later stamp, other content.
+    env.salesforce.store.update("Lead", sam["Id"], {"Title": "VP Sales"})
+    second = env.sync(as_of=later(0.01))
+    assert second.read["salesforce/Lead"].records == 1  # the edit
+    assert second.read["salesforce/Lead"].read_back == 3  # the other leads: our writes
+    assert "not a buyer" not in lead(env, "sam@uni.edu")["ABM_Score_Reasons__c"]
 
 
 def test_an_edit_made_while_the_run_writes_is_kept_not_taken_for_our_own_write(
@@ -83,9 +99,10 @@ def test_an_edit_made_while_the_run_writes_is_kept_not_taken_for_our_own_write(
     assert first.status == "succeeded", first.message
     assert edited
     assert lead(env, "sam@uni.edu")["ABM_Grade__c"] == "D"  # scored before the edit
-    assert first.read["salesforce/Lead"].records == 4 + 1  # the edit, found reading back
+    assert first.read["salesforce/Lead"].records == 4
+    # The write's stamp is newer than the edit's and hides it; the content does not.
     second = env.sync(as_of=later(0.01))
-    assert second.counts()["read"] == 0  # nothing new to read: the edit is in the snapshot
+    assert second.read["salesforce/Lead"].records == 1  # the edit, not taken for our write
     assert "not a buyer" not in lead(env, "sam@uni.edu")["ABM_Score_Reasons__c"]
 
 
@@ -122,8 +139,7 @@ def test_a_rejected_record_is_dead_lettered_without_blocking_the_rest(env: CrmEn
         # The cursor moved past the rejected records all the same.
         assert store.get_cursor("salesforce", "Lead") is not None
     env.salesforce.validation_rules.clear()
-    connectors = env.connectors()
-    with Store.open(env.database) as store:
+    with env.connectors() as connectors, Store.open(env.database) as store:
         outcome = retry_dead_letters(store, connectors)
         assert outcome[("salesforce", "Lead")].written == 2
         assert store.list_dead_letters() == []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import polars as pl
 import pytest
 from pydantic import ValidationError
@@ -12,7 +10,6 @@ from abmsync.connectors.base import FieldType
 from abmsync.rules.model import RuleSet, ScoreScale, WriteBack
 from abmsync.sync.crm import field_specs
 from abmsync.sync.person_fields import (
-    canonical_time,
     hubspot_owner_ids,
     hubspot_rank,
     hubspot_stage,
@@ -95,22 +92,6 @@ def test_hubspot_order_knows_which_moves_go_backwards() -> None:
     assert frame.select(hubspot_rank(pl.col("v")))["v"].to_list() == [0, 2, 5, None, None]
 
 
-def test_vendor_datetimes_read_back_as_abmsync_writes_them() -> None:
-    texts = [
-        "2026-11-29T12:00:00.000+0000",  # Salesforce
-        "2026-11-29T12:00:00.000Z",  # HubSpot
-        "2026-11-29T12:00:00Z",  # Dataverse
-        "2026-11-29T13:00:00+01:00",
-        None,
-        "not a time",
-    ]
-    frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
-    out = frame.select(canonical_time(pl.col("t")))["t"].to_list()
-    assert out == ["2026-11-29T12:00:00Z"] * 4 + [None, None]
-    stamp = pl.DataFrame({"t": [datetime(2026, 11, 29, 12, tzinfo=UTC)]})
-    assert stamp.select(canonical_time(pl.col("t")))["t"].item() == "2026-11-29T12:00:00Z"
-
-
 def test_hubspot_owners_are_matched_by_the_crm_users_email() -> None:
     found = hubspot_owner_ids(
         ["own-001", "own-002", "lee@example.com", "own-404"],
@@ -174,5 +155,6 @@ def test_stage_fields_are_picklists_of_the_lifecycle_where_the_crm_has_them() ->
     hubspot = field_specs(ruleset, "hubspot")[0].fields
     assert [(f.name, f.type) for f in hubspot] == [("abm_stage", FieldType.PICKLIST)]
     dynamics = {f.name: f for f in field_specs(ruleset, "dynamics")[0].fields}
-    assert dynamics["abm_stage"].type is FieldType.STRING
+    assert dynamics["abm_stage"].type is FieldType.PICKLIST
+    assert dynamics["abm_stage"].picklist == ["lead", "mql", "sql"]
     assert dynamics["abm_reason"].length == 255

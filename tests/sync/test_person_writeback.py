@@ -8,7 +8,7 @@ with nothing new writes nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +110,27 @@ def test_a_backward_hubspot_stage_is_cleared_then_set(env: CrmEnv, tmp_path: Pat
     plan = next(p for p in run.plans if p.system == "hubspot" and p.obj == "contacts")
     assert [c.values for c in plan.clears] == [{"lifecyclestage": None}]
     assert _hubspot(env, "vera.lang@acme-robotics.com")["lifecyclestage"] == "lead"
+
+
+def test_a_time_moved_by_hand_is_put_back_and_the_same_time_in_another_offset_is_not(
+    env: CrmEnv, tmp_path: Path
+) -> None:
+    _staff(env, tmp_path)
+    _contact_sales(env.hubspot, "vera.lang@acme-robotics.com", days_ago=1)
+    assert env.sync().status == "succeeded"
+    vera = _vera(env)
+    mql = datetime.fromisoformat(str(vera["ABM_MQL_Date__c"]))
+    due = datetime.fromisoformat(str(vera["ABM_SLA_Due__c"]))
+    edits = {
+        "ABM_MQL_Date__c": (mql - timedelta(hours=1)).isoformat(),
+        "ABM_SLA_Due__c": due.astimezone(timezone(timedelta(hours=1))).isoformat(),
+    }
+    env.salesforce.store.update("Lead", str(vera["Id"]), edits)
+    run = env.sync()
+    assert run.status == "succeeded", run.message
+    plan = next(p for p in run.plans if p.system == "salesforce" and p.obj == "Lead")
+    assert plan.plan.conflicts["field"].to_list() == ["ABM_MQL_Date__c"]
+    assert [p.values for p in plan.patches] == [{"ABM_MQL_Date__c": f"{mql:%Y-%m-%dT%H:%M:%SZ}"}]
+    after = _vera(env)
+    assert datetime.fromisoformat(str(after["ABM_MQL_Date__c"])) == mql
+    assert datetime.fromisoformat(str(after["ABM_SLA_Due__c"])) == due

@@ -262,6 +262,14 @@ def test_a_snapshot_row_changes_its_updated_at_only_when_its_content_changes(sto
     assert store.load_snapshot("people", changed_since=T0)["id"].to_list() == ["p1", "p2"]
 
 
+def test_a_snapshot_loads_just_the_rows_asked_for_by_id(store: Store) -> None:
+    store.save_snapshot("people", people(("p1", "Engineer"), ("p2", "CFO"), ("p3", None)))
+    store.save_snapshot("owners", pl.DataFrame({"id": ["p1"], "name": ["Ada"]}))
+    picked = store.load_snapshot("people", ids=["p3", "p1", "p404"])
+    assert picked.select("id", "title").rows() == [("p1", "Engineer"), ("p3", None)]
+    assert store.load_snapshot("people", ids=[]).is_empty()
+
+
 def test_deleted_records_leave_the_snapshot(store: Store) -> None:
     store.save_snapshot("people", people(("p1", None), ("p2", None), ("p3", None)))
     assert store.delete_snapshot("people", ["p1", "p3", "p404"]) == 2
@@ -440,6 +448,7 @@ def test_stage_changes_are_appended_and_read_back_per_person(store: Store) -> No
             "reason": ["engagement 45 >= 40", None, None],
             "rules_version": ["v1", "v1", "v1"],
             "changed_at": [T0, T0, T0 + HOUR],
+            "recorded_at": [T0 + HOUR, T0 + HOUR, T0 + 2 * HOUR],
         }
     )
     assert store.record_stage_changes(frame) == 3

@@ -19,6 +19,11 @@ from abmsync.errors import ConfigError
 LANGUAGE = 1033  # English labels
 CRM = "Microsoft.Dynamics.CRM"
 PRIMARY_NAME = "abm_name"
+# The first value of a choice abmsync creates: the default publisher's option value
+# prefix (10000) followed by five digits, as Dataverse numbers custom options.
+FIRST_OPTION = 100_000_000
+# Ends the Description of every column abmsync creates: how ``describe`` tells them apart.
+CREATED_MARK = "(abmsync)"
 
 
 class Referenced(Protocol):
@@ -70,10 +75,24 @@ def attribute_body(spec: FieldMeta) -> dict[str, Any]:
     base: dict[str, Any] = {
         "SchemaName": spec.name,
         "DisplayName": label(spec.label or title(spec.name)),
-        "Description": label(f"{spec.label or title(spec.name)} (abmsync)"),
+        "Description": label(f"{spec.label or title(spec.name)} {CREATED_MARK}"),
         "RequiredLevel": {"Value": "None", "CanBeChanged": True},
     }
     kind = spec.type
+    if kind is FieldType.PICKLIST and spec.picklist:
+        # A local choice ("Create a choice column" in the article above).
+        return {
+            **typed(base, "Picklist"),
+            "OptionSet": {
+                "@odata.type": f"{CRM}.OptionSetMetadata",
+                "IsGlobal": False,
+                "OptionSetType": "Picklist",
+                "Options": [
+                    {"Value": FIRST_OPTION + i, "Label": label(text)}
+                    for i, text in enumerate(spec.picklist)
+                ],
+            },
+        }
     strings = {
         FieldType.STRING: "Text",
         FieldType.EMAIL: "Email",
@@ -175,7 +194,7 @@ def relationship_body(referencing: str, spec: FieldMeta, referenced: Referenced)
             "AttributeTypeName": {"Value": "LookupType"},
             "SchemaName": spec.name,
             "DisplayName": label(text),
-            "Description": label(f"{text} (abmsync)"),
+            "Description": label(f"{text} {CREATED_MARK}"),
             "RequiredLevel": {"Value": "None", "CanBeChanged": True},
         },
     }

@@ -23,6 +23,7 @@ from typing import Any
 from abmsync.connectors.base import FieldMeta, FieldType, ObjectMeta
 from abmsync.connectors.dynamics.client import DataverseClient, DynamicsTerminalError
 from abmsync.connectors.dynamics.definitions import (
+    CREATED_MARK,
     attribute_body,
     check_custom_name,
     key_body,
@@ -69,11 +70,16 @@ ENTITY_SELECT = (
 
 @dataclass(frozen=True)
 class Column:
-    """One readable column: its logical name, AttributeType and lookup targets."""
+    """One readable column: its logical name, AttributeType and lookup targets.
+
+    ``labelled``: a choice column abmsync created (its stage), read as its
+    labels, the way abmsync writes every choice; other choices read as numbers.
+    """
 
     name: str
     type: str
     targets: tuple[str, ...] = ()
+    labelled: bool = False
 
     @property
     def is_lookup(self) -> bool:
@@ -188,7 +194,10 @@ def describe_table(
                 str(fmt.get("Value") if isinstance(fmt, Mapping) else fmt), kind
             )
         targets = tuple(str(t) for t in item.get("Targets") or [])
-        columns[name] = Column(name, kind_name, targets)
+        labelled = kind_name == "Picklist" and label_text(item.get("Description")).endswith(
+            CREATED_MARK
+        )
+        columns[name] = Column(name, kind_name, targets, labelled)
         labels = choices.get(name)
         fields[name] = FieldMeta(
             name=name,

@@ -8,7 +8,12 @@ every row, page by page (``@odata.nextLink``), and its last page carries an
 once, latest values) and ``$deletedEntity`` items (``"reason": "deleted"``)
 for rows deleted since, then a new delta link. Change tracking allows no
 ``$filter``, ``$orderby``, ``$expand`` or ``$top``, so the parties of
-activities are read with one more (``$batch``) call per page.
+activities are read with one more (``$batch``) call per page, and the name of
+a polymorphic lookup's record (a campaign response's campaign) comes from the
+``OData.Community.Display.V1.FormattedValue`` annotation, asked for with
+``Prefer: odata.include-annotations`` when such a lookup is read
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/select-columns#formatted-values),
+as ``<lookup>_name``.
 
 The cursor value is JSON: ``{"next": link, "started": iso, "reload": bool}``
 while a listing pages, ``{"delta": link}`` once it is done. When Dataverse
@@ -46,6 +51,7 @@ from abmsync.errors import ConfigError, TerminalError
 
 log = logging.getLogger(__name__)
 LOOKUP_TARGET = "Microsoft.Dynamics.CRM.lookuplogicalname"
+FORMATTED = "OData.Community.Display.V1.FormattedValue"
 # Tables whose merged-away rows (merged = true, masterid set) are deletions.
 MERGEABLE = frozenset({"lead", "contact", "account"})
 MERGE_COLUMNS = ("merged", "masterid")
@@ -111,12 +117,22 @@ class LinkPaginator:
         return str(link)
 
 
-def prefer(page_size: int) -> str:
-    """The ``Prefer`` header of every change-tracking request (first page, next and delta)."""
+def prefer(page_size: int, *, formatted: bool = False) -> str:
+    """The ``Prefer`` header of every change-tracking request (first page, next and delta).
+
+    ``formatted`` adds the formatted values (every column gets one: asked for
+    only when a lookup's record name is read).
+    """
+    annotations = f"{LOOKUP_TARGET},{FORMATTED}" if formatted else LOOKUP_TARGET
     return (
         f"odata.track-changes,odata.maxpagesize={page_size},"
-        f'odata.include-annotations="{LOOKUP_TARGET}"'
+        f'odata.include-annotations="{annotations}"'
     )
+
+
+def names_lookups(described: Described, names: Sequence[str]) -> bool:
+    """Whether reading ``names`` reads a polymorphic lookup, whose record name is read too."""
+    return any(described.columns[n].polymorphic for n in names)
 
 
 def selected_in(link: str) -> set[str]:
@@ -137,8 +153,10 @@ def records_frame(
 ) -> pl.DataFrame:
     """Rows as a typed frame: logical names, lookups as ids, ``<lookup>_type`` where polymorphic.
 
-    Datetimes stay ISO strings (``2026-11-28T10:00:00Z``), choices integers,
-    money floats; the primary id column keeps its name (``leadid``).
+    Datetimes stay ISO strings (``2026-11-28T10:00:00Z``), choices integers
+    (but labels for those abmsync created), money floats; the primary id
+    column keeps its name (``leadid``). A polymorphic lookup also gives
+    ``<lookup>_name``, its record's name (null unless formatted values were asked for).
     """
     columns: dict[str, list[Any]] = {}
     schema: dict[str, Any] = {}
@@ -148,7 +166,11 @@ def records_frame(
         wire = column.wire_name
         schema[name] = _POLARS.get(kind, pl.String)
         values = [row.get(wire) for row in rows]
-        if kind is FieldType.NUMBER:
+        if column.labelled:
+            labels = {v: k for k, v in described.choices.get(name, {}).items()}
+            schema[name] = pl.String
+            values = [labels.get(int(v), str(v)) if v is not None else None for v in values]
+        elif kind is FieldType.NUMBER:
             values = [float(v) if v is not None else None for v in values]
         elif kind in (FieldType.INTEGER, FieldType.PICKLIST):
             values = [int(v) if v is not None else None for v in values]
@@ -156,6 +178,8 @@ def records_frame(
         if column.polymorphic:
             schema[f"{name}_type"] = pl.String
             columns[f"{name}_type"] = [row.get(f"{wire}@{LOOKUP_TARGET}") for row in rows]
+            schema[f"{name}_name"] = pl.String
+            columns[f"{name}_name"] = [row.get(f"{wire}@{FORMATTED}") for row in rows]
     return pl.DataFrame(columns, schema=schema)
 
 
@@ -184,7 +208,11 @@ class ChangeReader:
         if chosen is None:
             return names
         keep = chosen | {described.table.primary_id, "modifiedon", *MERGE_COLUMNS}
-        return [n for n in names if n in keep]
+        # ``regardingobjectid_name`` or ``_type`` alone reads the lookup it comes with
+        derived = {n.rpartition("_")[0] for n in chosen if n.endswith(("_name", "_type"))}
+        return [
+            n for n in names if n in keep or (n in derived and described.columns[n].polymorphic)
+        ]
 
     def read(self, obj: str, cursor: Cursor | None) -> Iterator[Batch]:
         """Yield the changes of ``obj`` after ``cursor`` (see the module docstring)."""
@@ -206,7 +234,7 @@ class ChangeReader:
             yield from self._listing(described, names, reload=True)
             return
         try:
-            page = self._get(link, obj)
+            page = self._get(link, described, names)
         except DynamicsTerminalError as error:
             if not isinstance(error, ChangeTokenExpiredError) and (
                 error.vendor is None or error.vendor.status != 400
@@ -221,15 +249,22 @@ class ChangeReader:
     def _listing(self, described: Described, names: list[str], *, reload: bool) -> Iterator[Batch]:
         started = datetime.now(UTC).isoformat()
         select = ",".join(described.columns[n].wire_name for n in names)
-        page = self._get(described.table.entity_set, described.table.logical, {"$select": select})
+        page = self._get(described.table.entity_set, described, names, {"$select": select})
         yield from self._pages(described, names, page, started, reload=reload)
 
-    def _get(self, url: str, obj: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def _get(
+        self,
+        url: str,
+        described: Described,
+        names: Sequence[str],
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        formatted = names_lookups(described, names)
         return self.client.get_json(
             url,
-            what=f"reading changes of {obj}",
+            what=f"reading changes of {described.table.logical}",
             params=params,
-            headers={"Prefer": prefer(self.page_size)},
+            headers={"Prefer": prefer(self.page_size, formatted=formatted)},
         )
 
     def _pages(
@@ -241,14 +276,13 @@ class ChangeReader:
         *,
         reload: bool,
     ) -> Iterator[Batch]:
-        obj = described.table.logical
         paginator = LinkPaginator()
         while True:
             batch, following = self._batch(described, names, page, paginator, started, reload)
             yield batch
             if following is None:
                 return
-            page = self._get(following, obj)
+            page = self._get(following, described, names)
 
     def _batch(
         self,

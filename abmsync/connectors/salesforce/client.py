@@ -233,6 +233,10 @@ class SalesforceClient:
         # once with that warning silenced and copy it per call (copies nest safely).
         self._policy: Retrying = retrying(attempts=attempts, system="salesforce")
 
+    def close(self) -> None:
+        """Close the HTTP connections (the REST, Bulk and login calls share one session)."""
+        self.session.close()
+
     def _with_retries(self, function: Callable[[], T]) -> T:
         """Call ``function`` under the shared retry policy (transient errors only)."""
         for attempt in self._policy.copy():

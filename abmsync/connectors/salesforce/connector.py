@@ -11,20 +11,26 @@
   with a transient code (``UNABLE_TO_LOCK_ROW``) are sent again.
 - Big reads and writes go through Bulk API 2.0 (:mod:`.bulk`): a read whose
   first REST page reports more than ``bulk_threshold`` records (or every read,
-  with ``bulk_reads=True``) runs a query job instead of paging; a group of more
-  than ``bulk_write_threshold`` patches is sent as one ingest job.
+  with ``bulk_reads=True``) runs a query job instead of paging; a group of
+  patches is sent as one ingest job when that takes fewer API calls than its
+  collections of 200 (:meth:`.BulkApi.ingest_calls`: create, upload, close,
+  polls, two result reads; from some 2,400 patches on), or above
+  ``bulk_write_threshold`` if one is given.
 - ``ensure_fields`` creates missing custom fields (and custom objects) with
   the Tooling API.
+- ``select_fields`` adds the relationship fields a mapping reads
+  (``Campaign.Name``, :mod:`.related`) to the query; every plain field of the
+  object is read in any case.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from pydantic import SecretStr
@@ -56,14 +62,20 @@ from abmsync.connectors.salesforce.client import (
     SalesforceClient,
     SalesforceTerminalError,
 )
+from abmsync.connectors.salesforce.related import is_related, path_value, related_field
 from abmsync.errors import AbmsyncError, ConfigError, TerminalError
 
+T = TypeVar("T")
 COLLECTION_SIZE = 200
 # A create whose answer was lost: not re-sent (it may exist); read changes before retrying.
 OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
 DEFAULT_OVERLAP = timedelta(minutes=5)
 DEFAULT_BULK_THRESHOLD = 50_000  # records a read must expect to run as a Bulk 2.0 query job
-DEFAULT_BULK_WRITE_THRESHOLD = 10_000  # patches of one kind to send as a Bulk 2.0 ingest job
+# A cursor handed out in the middle of a read carries its seen pairs only up to this
+# many: encoding every pair of a mass update on every page is quadratic. Past it the
+# pairs are left out (the read's last cursor has them all), so a read resumed from
+# such a cursor may hand a record of the overlap out twice.
+SEEN_IN_PROGRESS = 10_000
 ABM_FIELDS = ("ABM_Score__c", "ABM_Grade__c", "ABM_Stage__c", "ABM_Score_Reasons__c")
 DEFAULT_EXPECTED_FIELDS: Mapping[str, Sequence[str]] = {"Lead": ABM_FIELDS, "Contact": ABM_FIELDS}
 
@@ -122,6 +134,7 @@ class ChangeWindow:
     # Deletions handed out, with when they happened: the deleted/ resource and the
     # IsDeleted rows report the same deletion, and overlapping windows report it again.
     gone: dict[str, str] = field(default_factory=dict)
+    _pruned_at: datetime | None = field(default=None, repr=False)  # start at the last pruning
 
     @classmethod
     def load(cls, cursor: Cursor | None, overlap: timedelta) -> ChangeWindow:
@@ -160,16 +173,22 @@ class ChangeWindow:
         self.gone[record_id] = stamp
         return True
 
-    def cursor(self, records: int) -> Cursor:
-        """A cursor for the state so far, forgetting pairs the next query cannot return."""
+    def cursor(self, records: int, *, final: bool = True) -> Cursor:
+        """A cursor for the state so far, forgetting pairs the next query cannot return.
+
+        One in the middle of a read (``final=False``) leaves out more than
+        ``SEEN_IN_PROGRESS`` pairs.
+        """
         start = self.start
-        if start is not None:
-            self.seen = {i: s for i, s in self.seen.items() if parse_stamp(s) >= start}
-            self.gone = {i: s for i, s in self.gone.items() if parse_stamp(s) >= start}
+        if start is not None and start != self._pruned_at:
+            self.seen = _since(self.seen, start)
+            self.gone = _since(self.gone, start)
+            self._pruned_at = start
+        small = final or len(self.seen) + len(self.gone) <= SEEN_IN_PROGRESS
         value = {
             "stamp": self.stamp.isoformat() if self.stamp else None,
-            "seen": self.seen,
-            "gone": self.gone,
+            "seen": self.seen if small else {},
+            "gone": self.gone if small else {},
         }
         return Cursor(value=json.dumps(value), observed_at=self.stamp, records=records)
 
@@ -212,11 +231,14 @@ class SalesforceConnector:
         expected_fields: Mapping[str, Sequence[str]] = DEFAULT_EXPECTED_FIELDS,
         bulk_reads: bool | None = None,
         bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
-        bulk_write_threshold: int = DEFAULT_BULK_WRITE_THRESHOLD,
+        bulk_write_threshold: int | None = None,
         bulk_page_size: int = DEFAULT_PAGE_SIZE,
         budget: ApiBudget | None = None,
     ) -> None:
         """``bulk_reads``: always (True), never (False) or above ``bulk_threshold`` (None).
+
+        ``bulk_write_threshold``: patches of one kind above it are sent as an ingest
+        job; by default (None) they are when that takes fewer API calls.
 
         ``budget`` counts every API call and stops the run before the daily
         reserve (default: 10% reserve, no per-run cap); it is :attr:`budget`.
@@ -238,10 +260,16 @@ class SalesforceConnector:
         self.attempts = attempts
         self.expected_fields = expected_fields
         self._meta: dict[str, ObjectMeta] = {}
+        # obj -> relationship path (``Campaign.Name``) -> the parent's field it reads
+        self._related: dict[str, dict[str, FieldMeta]] = {}
         self.bulk_reads = bulk_reads
         self.bulk_threshold = bulk_threshold
         self.bulk_write_threshold = bulk_write_threshold
         self.bulk = BulkApi(self.client, page_size=bulk_page_size, attempts=attempts)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.client.close()
 
     # -- check --------------------------------------------------------------------
 
@@ -290,11 +318,22 @@ class SalesforceConnector:
 
     # -- read -----------------------------------------------------------------------
 
+    def select_fields(self, obj: str, fields: Sequence[str]) -> None:
+        """Read the relationship fields among ``fields`` (``Campaign.Name``) from now on.
+
+        Each is checked against ``describe`` (``ConfigError`` naming the unknown
+        relationship or field); plain fields are read anyway.
+        """
+        paths = [name for name in dict.fromkeys(fields) if is_related(name)]
+        self._related[obj] = {path: related_field(self.describe, obj, path) for path in paths}
+
     def read_changes(self, obj: str, cursor: Cursor | None) -> Iterator[Batch]:
         """Yield pages of records changed since ``cursor`` (all on ``None``), then deletions."""
         meta = self.describe(obj)
         window = ChangeWindow.load(cursor, self.overlap)
-        fields = [n for n, f in meta.fields.items() if f.type is not FieldType.OTHER]
+        columns = {n: f for n, f in meta.fields.items() if f.type is not FieldType.OTHER}
+        columns.update(self._related.get(obj, {}))
+        fields = list(columns)
         soql = f"SELECT {', '.join(fields)} FROM {meta.name}"
         start = window.start
         if start is not None:
@@ -302,13 +341,13 @@ class SalesforceConnector:
         soql += " ORDER BY SystemModstamp, Id"
         deleted = self._deleted_ids(meta.name, start, window) if start is not None else []
         if self.bulk_reads:
-            yield from self._read_bulk(meta, fields, soql, window, deleted)
+            yield from self._read_bulk(meta, columns, soql, window, deleted)
             return
         paginator = NextRecordsPaginator()
         page: Any = self.client.call(lambda sf: sf.query(soql, include_deleted=True))
         if self.bulk_reads is None and int(page.get("totalSize") or 0) > self.bulk_threshold:
             # Cheaper as one query job than as thousands of pages; this page is dropped.
-            yield from self._read_bulk(meta, fields, soql, window, deleted)
+            yield from self._read_bulk(meta, columns, soql, window, deleted)
             return
         while True:
             rows: list[dict[str, Any]] = []
@@ -317,14 +356,14 @@ class SalesforceConnector:
                 master = record.get("MasterRecordId")
                 if _hand_out(window, rid, stamp, bool(record.get("IsDeleted")), master, deleted):
                     rows.append(record)
+            url = paginator.next_url(page)
             yield Batch(
                 obj=meta.name,
-                records=_frame(meta, fields, rows),
-                cursor=window.cursor(len(rows)),
+                records=_frame(columns, rows),
+                cursor=window.cursor(len(rows), final=url is None),
                 deleted_ids=list(dict.fromkeys(deleted)),
             )
             deleted = []
-            url = paginator.next_url(page)
             if url is None:
                 return
             page = self.client.call(
@@ -334,14 +373,14 @@ class SalesforceConnector:
     def _read_bulk(
         self,
         meta: ObjectMeta,
-        fields: list[str],
+        columns: Mapping[str, FieldMeta],
         soql: str,
         window: ChangeWindow,
         deleted: list[str],
     ) -> Iterator[Batch]:
         """``read_changes`` as a Bulk 2.0 query job: one batch per results page."""
-        for text in self.bulk.query(meta.name, soql, include_deleted=True):
-            frame = csv_frame(meta, fields, text)
+        for text, last in _with_last(self.bulk.query(meta.name, soql, include_deleted=True)):
+            frame = csv_frame(columns, text)
             masters = frame["MasterRecordId"] if "MasterRecordId" in frame.columns else None
             keep: list[bool] = []
             for index, (rid, moment, is_deleted) in enumerate(
@@ -354,7 +393,7 @@ class SalesforceConnector:
             yield Batch(
                 obj=meta.name,
                 records=rows,
-                cursor=window.cursor(rows.height),
+                cursor=window.cursor(rows.height, final=last),
                 deleted_ids=list(dict.fromkeys(deleted)),
             )
             deleted = []
@@ -393,7 +432,7 @@ class SalesforceConnector:
             else:
                 groups.setdefault(("create", ""), []).append(index)
         for (kind, key), indices in groups.items():
-            if len(indices) > self.bulk_write_threshold:
+            if self._bulk_write(len(indices)):
                 sent = self.bulk.write(meta.name, kind, key, [patches[i] for i in indices])
                 for index, result in zip(indices, sent, strict=True):
                     results[index] = result
@@ -404,6 +443,15 @@ class SalesforceConnector:
                 for index, result in zip(chunk, sent, strict=True):
                     results[index] = result
         return [r for r in results if r is not None]
+
+    def _bulk_write(self, patches: int) -> bool:
+        """Whether ``patches`` patches of one kind go as an ingest job rather than collections.
+
+        By call cost, unless ``bulk_write_threshold`` was given: then above it.
+        """
+        if self.bulk_write_threshold is not None:
+            return patches > self.bulk_write_threshold
+        return self.bulk.ingest_calls(patches) < -(-patches // COLLECTION_SIZE)
 
     def _send(self, obj: str, kind: str, key: str, patches: list[Patch]) -> list[WriteResult]:
         """One collection call; records failing with a transient code are sent again."""
@@ -509,6 +557,33 @@ def _hand_out(
     return True
 
 
+def _since(pairs: dict[str, str], start: datetime) -> dict[str, str]:
+    """The (id, stamp) pairs stamped at or after ``start``.
+
+    Salesforce's stamps (``2026-01-01T00:00:00.000+0000``) compare as text; any
+    other form is parsed.
+    """
+    key = format_stamp(start)
+    return {
+        i: s
+        for i, s in pairs.items()
+        if (s >= key if len(s) == len(key) and s.endswith("+0000") else parse_stamp(s) >= start)
+    }
+
+
+def _with_last(items: Iterable[T]) -> Iterator[tuple[T, bool]]:
+    """Each item with whether it is the last."""
+    iterator = iter(items)
+    try:
+        held = next(iterator)
+    except StopIteration:
+        return
+    for item in iterator:
+        yield held, False
+        held = item
+    yield held, True
+
+
 def _next_check(items: list[CheckItem]) -> str:
     names = ["login", "API quota", "fields"]
     return names[min(len(items), len(names) - 1)]
@@ -529,18 +604,19 @@ def _object_meta(raw: Mapping[str, Any]) -> ObjectMeta:
             writable=bool(item.get("updateable") or item.get("createable")),
             external_id=bool(item.get("externalId")),
             reference_to=(item.get("referenceTo") or [None])[0],
+            relationship=item.get("relationshipName") or None,
         )
     return ObjectMeta(name=raw["name"], label=raw.get("label") or "", fields=fields)
 
 
-def _frame(meta: ObjectMeta, fields: list[str], rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Records as a polars frame with one typed column per vendor field."""
+def _frame(fields: Mapping[str, FieldMeta], rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Records as a polars frame with one typed column per vendor field or relationship path."""
     columns: dict[str, list[Any]] = {}
     schema: dict[str, Any] = {}
-    for name in fields:
-        kind = meta.fields[name].type
+    for name, spec in fields.items():
+        kind = spec.type
         schema[name] = POLARS_TYPES.get(kind, pl.String)
-        values = [row.get(name) for row in rows]
+        values = [path_value(row, name) if is_related(name) else row.get(name) for row in rows]
         if kind is FieldType.DATETIME:
             values = [parse_stamp(v) if v else None for v in values]
         elif kind is FieldType.DATE:

@@ -105,6 +105,7 @@ class AttributeDef:
     precision: int = 2
     nav: dict[str, str] = field(default_factory=dict)  # target -> navigation property
     schema: str = ""  # SchemaName (custom columns keep the case they were created with)
+    description: str = ""
 
     @property
     def is_lookup(self) -> bool:
@@ -129,6 +130,7 @@ class AttributeDef:
             "AttributeType": self.type,
             "AttributeTypeName": {"Value": f"{self.type}Type"},
             "DisplayName": label(self.display or self.name),
+            "Description": label(self.description),
             "IsCustomAttribute": self.custom,
             "IsPrimaryId": self.type == "Uniqueidentifier",
             "IsValidForCreate": self.valid_for_create,

@@ -358,6 +358,7 @@ class MetadataApi:
             kind,
             int(body.get("MaxLength") or (2000 if kind == "Memo" else 100)),
             display=label_text(body.get("DisplayName")),
+            description=label_text(body.get("Description")),
             custom=True,
             schema=schema,
             required=str((body.get("RequiredLevel") or {}).get("Value", "None")),
@@ -412,6 +413,7 @@ class MetadataApi:
             "Lookup",
             targets=(referenced.name,),
             display=label_text(lookup.get("DisplayName")),
+            description=label_text(lookup.get("Description")),
             custom=True,
             schema=lookup_schema,
         )

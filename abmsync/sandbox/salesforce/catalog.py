@@ -31,7 +31,7 @@ Case:500:o Event:00U:o Note:002:o Attachment:00P:o Product2:01t Pricebook2:01s
 PricebookEntry:01u OpportunityLineItem:00k Contract:800:o Order:801:o OrderItem:802
 Asset:02i:o Solution:501:o Document:015 Folder:00l:s EmailTemplate:00X:o Quote:0Q0:o
 QuoteLineItem:0QL Entitlement:550 ServiceContract:810:o WorkOrder:0WO:o WorkOrderLineItem:1WL
-Topic:0TO TopicAssignment:0FT OpportunityContactRole:00K AccountContactRelation:07k
+Topic:0TO TopicAssignment:0FT AccountContactRelation:07k
 AccountTeamMember:01M OpportunityTeamMember:00q CaseComment:00a CaseContactRole:03j
 ContractContactRole:02a OpportunityCompetitor:00J Partner:00I AccountContactRole:02Z
 EmailMessage:02s ContentDocument:069:o ContentVersion:068:o ContentDocumentLink:06A

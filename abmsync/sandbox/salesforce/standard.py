@@ -88,6 +88,11 @@ _STAGES = (
     "Negotiation/Review|Closed Won|Closed Lost"
 )
 _LONG_TEXT = 32000
+# OpportunityContactRole.Role's standard values (Object Reference, OpportunityContactRole).
+_CONTACT_ROLES = (
+    "Business User|Decision Maker|Economic Buyer|Economic Decision Maker|Evaluator|"
+    "Executive Sponsor|Influencer|Technical Buyer|Other"
+)
 
 
 def _lead() -> list[FieldDef]:
@@ -205,6 +210,24 @@ def _campaign_member() -> list[FieldDef]:
     ]
 
 
+def _opportunity_contact_role() -> list[FieldDef]:
+    """A contact's part in a deal; the opportunity is fixed once the role exists."""
+    return [
+        *system_fields(owner=False),
+        make_field(
+            "OpportunityId",
+            "reference",
+            reference_to=("Opportunity",),
+            nillable=False,
+            updateable=False,
+            cascade_delete=True,
+        ),
+        make_field("ContactId", "reference", reference_to=("Contact",), nillable=False),
+        picklist("Role", _CONTACT_ROLES),
+        make_field("IsPrimary", "boolean", nillable=False, default=False),
+    ]
+
+
 def _task() -> list[FieldDef]:
     return [
         *system_fields(),
@@ -260,6 +283,8 @@ CHILD_NAMES = {
     ("CampaignMember", "CampaignId"): "CampaignMembers",
     ("CampaignMember", "LeadId"): "CampaignMembers",
     ("CampaignMember", "ContactId"): "CampaignMembers",
+    ("OpportunityContactRole", "OpportunityId"): "OpportunityContactRoles",
+    ("OpportunityContactRole", "ContactId"): "OpportunityContactRoles",
     ("Task", "WhoId"): "Tasks",
     ("Task", "WhatId"): "Tasks",
 }
@@ -310,6 +335,7 @@ def standard_objects() -> dict[str, ObjectDef]:
         "Opportunity": ("006", _opportunity(), "Opportunities"),
         "Campaign": ("701", _campaign(), "Campaigns"),
         "CampaignMember": ("00v", _campaign_member(), "Campaign Members"),
+        "OpportunityContactRole": ("00K", _opportunity_contact_role(), "Opportunity Contact Roles"),
         "Task": ("00T", _task(), "Tasks"),
         "User": ("005", _user(), "Users"),
         "Group": ("00G", _group(), "Groups"),
@@ -321,6 +347,9 @@ def standard_objects() -> dict[str, ObjectDef]:
             feed_enabled=name in ("Lead", "Contact", "Account", "Opportunity", "Campaign"),
             label_plural=plural,
         )
-        label = {"CampaignMember": "Campaign Member"}.get(name, name)
+        label = {
+            "CampaignMember": "Campaign Member",
+            "OpportunityContactRole": "Opportunity Contact Role",
+        }.get(name, name)
         out[name] = ObjectDef(name, prefix, label, {f.name: f for f in fields}, traits)
     return out

@@ -3,7 +3,9 @@
 ``abmsync.sync.database.upgrade`` runs the migrations programmatically and
 hands over an open connection in ``config.attributes["connection"]``; there is
 no ``alembic.ini``. For ad-hoc use of the ``alembic`` command (writing a new
-revision), point it here with ``-x url=...`` or ``ABMSYNC_DATABASE_URL``.
+revision), point it here with ``-x url=...`` or ``ABMSYNC_DATABASE_URL``, and
+at one tenant's namespace (PostgreSQL schema) with ``-x namespace=NAME``:
+each namespace has its own ``alembic_version`` and is migrated on its own.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
-        "ABMSYNC_DATABASE_URL", "sqlite:///abmsync.db"
-    )
+    arguments = context.get_x_argument(as_dictionary=True)
+    url = arguments.get("url") or os.environ.get("ABMSYNC_DATABASE_URL", "sqlite:///abmsync.db")
+    if arguments.get("namespace"):
+        from abmsync.sync.namespace import create_namespace, namespaced_url
+
+        confined = namespaced_url(url, arguments["namespace"])
+        create_namespace(url, arguments["namespace"])
+        url = confined
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:

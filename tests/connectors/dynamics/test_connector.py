@@ -210,6 +210,7 @@ def test_campaign_responses_carry_their_customer_party(org: Org, connect: Connec
     assert row["activityid"] == response
     assert (row["customer_id"], row["customer_type"]) == (lead, "lead")
     assert (row["regardingobjectid"], row["regardingobjectid_type"]) == (campaign, "campaign")
+    assert row["regardingobjectid_name"] == "Webinar"  # the FormattedValue annotation
     describe_calls = 6
     assert connector.budget.calls - before == describe_calls + 2  # the page and its parties
 
@@ -291,6 +292,53 @@ def test_ensure_fields_adds_score_columns_to_leads(connect: Connect) -> None:
     assert connector.ensure_fields(spec) == []
     with pytest.raises(ConfigError, match="publisher prefix"):
         connector.ensure_fields(FieldSpec(obj="lead", fields=[FieldMeta(name="score")]))
+
+
+def test_the_stage_is_a_local_choice_written_and_read_by_its_labels(
+    org: Org, connect: Connect
+) -> None:
+    stages = ["lead", "mql", "sql"]
+    spec = FieldSpec(
+        obj="lead",
+        fields=[FieldMeta(name="abm_stage", type=FieldType.PICKLIST, picklist=stages)],
+    )
+    connector = connect()
+    assert connector.ensure_fields(spec) == ["abm_stage"]
+    assert connector.ensure_fields(spec) == []
+    column = org.sandbox.store.table("lead").attributes["abm_stage"]
+    assert (column.type, [(o.value, o.label) for o in column.options]) == (
+        "Picklist",
+        [(100000000, "lead"), (100000001, "mql"), (100000002, "sql")],
+    )
+    meta = connector.describe("lead").fields["abm_stage"]
+    assert (meta.type, meta.picklist, meta.restricted_picklist) == (
+        FieldType.PICKLIST,
+        stages,
+        True,
+    )
+    lead = org.sandbox.store.create("lead", {"lastname": "Staged", "leadsourcecode": 8})
+    connector.select_fields("lead", ["abm_stage", "leadsourcecode"])
+    [ok, bad] = connector.write(
+        "lead",
+        [
+            Patch(obj="lead", record_id=lead, values={"abm_stage": "mql"}),
+            Patch(obj="lead", record_id=lead, values={"abm_stage": "customer"}),
+        ],
+    )
+    assert ok.ok and not bad.ok and bad.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert org.sandbox.store.get_raw("lead", lead)["abm_stage"] == 100000001  # the option value
+    row = read_all(connector, "lead")[0].records.row(0, named=True)
+    # abmsync's choice reads as it is written; the org's own choices stay numbers
+    assert (row["abm_stage"], row["leadsourcecode"]) == ("mql", 8)
+
+
+def test_a_text_stage_column_stays_text(connect: Connect) -> None:
+    connector = connect()
+    text = FieldMeta(name="abm_stage", type=FieldType.STRING, length=40)
+    assert connector.ensure_fields(FieldSpec(obj="lead", fields=[text])) == ["abm_stage"]
+    choice = FieldMeta(name="abm_stage", type=FieldType.PICKLIST, picklist=["lead", "mql"])
+    assert connector.ensure_fields(FieldSpec(obj="lead", fields=[choice])) == []
+    assert connector.describe("lead").fields["abm_stage"].type is FieldType.STRING
 
 
 def test_upsert_by_alternate_key_twice_makes_one_record(org: Org, connect: Connect) -> None:
