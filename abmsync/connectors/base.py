@@ -27,11 +27,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
+
+from abmsync.closing import Closing
 
 PatchValue = str | int | float | bool | None
 
@@ -237,7 +238,7 @@ class Connector(Protocol):
         ...
 
 
-class Connectors(dict[str, Connector]):
+class Connectors(Closing, dict[str, Connector]):
     """Connectors by system name; leaving a ``with`` block closes every one of them."""
 
     def close(self) -> None:
@@ -245,17 +246,6 @@ class Connectors(dict[str, Connector]):
         with ExitStack() as stack:
             for connector in self.values():
                 stack.callback(connector.close)
-
-    def __enter__(self) -> Connectors:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @runtime_checkable

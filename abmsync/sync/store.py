@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import TracebackType
 
 import polars as pl
 import sqlalchemy as sa
 
+from abmsync.closing import Closing
 from abmsync.schema import SchemaError, SourceRef
 from abmsync.sync.bulk import Insert, dialect_insert, insert_frame
 from abmsync.sync.database import StoreError, Transaction, open_engine
@@ -45,7 +45,7 @@ from abmsync.sync.tables import cursors, xrefs
 XREF_COLUMNS = ("entity", "local_id", "system", "obj", "vendor_id")
 
 
-class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore, PersonEmailStore):
+class Store(Closing, SnapshotStore, LedgerStore, RunLogStore, StateStore, PersonEmailStore):
     """The state database of one abmsync deployment. Open it with ``Store.open(url)``."""
 
     @classmethod
@@ -70,17 +70,6 @@ class Store(SnapshotStore, LedgerStore, RunLogStore, StateStore, PersonEmailStor
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Store({self._shown_url!r})"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from types import TracebackType
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from abmsync.closing import Closing
 from abmsync.sync.database import parse_url
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def advisory_key(name: str) -> int:
     )
 
 
-class AdvisoryLock:
+class AdvisoryLock(Closing):
     """A session-level advisory lock on ``key``, held on one connection of its own.
 
     Only PostgreSQL has them: check :func:`supported` first.
@@ -82,14 +82,3 @@ class AdvisoryLock:
             self._connection.close()  # ending the session releases the lock
             self._connection = None
         self._engine.dispose()
-
-    def __enter__(self) -> AdvisoryLock:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
