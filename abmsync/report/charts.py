@@ -10,11 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from abmsync.report.model import Abm, ClosedLoop, Feedback, Funnel, Scores, Sla, WeeklyCount
+from abmsync.report.model import (
+    Abm,
+    ClosedLoop,
+    Feedback,
+    Funnel,
+    Scores,
+    Sla,
+    StageTime,
+    WeeklyCount,
+)
 
 PALETTE = ["#2f6fb0", "#e07b39", "#3a9d5d", "#c2423f", "#8064a2", "#4bacc6", "#9b8a3c", "#d36fa5"]
 TREND_ACCOUNTS = 8
-WEEKS = {"type": "category", "title": "week starting"}
+WEEKS = {
+    "type": "category",
+    "title": {"text": "week starting"},
+    "tickangle": -45,
+    "automargin": True,
+}
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,9 @@ def _layout(**extra: Any) -> dict[str, Any]:
         "margin": {"l": 60, "r": 20, "t": 10, "b": 50},
         "height": 320,
         "colorway": PALETTE,
-        "legend": {"orientation": "h", "y": -0.2},
+        # Above the plot, where rotated axis labels cannot run into it.
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "xaxis": {"automargin": True},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
     }
@@ -95,12 +111,21 @@ def funnel_charts(funnel: Funnel) -> list[Chart | None]:
                     "y": [t.p90_days for t in timed],
                 },
             ],
-            _layout(barmode="group"),
+            _layout(barmode="group", yaxis=_days_axis(timed)),
         )
         if timed
         else None
     )
     return [reach, weekly, times]
+
+
+def _days_axis(timed: list[StageTime]) -> dict[str, Any]:
+    """A log axis when stays differ by orders of magnitude (years as a subscriber,
+    days as an MQL), so the short stages stay readable; else a linear one."""
+    days = [d for t in timed for d in (t.median_days, t.p90_days) if d]
+    if days and max(days) > 30 * min(days):
+        return {"type": "log", "title": {"text": "days (log scale)"}}
+    return {"title": {"text": "days"}}
 
 
 def sla_charts(sla: Sla) -> list[Chart | None]:
@@ -168,7 +193,9 @@ def scores_charts(scores: Scores) -> list[Chart | None]:
                 "x": [f"band {b}" for b in scores.bands],
                 "y": scores.grades,
                 "z": [[counts.get((g, b), 0) for b in scores.bands] for g in scores.grades],
+                # plotly.js's "Blues" runs dark to light; reversed, more people is darker.
                 "colorscale": "Blues",
+                "reversescale": True,
                 "texttemplate": "%{z}",
             }
         ],
@@ -184,7 +211,7 @@ def scores_charts(scores: Scores) -> list[Chart | None]:
                 "y": [b.people for b in scores.distribution],
             }
         ],
-        _layout(),
+        _layout(xaxis={"automargin": True, "tickangle": -45, "title": {"text": "score"}}),
     )
     rules = Chart(
         "top_rules",
