@@ -10,10 +10,11 @@ peak RSS is the client's alone:
 
 * ``raw read``: a plain loop that only reads, with the same client libraries,
   every record of every object the sync reads (simple-salesforce
-  ``query_all_iter`` over Account, Contact, Lead, Opportunity, CampaignMember
-  and Task; hubspot-api-client's list endpoint ``crm.objects.basic_api.get_page``,
-  100 a page, over companies, contacts, deals and notes), asking for the same
-  fields the connectors ask for and doing nothing with them: the limit;
+  ``query_all_iter`` over Account, Contact, Lead, Opportunity,
+  OpportunityContactRole, CampaignMember and Task; hubspot-api-client's list
+  endpoint ``crm.objects.basic_api.get_page``, 100 a page, over companies,
+  contacts, deals and notes), asking for the same fields the connectors ask
+  for and doing nothing with them: the limit;
 * ``initial sync``: ``SyncRun`` with ``examples/rules.yaml`` and
   ``examples/mappings`` from an empty state database: read, score, plan, write;
 * ``raw incremental read``: the plain loop again, after the initial sync, over
@@ -236,13 +237,11 @@ def _answer(stream: IO[str]) -> dict[str, Any]:
 # --- the measured jobs (each in a child process) ---------------------------------
 
 
-def read_raw(info: ServerInfo) -> dict[str, Any]:
-    """Read every record of every source with the plain client libraries; nothing else."""
+def plain_salesforce(info: Any) -> Any:
+    """simple-salesforce logged in to the sandbox by client credentials; no abmsync code."""
     import requests
-    from hubspot import Client
     from simple_salesforce.api import Salesforce
 
-    started, cpu = time.perf_counter(), _cpu_seconds()
     session = requests.Session()
     session.verify, session.trust_env = info.ca_file, False
     token = session.post(
@@ -254,12 +253,20 @@ def read_raw(info: ServerInfo) -> dict[str, Any]:
         },
         timeout=30,
     ).json()
-    sf = Salesforce(
+    return Salesforce(
         instance_url=token["instance_url"],
         session_id=token["access_token"],
         session=session,
         version="62.0",
     )
+
+
+def read_raw(info: ServerInfo) -> dict[str, Any]:
+    """Read every record of every source with the plain client libraries; nothing else."""
+    from hubspot import Client
+
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    sf = plain_salesforce(info)
     hs = Client.create(access_token=TOKEN, host=info.hubspot_url)
     records: dict[str, int] = {}
     seconds: dict[str, float] = {}
@@ -294,9 +301,7 @@ def read_raw(info: ServerInfo) -> dict[str, Any]:
 
 def read_raw_window(info: ServerInfo, database: str) -> dict[str, Any]:
     """Read, with the plain client libraries, what changed since each stored cursor's window."""
-    import requests
     from hubspot import Client
-    from simple_salesforce.api import Salesforce
 
     from abmsync.connectors.base import Cursor
     from abmsync.connectors.hubspot.reading import ChangeCursor
@@ -306,23 +311,7 @@ def read_raw_window(info: ServerInfo, database: str) -> dict[str, Any]:
     with Store.open(database) as store:
         stored = {name: store.get_cursor(*name.split("/")) for name in info.fields}
     started, cpu = time.perf_counter(), _cpu_seconds()
-    session = requests.Session()
-    session.verify, session.trust_env = info.ca_file, False
-    token = session.post(
-        f"{info.salesforce_url}/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": info.client_id,
-            "client_secret": info.client_secret,
-        },
-        timeout=30,
-    ).json()
-    sf = Salesforce(
-        instance_url=token["instance_url"],
-        session_id=token["access_token"],
-        session=session,
-        version="62.0",
-    )
+    sf = plain_salesforce(info)
     hs = Client.create(access_token=TOKEN, host=info.hubspot_url)
     records: dict[str, int] = {}
     seconds: dict[str, float] = {}

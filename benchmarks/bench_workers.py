@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_sync import MAPPINGS, RULES, TOKEN, Server, server
+from bench_sync import MAPPINGS, RULES, TOKEN, Server, plain_salesforce, server
 
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset, write_dataset
 
@@ -62,26 +62,8 @@ def tenant_file(folder: Path, name: str, info: Any) -> str:
 def end_state(info: Any) -> dict[str, Any]:
     """What abmsync wrote to one tenant's CRMs, read back over their APIs."""
     import hubspot
-    import requests
-    from simple_salesforce.api import Salesforce
 
-    session = requests.Session()
-    session.verify, session.trust_env = info.ca_file, False
-    token = session.post(
-        f"{info.salesforce_url}/services/oauth2/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": info.client_id,
-            "client_secret": info.client_secret,
-        },
-        timeout=30,
-    ).json()
-    sf = Salesforce(
-        instance_url=token["instance_url"],
-        session_id=token["access_token"],
-        session=session,
-        version="62.0",
-    )
+    sf = plain_salesforce(info)
     state: dict[str, Any] = {}
     for obj in ("Lead", "Contact"):
         rows = sf.query_all(f"SELECT {SCORE_FIELDS} FROM {obj} ORDER BY Id")["records"]
