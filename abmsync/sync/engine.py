@@ -32,11 +32,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, TypeVar
 
 import polars as pl
 
+from abmsync.closing import Closing
 from abmsync.connectors.base import Batch, Connector, Connectors, ObjectMeta
 from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
@@ -61,6 +61,7 @@ from abmsync.sync.lifecycle_job import (
     load_opportunities,
     record_pass,
 )
+from abmsync.sync.memory import trim_memory
 from abmsync.sync.person_fields import hubspot_owner_ids
 from abmsync.sync.sources import ReadStats, Source, read_source
 from abmsync.sync.store import Store
@@ -206,7 +207,7 @@ def estimated_calls(plan: ObjectPlan) -> int:
     return calls
 
 
-class SyncRun:
+class SyncRun(Closing):
     """One run over the configured sources and targets; call :meth:`run`.
 
     Used as a context manager, it closes its connectors at the end.
@@ -236,15 +237,7 @@ class SyncRun:
         self._briefs: AccountBriefs | None = None
         self._calls_before = self._calls_so_far()
 
-    def __enter__(self) -> SyncRun:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         """Close the run's connectors (``with open_run(...) as run:``)."""
         Connectors(self.connectors).close()
 
@@ -400,7 +393,9 @@ class SyncRun:
         if read:
             self._read_all(summary)
         self.step("resolving people")
+        trim_memory()
         assembled = assemble(self.store, self.sources, rules.ruleset, users)
+        trim_memory()
         summary.people = assembled.people.height
         summary.duplicates = assembled.duplicates.height
         summary.orphan_touchpoints = assembled.orphan_touchpoints
@@ -425,6 +420,7 @@ class SyncRun:
             progress=self.step,
         )
         summary.unreached = unreached(assembled, evaluated)
+        trim_memory()
         self.step("planning the write-back")
         self._briefs = None  # built on first need, from this run's pass
         summary.plans = self._plan(assembled, evaluated)
@@ -444,6 +440,7 @@ class SyncRun:
                 tx=tx,
             )
             score_rows = record_pass(self.store, evaluated, tx=tx)
+        trim_memory()
         summary.passed = evaluated.summary(score_rows)
         for plan in summary.plans:
             self._check_stop()
@@ -498,6 +495,7 @@ class SyncRun:
             )
         )
         self._renew_lock()
+        trim_memory()
         return stats
 
     def _plan_accounts(
@@ -527,6 +525,7 @@ class SyncRun:
         plans = []
         for system, connector in self.connectors.items():
             for obj, keys in writeback.objects(system).items():
+                trim_memory()
                 meta = self._guard(lambda connector=connector, obj=obj: connector.describe(obj))  # type: ignore[misc]
                 if is_account_target(self.sources, system, obj):
                     plans.append(self._plan_accounts(system, obj, keys, meta, assembled, evaluated))
@@ -550,6 +549,7 @@ class SyncRun:
                 )
             target = writeback.touchpoints(system)
             if target is not None:
+                trim_memory()
                 plans.append(
                     plan_touchpoints(
                         self.store, system, target, assembled, writeback, evaluated.rules.as_of

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from abmsync.schema import FRAME_COLUMNS, SchemaError, conform, utc
 from abmsync.sync.bulk import CHUNK_ROWS, Insert, insert_frame
 from abmsync.sync.database import StoreBase, Transaction
+from abmsync.sync.memory import trim_memory
 from abmsync.sync.tables import snapshot
 
 
@@ -82,20 +83,25 @@ class SnapshotStore(StoreBase):
         query = sa.select(snapshot.c.data).where(snapshot.c.entity == entity)
         if changed_since is not None:
             query = query.where(snapshot.c.updated_at >= utc(changed_since))
+        frames: list[pl.DataFrame] = []
         with self._connect(tx, write=False) as connection:
             if ids is None:
-                documents = list(connection.execute(query).scalars())
+                # Decoded a chunk at a time: never all the documents as text at once.
+                result = connection.execution_options(yield_per=CHUNK_ROWS).execute(query)
+                frames.extend(_read_documents(chunk) for chunk in result.scalars().partitions())
             else:
-                documents = [
-                    document
-                    for start in range(0, len(ids), CHUNK_ROWS)
-                    for document in connection.execute(
-                        query.where(snapshot.c.id.in_(list(ids[start : start + CHUNK_ROWS])))
-                    ).scalars()
-                ]
-        if not documents:
+                for start in range(0, len(ids), CHUNK_ROWS):
+                    chunk = list(ids[start : start + CHUNK_ROWS])
+                    documents = connection.execute(query.where(snapshot.c.id.in_(chunk)))
+                    frames.append(_read_documents(documents.scalars().all()))
+        frames = [frame for frame in frames if frame.height]
+        if not frames:
             return _empty(entity)
-        return _conform(entity, _read_documents(documents), loading=True).sort("id")
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+        del frames
+        if ids is None:
+            trim_memory()  # the decoded documents of a whole entity
+        return _conform(entity, frame, loading=True).sort("id")
 
     def find_in_snapshot(
         self,
@@ -159,6 +165,8 @@ def _documents(frame: pl.DataFrame) -> pl.Expr:
 
 
 def _read_documents(documents: Sequence[str]) -> pl.DataFrame:
+    if not documents:
+        return pl.DataFrame()
     return pl.read_ndjson(io.StringIO("\n".join(documents)), infer_schema_length=None)
 
 
