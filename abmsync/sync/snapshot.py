@@ -87,7 +87,10 @@ class SnapshotStore(StoreBase):
         with self._connect(tx, write=False) as connection:
             if ids is None:
                 # Decoded a chunk at a time: never all the documents as text at once.
-                result = connection.execution_options(yield_per=CHUNK_ROWS).execute(query)
+                # The option goes on the statement: on the connection it would stay
+                # set for the rest of the transaction (a server-side cursor on
+                # PostgreSQL for every later statement, DELETEs included).
+                result = connection.execute(query.execution_options(yield_per=CHUNK_ROWS))
                 frames.extend(_read_documents(chunk) for chunk in result.scalars().partitions())
             else:
                 for start in range(0, len(ids), CHUNK_ROWS):
