@@ -24,10 +24,10 @@ from typing import get_args
 
 import polars as pl
 
-from abmsync.connectors.base import Patch
 from abmsync.rules.model import HubSpotStage, ScoreScale
 from abmsync.schema import TIMESTAMP
 from abmsync.sync.lifecycle_job import EvaluatedPass
+from abmsync.sync.plan import Changes
 from abmsync.sync.store import Store
 
 REASON_LENGTH = 255
@@ -83,35 +83,37 @@ def hubspot_rank(value: pl.Expr) -> pl.Expr:
 def backward_clears(
     obj: str,
     name: str,
-    patches: list[Patch],
+    patches: pl.DataFrame,
     crm: pl.DataFrame | None,
     last: pl.DataFrame,
-) -> list[Patch]:
-    """Patches clearing ``name`` on records whose lifecyclestage moves back.
+) -> Changes:
+    """``name`` to clear on records whose lifecyclestage moves back.
 
+    ``patches`` has ``record_id`` and the planned values (null: not written).
     The value held now is the CRM's (as last read), else the one last written.
     """
-    moving = {p.record_id: p.values[name] for p in patches if p.record_id and name in p.values}
-    if not moving:
-        return []
-    held: dict[str, object] = {}
-    for frame in (last, crm):
-        if frame is not None and name in frame.columns:
-            held.update(
-                frame.filter(pl.col("record_id").is_in(list(moving)) & pl.col(name).is_not_null())
-                .select("record_id", name)
-                .iter_rows()
-            )
-    pairs = pl.DataFrame(
-        {
-            "record_id": list(held),
-            "held": [str(v) for v in held.values()],
-            "wanted": [str(moving[r]) for r in held],
-        },
-        schema={"record_id": pl.String(), "held": pl.String(), "wanted": pl.String()},
+    none = Changes.empty(obj)
+    if name not in patches.columns:
+        return none
+    back = patches.filter(pl.col(name).is_not_null()).select(
+        "record_id", pl.col(name).cast(pl.String).alias("wanted")
     )
-    back = pairs.filter(hubspot_rank(pl.col("wanted")) < hubspot_rank(pl.col("held")))
-    return [Patch(obj=obj, record_id=r, values={name: None}) for r in back["record_id"]]
+    if back.is_empty():
+        return none
+    held = []
+    for side, frame in (("last", last), ("crm", crm)):
+        if frame is not None and name in frame.columns:
+            values = frame.filter(pl.col(name).is_not_null()).select(
+                "record_id", pl.col(name).cast(pl.String).alias(side)
+            )
+            back = back.join(values.unique("record_id", keep="last"), on="record_id", how="left")
+            held.append(side)
+    if not held:
+        return none
+    back = back.filter(  # the CRM's value first, as read last
+        hubspot_rank(pl.col("wanted")) < hubspot_rank(pl.coalesce(held[::-1]))
+    ).sort("record_id")
+    return Changes(obj, back.select("record_id", pl.lit(True).alias(name)), clear=True)
 
 
 def mql_stage(evaluated: EvaluatedPass) -> str | None:

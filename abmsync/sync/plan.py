@@ -22,8 +22,9 @@ Values are compared in the canonical form of their kind
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, overload
 
 import polars as pl
 
@@ -34,6 +35,7 @@ ConflictPolicy = Literal["crm_wins", "abmsync_wins"]
 ELLIPSIS = "…"
 KNOWN = "__known"
 SIDES = ("__want", "__was", "__now")  # a field's canonical desired, last written and CRM values
+ITER_CHUNK = 1000  # patches built at a time when iterating over changes
 
 
 @dataclass(frozen=True)
@@ -47,18 +49,115 @@ class OwnedField:
     kind: ValueKind | None = None  # how values compare; None: the result column's type
 
 
+@dataclass(frozen=True, eq=False)
+class Changes(Sequence[Patch]):
+    """Values for many records of one object, held as a frame until they are sent.
+
+    ``frame`` has ``record_id`` and one column per field; a null is "not in
+    this record's patch" (abmsync never clears a field this way). A
+    :class:`~abmsync.connectors.base.Patch` is built only for the records
+    read out (``changes[first:last]``, iteration), a write chunk at a time.
+    With ``external_id``, records are upserted on that field, which
+    ``record_id`` holds the value of. With ``clear``, a field with a value is
+    one to empty (sent as null).
+    """
+
+    obj: str
+    frame: pl.DataFrame
+    external_id: str | None = None
+    clear: bool = False
+
+    @classmethod
+    def empty(cls, obj: str) -> Changes:
+        """No changes to ``obj``."""
+        return cls(obj, pl.DataFrame(schema={"record_id": pl.String()}))
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @overload
+    def __getitem__(self, index: int) -> Patch: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Patch]: ...
+
+    def __getitem__(self, index: int | slice) -> Patch | list[Patch]:
+        if isinstance(index, slice):
+            return self._patches(self.frame[index])
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._patches(self.frame.slice(index % len(self), 1))[0]
+
+    def __iter__(self) -> Iterator[Patch]:
+        for first in range(0, len(self), ITER_CHUNK):
+            yield from self[first : first + ITER_CHUNK]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Changes | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def chunks(self, size: int) -> Iterator[Changes]:
+        """These changes ``size`` records at a time."""
+        for first in range(0, len(self), size):
+            yield Changes(self.obj, self.frame.slice(first, size), self.external_id, self.clear)
+
+    def values(self) -> dict[str, dict[str, object]]:
+        """``{record_id: {field: value}}`` for the fields each record's patch holds."""
+        names = self.frame.columns[1:]
+        return {
+            row[0]: {n: v for n, v in zip(names, row[1:], strict=True) if v is not None}
+            for row in self.frame.select("record_id", *names).iter_rows()
+        }
+
+    def _patches(self, frame: pl.DataFrame) -> list[Patch]:
+        names = [c for c in frame.columns if c != "record_id"]
+        patches = []
+        for row in frame.select("record_id", *names).iter_rows():
+            record = row[0]
+            values = {
+                n: None if self.clear else v
+                for n, v in zip(names, row[1:], strict=True)
+                if v is not None
+            }
+            if self.external_id is None:
+                patches.append(Patch(obj=self.obj, record_id=record, values=values))
+            else:
+                patches.append(
+                    Patch(
+                        obj=self.obj,
+                        external_id=(self.external_id, str(record)),
+                        values={**values, self.external_id: record},
+                    )
+                )
+        return patches
+
+
+def merge_changes(obj: str, parts: Sequence[Changes]) -> Changes:
+    """One record's changes from several parts (each with other fields) in one row."""
+    frames = [p.frame for p in parts]
+    if not frames:
+        return Changes.empty(obj)
+    merged = frames[0]
+    for frame in frames[1:]:
+        merged = merged.join(frame, on="record_id", how="full", coalesce=True)
+    return Changes(obj, merged.sort("record_id"))
+
+
 @dataclass(frozen=True)
 class WritePlan:
     """Patches to send, and what the planner noticed."""
 
-    patches: list[Patch]
+    patches: Changes
     changed_fields: dict[str, int]  # field -> records whose value changes
     conflicts: pl.DataFrame  # record_id, field, crm_value, last_written, desired, winner
     unchanged: int
     # Values the CRM already holds that abmsync has not recorded as written (a
     # first run over filled fields, or a crash between a write and its record):
     # stored as written without a call, so later runs diff against them.
-    confirmed: dict[str, dict[str, object]] = field(default_factory=dict)
+    confirmed: Changes = field(default_factory=lambda: Changes.empty(""))
 
 
 def plan_writes(
@@ -91,9 +190,8 @@ def plan_writes(
         kinds,
     )
     conflicts: list[pl.DataFrame] = []
-    patches_values: dict[str, dict[str, object]] = {}
-    confirmed: dict[str, dict[str, object]] = {}
-    changed_fields: dict[str, int] = {}
+    sends: list[pl.Expr] = []
+    confirms: list[pl.Expr] = []
     for name in names:
         sent = pl.col(name)
         desired_col, written_col, crm_col = (pl.col(f"{name}{side}") for side in SIDES)
@@ -117,18 +215,12 @@ def plan_writes(
         needs = sent.is_not_null() & (desired_col.is_null() | desired_col.ne_missing(baseline))
         if policy == "crm_wins":
             needs = needs & ~edited
-        rows = joined.filter(needs).select("record_id", sent)
-        changed_fields[name] = rows.height
-        for record_id, value in rows.iter_rows():
-            patches_values.setdefault(record_id, {})[name] = value
+        sends.append(pl.when(needs).then(sent).alias(name))
         held = desired_col.is_not_null() & crm_col.eq_missing(desired_col)
-        known = joined.filter(held & written_col.ne_missing(desired_col))
-        for record_id, value in known.select("record_id", sent).iter_rows():
-            confirmed.setdefault(record_id, {})[name] = value
-    patches = [
-        Patch(obj=obj, record_id=record_id, values=fields_)
-        for record_id, fields_ in sorted(patches_values.items())
-    ]
+        confirms.append(pl.when(held & written_col.ne_missing(desired_col)).then(sent).alias(name))
+    patches = _changes(obj, joined, sends)
+    confirmed = _changes(obj, joined, confirms)
+    del joined
     schema: dict[str, pl.DataType] = {
         "record_id": pl.String(),
         "field": pl.String(),
@@ -139,7 +231,7 @@ def plan_writes(
     }
     return WritePlan(
         patches=patches,
-        changed_fields=changed_fields,
+        changed_fields={n: patches.frame[n].count() for n in names},
         conflicts=pl.concat(
             [c.select(pl.col(n).cast(t) for n, t in schema.items()) for c in conflicts]
         )
@@ -148,6 +240,19 @@ def plan_writes(
         unchanged=values.height - len(patches),
         confirmed=confirmed,
     )
+
+
+def _changes(obj: str, joined: pl.DataFrame, columns: list[pl.Expr]) -> Changes:
+    """The records of ``joined`` with a value in one of ``columns``, one row each, by id."""
+    if not columns:
+        return Changes.empty(obj)
+    frame = joined.select("record_id", *columns)
+    names = frame.columns[1:]
+    frame = frame.filter(pl.any_horizontal(pl.col(names).is_not_null()))
+    if frame["record_id"].is_duplicated().any():
+        # The same record twice (a duplicate in a snapshot): its last value per field wins.
+        frame = frame.group_by("record_id").agg(pl.col(names).drop_nulls().last())
+    return Changes(obj, frame.sort("record_id"))
 
 
 def truncate(text: pl.Expr, length: int) -> pl.Expr:

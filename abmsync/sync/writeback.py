@@ -31,29 +31,34 @@ from abmsync.sync.canonical import kind_of, sent_as_text
 from abmsync.sync.events import Progress, ProgressEvent, ignore
 from abmsync.sync.lifecycle_job import EvaluatedPass
 from abmsync.sync.person_fields import backward_clears, person_fields, scaled_score
-from abmsync.sync.plan import OwnedField, WritePlan, plan_writes
+from abmsync.sync.plan import Changes, OwnedField, WritePlan, merge_changes, plan_writes
 from abmsync.sync.runlog import DeadLetter
 from abmsync.sync.store import Store
 from abmsync.sync.touchpoints import desired_touchpoints
 
 CHUNK = 1000  # patches per write call group and per transaction
+CONFIRM_CHUNK = 10_000  # values already held, stored as written this many records at a time
 log = logging.getLogger(__name__)
 NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})  # rounded to score_digits
 
 
 @dataclass(frozen=True)
 class ObjectPlan:
-    """The patches for one object of one system, and what planning found."""
+    """The patches for one object of one system, and what planning found.
+
+    ``patches`` are held as a frame; :func:`send_plan` builds each write
+    chunk's :class:`~abmsync.connectors.base.Patch` objects as it sends it.
+    """
 
     system: str
     obj: str
     plan: WritePlan
-    patches: list[Patch]
+    patches: Changes
     links: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (object, id)
     unresolved_owners: int = 0
     # Sent before ``patches``, in calls of their own: HubSpot moves a lifecyclestage
     # back only once it is cleared, so a backward move first clears it.
-    clears: list[Patch] = field(default_factory=list)
+    clears: Changes = field(default_factory=lambda: Changes.empty(""))
 
 
 @dataclass
@@ -182,9 +187,9 @@ def plan_owned(
         for policy, fields in groups.items()
     ]
     plan = _merge(obj, plans, desired.height)
-    clears = []
+    clears = Changes.empty(obj)
     if "hubspot_stage" in keys:
-        clears = backward_clears(obj, keys["hubspot_stage"], plan.patches, crm, last)
+        clears = backward_clears(obj, keys["hubspot_stage"], plan.patches.frame, crm, last)
     return _logged(
         ObjectPlan(
             system, obj, plan, plan.patches, unresolved_owners=unresolved_owners, clears=clears
@@ -220,14 +225,7 @@ def plan_touchpoints(
     fields = [OwnedField(name=c, column=c) for c in values.columns if c != "record_id"]
     last = store.load_written_values(system, target.object)
     plan = plan_writes(target.object, values, fields, last_written=last)
-    patches = [
-        Patch(
-            obj=target.object,
-            external_id=(target.external_id, str(p.record_id)),
-            values={**p.values, target.external_id: p.record_id},
-        )
-        for p in plan.patches
-    ]
+    patches = Changes(target.object, plan.patches.frame, external_id=target.external_id)
     links = {key: (obj, vendor_id) for key, obj, vendor_id in wanted.links.iter_rows()}
     return _logged(ObjectPlan(system, target.object, plan, patches, links=links))
 
@@ -280,7 +278,8 @@ def send_plan(
     report()
     if plan.plan.confirmed:
         with store.transaction() as tx:
-            store.save_written_values(plan.system, plan.obj, plan.plan.confirmed, tx=tx)
+            for part in plan.plan.confirmed.chunks(CONFIRM_CHUNK):
+                store.save_written_values(plan.system, plan.obj, part.values(), tx=tx)
         stats.confirmed = len(plan.plan.confirmed)
     open_letters = {
         d.record_id for d in store.list_dead_letters(plan.system, plan.obj, limit=1_000_000)
@@ -457,26 +456,19 @@ def _key(patch: Patch) -> str:
 
 
 def _merge(obj: str, plans: list[WritePlan], records: int) -> WritePlan:
+    """One plan from the plans of fields under different conflict policies."""
     if len(plans) == 1:
         return plans[0]
-    values: dict[str, dict[str, object]] = {}
-    confirmed: dict[str, dict[str, object]] = {}
+    patches = merge_changes(obj, [p.patches for p in plans])
     changed: dict[str, int] = {}
     for plan in plans:
-        for patch in plan.patches:
-            values.setdefault(str(patch.record_id), {}).update(patch.values)
-        for record, fields in plan.confirmed.items():
-            confirmed.setdefault(record, {}).update(fields)
         changed.update(plan.changed_fields)
-    patches = [
-        Patch(obj=obj, record_id=record, values=fields) for record, fields in sorted(values.items())
-    ]
     return WritePlan(
         patches=patches,
         changed_fields=changed,
         conflicts=pl.concat([p.conflicts for p in plans]),
         unchanged=records - len(patches),
-        confirmed=confirmed,
+        confirmed=merge_changes(obj, [p.confirmed for p in plans]),
     )
 
 

@@ -113,7 +113,7 @@ def test_an_unchanged_value_in_the_crms_rendering_is_not_written(case: str) -> N
     assert plan.patches == []
     assert plan.conflicts.is_empty()
     first = _plan(case, CASES[case][4], written=False)  # a first run over a filled field
-    assert first.patches == [] and list(first.confirmed) == ["r1"]
+    assert first.patches == [] and [p.record_id for p in first.confirmed] == ["r1"]
 
 
 @pytest.mark.parametrize("case", list(CASES))
