@@ -36,5 +36,8 @@ Delivery is at least once, and everything is built to be run twice:
   starts the tenant's next run from the cursors in PostgreSQL, marking the lost
   run failed;
 - only one scheduler schedules at a time: it holds a PostgreSQL advisory lock
-  for as long as its database session lives (:mod:`abmsync.workers.scheduler`).
+  for as long as its database session lives (:mod:`abmsync.workers.scheduler`);
+  a scheduler taking the lead queues again each tenant's run that no task has
+  taken up yet, since the leader before it may have died between recording a
+  run and queueing it (the copies of tasks that were queued do nothing).
 """

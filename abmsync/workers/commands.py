@@ -101,7 +101,8 @@ def schedule(
 
         def started(run: Started) -> None:
             console.print(
-                f"{run.tenant}: run {run.run_id} queued ({len(run.partitions)} partitions)",
+                f"{run.tenant}: run {run.run_id} queued{' again' if run.again else ''} "
+                f"({len(run.partitions)} partitions)",
                 highlight=False,
             )
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from abmsync.errors import AbmsyncError
 from abmsync.sync.engine import LOCK
 from abmsync.sync.store import Store
-from abmsync.sync.tables import runs
+from abmsync.sync.tables import locks, runs
 from abmsync.workers.partitions import read_partitions, total_calls
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ def new_token() -> str:
     return f"{TOKEN_PREFIX}:{uuid.uuid4().hex}"
 
 
-def begin_run(store: Store, token: str, ttl: timedelta) -> int | None:
-    """Take the tenant's run lock for ``token`` and record a new run; ``None`` if it is held.
+def begin_run(store: Store, token: str, ttl: timedelta, now: datetime) -> int | None:
+    """Take the tenant's run lock for ``token`` and record a new run started at ``now``;
+    ``None`` if the lock is held.
 
     A run still recorded as running when the lock is free again lost its
     tasks (a worker died for good, Redis lost the queue): it is marked failed.
@@ -41,7 +43,44 @@ def begin_run(store: Store, token: str, ttl: timedelta) -> int | None:
     if not store.try_lock(LOCK, token, ttl):
         return None
     store.interrupt_running_runs("interrupted: its tasks stopped renewing the run lock")
-    return store.start_run()
+    return store.start_run(now=now)
+
+
+@dataclass(frozen=True)
+class HeldRun:
+    """A worker run still running under its token's unexpired lock."""
+
+    run_id: int
+    token: str
+    started_at: datetime
+
+
+def held_run(store: Store, ttl: timedelta) -> HeldRun | None:
+    """The tenant's run that no task has taken up yet, if any: it is running, and a worker
+    token holds the run lock, unexpired and never renewed since it was taken for ``ttl``.
+
+    A scheduler that takes the lead queues such a run again: the scheduler
+    before it may have died between recording the run and queueing its
+    tasks. If they were queued, the copies find their partitions read or the
+    run finished and do nothing (see :mod:`abmsync.workers`).
+    """
+    lock = sa.select(locks.c.holder, locks.c.acquired_at, locks.c.expires_at).where(
+        locks.c.name == LOCK
+    )
+    running = (
+        sa.select(runs.c.id, runs.c.started_at)
+        .where(runs.c.status == "running")
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as connection:
+        held = connection.execute(lock).first()
+        run = connection.execute(running).first()
+    if held is None or run is None or not held.holder.startswith(f"{TOKEN_PREFIX}:"):
+        return None
+    if held.expires_at <= datetime.now(UTC) or held.expires_at - held.acquired_at != ttl:
+        return None  # expired (the next run will start), or renewed by a task of the run
+    return HeldRun(run.id, held.holder, run.started_at)
 
 
 def still_ours(store: Store, token: str, run_id: int, ttl: timedelta) -> bool:

@@ -33,7 +33,7 @@ from abmsync.sync.schedule import Schedule
 from abmsync.workers.advisory import AdvisoryLock
 from abmsync.workers.cache import CachedTenant, TenantCache
 from abmsync.workers.config import WorkerSettings
-from abmsync.workers.runs import begin_run, give_up, new_token
+from abmsync.workers.runs import begin_run, give_up, held_run, new_token
 
 log = logging.getLogger(__name__)
 # The advisory lock's key: "abmsync" as a 64-bit integer, the same for every scheduler.
@@ -54,12 +54,14 @@ class SchedulerLock(AdvisoryLock):
 
 @dataclass
 class Started:
-    """A run the scheduler started: which tenant, its run id and token, how many partitions."""
+    """A run the scheduler queued: which tenant, its run id and token, its partitions;
+    ``again`` if it was recorded and maybe queued by a scheduler before."""
 
     tenant: str
     run_id: int
     token: str
     partitions: list[str] = field(default_factory=list)
+    again: bool = False
 
 
 def enqueue_run(started: Started, as_of: datetime) -> None:
@@ -82,31 +84,57 @@ def start_if_due(
 ) -> Started | None:
     """Start the tenant's next run and queue its tasks if it is due and not running.
 
-    The run scores as of ``as_of`` (default: ``now``), fixed for all its tasks.
+    The run scores as of ``as_of`` (default: ``now``, its recorded start),
+    fixed for all its tasks.
     """
-    tenant, store = cached.tenant, cached.store
-    partitions = [source.name for source in cached.sources]
+    store = cached.store
     last = store.recent_runs(1)
     if last and schedule.next_after(last[0].started_at) > now:
         return None
     token = new_token()
-    run_id = begin_run(store, token, settings.lock_time)
+    run_id = begin_run(store, token, settings.lock_time, now)
     if run_id is None:
         return None  # still running
-    started = Started(tenant.name, run_id, token, partitions)
-    try:
-        enqueue_run(started, as_of or now)
-    except Exception as error:  # kombu's and redis's errors share no base class
-        give_up(store, run_id, token, f"could not queue the run: {error}")
-        raise AbmsyncError(f"{tenant.name}: could not queue the run: {error}") from error
-    log.info(
-        "started run %s of %s: %d partitions queued",
-        run_id,
-        tenant.name,
-        len(partitions),
-        extra={"step": "schedule", "tenant": tenant.name, "run_id": run_id},
-    )
+    started = Started(cached.tenant.name, run_id, token, [s.name for s in cached.sources])
+    _enqueue(cached, started, as_of or now)
     return started
+
+
+def requeue_held(
+    cached: CachedTenant, settings: WorkerSettings, as_of: datetime | None = None
+) -> Started | None:
+    """Queue the tenant's held run again, if it has one (:func:`~abmsync.workers.runs.held_run`).
+
+    Called when a scheduler takes the lead: the last leader may have been
+    killed after recording a run and before queueing it, which would leave
+    the tenant waiting for the lock to expire and then fail the run. The run
+    keeps its as-of time: ``as_of`` or its recorded start.
+    """
+    held = held_run(cached.store, settings.lock_time)
+    if held is None:
+        return None
+    names = [source.name for source in cached.sources]
+    started = Started(cached.tenant.name, held.run_id, held.token, names, again=True)
+    _enqueue(cached, started, as_of or held.started_at)
+    return started
+
+
+def _enqueue(cached: CachedTenant, started: Started, as_of: datetime) -> None:
+    """Queue ``started``'s tasks; if the queue refuses, give the run up (one-line error)."""
+    name, run_id = started.tenant, started.run_id
+    try:
+        enqueue_run(started, as_of)
+    except Exception as error:  # kombu's and redis's errors share no base class
+        give_up(cached.store, run_id, started.token, f"could not queue the run: {error}")
+        raise AbmsyncError(f"{name}: could not queue the run: {error}") from error
+    log.info(
+        "%s run %s of %s: %d partitions queued",
+        "queued again" if started.again else "started",
+        run_id,
+        name,
+        len(started.partitions),
+        extra={"step": "schedule", "tenant": name, "run_id": run_id},
+    )
 
 
 def schedule_tenants(
@@ -129,25 +157,31 @@ def schedule_tenants(
     """
     cache = TenantCache(tenants_path)
     with SchedulerLock(database_url) as lock, closing(cache):
-        waiting_said = False
+        waiting_said = leading = False
         while True:
             if lock.acquire():
                 waiting_said = False
                 now = datetime.now(UTC)
                 for cached in _tenants(cache):
                     try:
-                        started = start_if_due(cached, schedule, settings, now, as_of)
+                        requeued = None if leading else requeue_held(cached, settings, as_of)
+                        started = requeued or start_if_due(cached, schedule, settings, now, as_of)
                     except AbmsyncError as error:
                         name = cached.tenant.name
                         log.error("%s: %s", name, error, extra={"step": "schedule"})
                         continue
                     if started is not None:
                         on_start(started)
+                leading = True
                 if once:
                     return
-            elif not waiting_said:
-                log.info("another scheduler holds the lock; waiting", extra={"step": "schedule"})
-                waiting_said = True
+            else:
+                leading = False
+                if not waiting_said:
+                    log.info(
+                        "another scheduler holds the lock; waiting", extra={"step": "schedule"}
+                    )
+                    waiting_said = True
             if stop(settings.tick):
                 return
 

@@ -9,6 +9,7 @@ the pass beside another delivery of itself, the pass twice).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_a_read_twice_counts_once_and_an_early_or_repeated_pass_does_not_run(
         partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
         token = new_token()
         with tenant.open_store() as store:
-            run_id = begin_run(store, token, tasks.worker_settings().lock_time)
+            run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
         assert run_id is not None
         run = ("acme", token, run_id, AS_OF)
         untouched = env.end_state()
@@ -114,7 +115,7 @@ def test_a_pass_whose_reads_never_finish_gives_the_run_up_in_one_line(
         partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
         token = new_token()
         with tenant.open_store() as store:
-            run_id = begin_run(store, token, tasks.worker_settings().lock_time)
+            run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
         assert run_id is not None
         run = ("acme", token, run_id, AS_OF)
         tasks.read_partition(*run, partitions[0])

@@ -9,16 +9,26 @@ processes; the emulators serve them over HTTP from this process.
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from abmsync.sandbox.generate import DEFAULT_AS_OF, Dataset
+from abmsync.tenants import find_tenant
 from abmsync.workers.app import create_app
 from abmsync.workers.config import WorkerSettings
+from abmsync.workers.runs import begin_run, new_token
 from tests.sync.crm_env import Servers, crm_env
-from tests.workers.harness import Deployment, WriteGate, kill_group, wait_for, write_tenant
+from tests.workers.harness import (
+    LOCK_TTL,
+    Deployment,
+    WriteGate,
+    kill_group,
+    wait_for,
+    write_tenant,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 AS_OF = DEFAULT_AS_OF.isoformat()
@@ -105,7 +115,9 @@ def test_two_schedulers_never_run_a_tenant_twice_at_once_and_one_takes_over(
     assert "queued" in deployed.log(f"s{follower + 1}")  # it took over
     for namespace in namespaces:
         runs = deployed.runs(namespace)
-        assert {run.status for run in runs} == {"succeeded"}, runs
+        assert {run.status for run in runs} == {"succeeded"}, [
+            (r.id, r.status, r.error) for r in runs
+        ]
         for earlier, later in itertools.pairwise(runs):
             assert earlier.finished_at <= later.started_at, (earlier, later)
 
@@ -144,6 +156,32 @@ def test_a_redis_restart_mid_run_loses_no_cursor_and_the_next_run_finishes_the_w
     assert "lock" in (runs[0].error or "")
     assert runs[1].status == "succeeded", runs
     assert state == reference
+
+
+def test_a_run_recorded_but_never_queued_is_queued_by_the_next_scheduler_to_lead(
+    servers: Servers,
+    dataset: Dataset,
+    reference: dict[str, Any],
+    deployed: Deployment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with crm_env(tmp_path, servers, dataset=dataset) as env:
+        namespace = write_tenant(deployed.tenants, "acme", env)
+        monkeypatch.setenv("ABMSYNC_DATABASE_URL", deployed.database)
+        tenant = find_tenant(deployed.tenants, "acme")
+        # What a scheduler killed between recording a run and queueing it leaves behind.
+        with tenant.open_store() as store:
+            lost = begin_run(store, new_token(), timedelta(seconds=LOCK_TTL), DEFAULT_AS_OF)
+        deployed.worker("w1")
+        scheduler = deployed.schedule("scheduler", "--once")
+        assert scheduler.wait() == 0, deployed.log("scheduler")
+        assert f"acme: run {lost} queued again" in deployed.log("scheduler")
+        wait_for("the run to finish", lambda: bool(finished(deployed, namespace)))
+        runs = deployed.runs(namespace)
+        state = env.end_state()
+    assert [(run.id, run.status) for run in runs] == [(lost, "succeeded")], runs
+    assert state == reference  # scored as of the run's recorded start
 
 
 def _succeeded(deployed: Deployment, namespace: str) -> bool:
