@@ -1,4 +1,4 @@
-"""Writing a polars frame into a table fast, on SQLite and on PostgreSQL.
+"""Writing a polars frame into a table fast, on SQLite and on PostgreSQL; reading one back.
 
 Each backend gets the bulk path that is fast for it, measured on 100,000 rows:
 
@@ -11,6 +11,11 @@ Each backend gets the bulk path that is fast for it, measured on 100,000 rows:
   psycopg's pipelined ``executemany`` still costs one statement per row (~2.5 s).
 
 Both accept an ``ON CONFLICT`` clause, so upserts take the same path.
+
+:func:`read_frame` reads a query's rows into a frame ``READ_CHUNK_ROWS`` at a
+time: the driver's rows are Python tuples (some 250 bytes a row of three
+short strings), so a million-person table read whole would hold gigabytes of
+them for a frame a tenth the size.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from abmsync.schema import utc
 from abmsync.sync.tables import JsonText, UtcDateTime
 
 CHUNK_ROWS = 10_000  # rows per statement or executemany: bounded memory, few round trips
+READ_CHUNK_ROWS = 50_000  # rows fetched and turned into a frame at a time
 
 Insert = sqlite.Insert | postgresql.Insert
 OnConflict = Callable[[Insert], sa.Executable]
@@ -61,6 +67,30 @@ def insert_frame(
     write = _insert_recordset if connection.dialect.name == "postgresql" else _insert_many
     for chunk in frame.iter_slices(CHUNK_ROWS):
         write(connection, table, chunk, shared, on_conflict)
+
+
+def read_frame(
+    connection: sa.Connection,
+    query: sa.Executable,
+    schema: Mapping[str, pl.DataType],
+    *,
+    chunk: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """The rows of ``query`` as a frame with ``schema`` (its columns in the query's order).
+
+    Rows are fetched and converted ``READ_CHUNK_ROWS`` at a time; ``chunk``,
+    if given, reshapes each chunk's frame (e.g. a pivot) before the chunks
+    are put together, so the long form is never held whole.
+    """
+    frames = []
+    result = connection.execute(query.execution_options(yield_per=READ_CHUNK_ROWS))
+    for rows in result.partitions():
+        frame = pl.DataFrame(rows, schema=dict(schema), orient="row")
+        frames.append(frame if chunk is None else chunk(frame))
+    if not frames:
+        empty = pl.DataFrame(schema=dict(schema))
+        return empty if chunk is None else chunk(empty)
+    return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
 
 
 def _insert_many(

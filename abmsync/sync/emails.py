@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from abmsync.schema import utc
-from abmsync.sync.bulk import Insert, insert_frame
+from abmsync.sync.bulk import Insert, insert_frame, read_frame
 from abmsync.sync.database import StoreBase, Transaction
 from abmsync.sync.tables import person_emails
 
@@ -79,5 +79,4 @@ class PersonEmailStore(StoreBase):
     def _held_emails(self, tx: Transaction | None) -> pl.DataFrame:
         query = sa.select(person_emails.c.person_id, person_emails.c.email)
         with self._connect(tx, write=False) as connection:
-            rows = connection.execute(query).all()
-        return pl.DataFrame(rows, schema=EMAIL_COLUMNS, orient="row")
+            return read_frame(connection, query, EMAIL_COLUMNS)

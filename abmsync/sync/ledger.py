@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from abmsync.rules.progress import CHANGE_COLUMNS
 from abmsync.schema import TIMESTAMP, SchemaError, UtcDatetime, utc
-from abmsync.sync.bulk import insert_frame
+from abmsync.sync.bulk import insert_frame, read_frame
 from abmsync.sync.database import StoreBase, Transaction
 from abmsync.sync.tables import assignments, score_ledger, sla_events, stage_changes
 
@@ -217,8 +217,7 @@ class LedgerStore(StoreBase):
         if person_id is not None:
             query = query.where(table.c.person_id == person_id)
         with self._connect(tx, write=False) as connection:
-            rows = connection.execute(query).all()
-        return pl.DataFrame(rows, schema=dict(columns), orient="row")
+            return read_frame(connection, query, columns)
 
 
 def _latest_scores(
@@ -236,8 +235,7 @@ def _latest_scores(
         ranked = ranked.where(score_ledger.c.person_id.in_(person_ids))
     latest = ranked.subquery()
     query = sa.select(*(latest.c[name] for name in SCORE_LEDGER_COLUMNS)).where(latest.c.rank == 1)
-    rows = connection.execute(query).all()
-    frame = pl.DataFrame(rows, schema=SCORE_LEDGER_COLUMNS, orient="row")
+    frame = read_frame(connection, query, SCORE_LEDGER_COLUMNS)
     if person_ids is not None and len(person_ids) > _MAX_IN_LIST:
         wanted = pl.DataFrame({"person_id": person_ids}, schema={"person_id": pl.String()})
         frame = frame.join(wanted, on="person_id", how="semi")

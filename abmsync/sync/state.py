@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from abmsync.rules import progress, sla
 from abmsync.schema import utc
-from abmsync.sync.bulk import Insert, insert_frame
+from abmsync.sync.bulk import Insert, insert_frame, read_frame
 from abmsync.sync.database import StoreBase, Transaction
 from abmsync.sync.tables import lifecycle_state, routing_pointers, sla_timers, written_values
 
@@ -102,19 +102,23 @@ class StateStore(StoreBase):
     ) -> pl.DataFrame:
         """What abmsync last wrote to ``obj`` in ``system``: one row per record, a column per
         field (values as text, the way vendors return them), ready for ``plan_writes``."""
-        query = sa.select(
-            written_values.c.record_id, written_values.c.field, written_values.c.value
-        ).where(written_values.c.system == system, written_values.c.obj == obj)
-        with self._connect(tx, write=False) as connection:
-            rows = connection.execute(query).all()
-        long = pl.DataFrame(
-            rows,
-            schema={"record_id": pl.String(), "field": pl.String(), "value": pl.String()},
-            orient="row",
+        query = (
+            sa.select(written_values.c.record_id, written_values.c.field, written_values.c.value)
+            .where(written_values.c.system == system, written_values.c.obj == obj)
+            .order_by(written_values.c.record_id, written_values.c.field)  # the key's order
         )
-        if long.is_empty():
-            return pl.DataFrame(schema={"record_id": pl.String()})
-        return long.pivot(on="field", index="record_id", values="value").sort("record_id")
+        with self._connect(tx, write=False) as connection:
+            wide = read_frame(connection, query, WRITTEN_LONG, chunk=_wide)
+        # A record whose fields straddle two chunks has a row in each: one row per record.
+        split = wide["record_id"].is_duplicated()
+        if split.any():
+            joined = (
+                wide.filter(split)
+                .group_by("record_id")
+                .agg(pl.all().exclude("record_id").drop_nulls().first())
+            )
+            wide = pl.concat([wide.filter(~split), joined], how="diagonal_relaxed")
+        return wide.sort("record_id")
 
     def save_written_values(
         self,
@@ -168,5 +172,14 @@ class StateStore(StoreBase):
             *(column for column in table.primary_key.columns)
         )
         with self._connect(tx, write=False) as connection:
-            rows = connection.execute(query).all()
-        return pl.DataFrame(rows, schema=dict(columns), orient="row")
+            return read_frame(connection, query, columns)
+
+
+WRITTEN_LONG = {"record_id": pl.String(), "field": pl.String(), "value": pl.String()}
+
+
+def _wide(long: pl.DataFrame) -> pl.DataFrame:
+    """Written values, one row per (record, field), as one row per record, a column per field."""
+    if long.is_empty():
+        return pl.DataFrame(schema={"record_id": pl.String()})
+    return long.pivot(on="field", index="record_id", values="value")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from abmsync.sync import bulk
 from abmsync.sync.state import STATE_COLUMNS, TIMER_COLUMNS
 from abmsync.sync.store import Store
 
@@ -109,6 +110,32 @@ def test_written_values_round_trip_as_one_row_per_record(store: Store) -> None:
         ("00Q2", "7", None),
     ]
     assert store.load_written_values("salesforce", "Contact").is_empty()
+
+
+def test_written_values_read_in_chunks_give_one_row_per_record_across_chunk_ends(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields = ["ABM_Grade__c", "ABM_Reasons__c", "ABM_Score__c"]
+    values = {
+        f"00Q{n}": {
+            name: (None if (n + i) % 4 == 0 else f"{name}-{n}") for i, name in enumerate(fields)
+        }
+        for n in range(7)
+    }
+    values["00Q9"] = {"ABM_Stage__c": "mql"}  # a field no other record has, in the last chunk
+    store.save_written_values("salesforce", "Lead", values)
+    whole = store.load_written_values("salesforce", "Lead")
+    monkeypatch.setattr(bulk, "READ_CHUNK_ROWS", 2)  # records straddle chunk ends
+    chunked = store.load_written_values("salesforce", "Lead")
+    assert chunked.height == len(values) == whole.height
+    assert chunked.select(whole.columns).equals(whole)
+    assert chunked.filter(pl.col("record_id") == "00Q3").row(0, named=True) == {
+        "record_id": "00Q3",
+        "ABM_Grade__c": "ABM_Grade__c-3",
+        "ABM_Reasons__c": None,
+        "ABM_Score__c": "ABM_Score__c-3",
+        "ABM_Stage__c": None,
+    }
 
 
 def test_written_values_feed_a_plan_that_writes_nothing_when_nothing_changed(
