@@ -6,7 +6,9 @@ resumes mid-load from its cursor; later reads search ``hs_lastmodifieddate``
 after the cursor with an overlap window, splitting the range into windows
 under the search API's 10,000-result cap, and keyset-paging a millisecond
 that alone holds more. Archived records come back as deletions. Engagements
-(notes) get the contact they are associated with, one batch call per page.
+(notes) get the contact they are associated with: inline on the list endpoint
+(``associations=contacts``), one batch call per page of a search (searches
+return no associations).
 Answers are read as plain JSON: the SDK's models parse every timestamp with
 dateutil, which costs more than the call itself.
 """
@@ -180,6 +182,9 @@ class ChangeReader:
             found = newest.get("results") or []
             state.list_from = _modified_json_ms(found[0]) if found else 0
         after = state.list_after
+        linked = ENGAGEMENT_CONTACTS.get(obj)
+        # An engagement's contact comes inline (``associations=contacts``), not by a batch call.
+        inline = {"associations": [linked]} if linked else {}
         while True:
             page = self.client.call_json(
                 f"list {obj}",
@@ -189,6 +194,7 @@ class ChangeReader:
                 limit=LIST_PAGE,
                 after=after,
                 properties=names,
+                **inline,
             )
             following = ((page.get("paging") or {}).get("next") or {}).get("after")
             if following is not None and str(following) == after:
@@ -214,8 +220,11 @@ class ChangeReader:
                 state.floor_ms = state.modified_ms
             if rows or done:
                 records = _frame(rows, names)
-                if rows and obj in ENGAGEMENT_CONTACTS:
-                    records = self._with_contacts(obj, records)
+                if linked:
+                    contacts = [_first_linked(r, linked) for r in results]
+                    records = records.with_columns(
+                        pl.Series("contact_id", contacts, dtype=pl.String)
+                    )
                 yield Batch(obj=obj, records=records, cursor=state.to_cursor(len(rows)))
             if done:
                 return
@@ -358,9 +367,15 @@ class ChangeReader:
         for item in page.get("results") or []:
             linked = sorted(str(to["toObjectId"]) for to in (item.get("to") or []))
             if linked:
-                first[str(item["from"]["id"])] = linked[0]
+                first[str(item["from"]["id"])] = linked[0]  # the same rule as _first_linked
         contacts = pl.Series("contact_id", [first.get(i) for i in ids], dtype=pl.String)
         return records.with_columns(contacts)
+
+
+def _first_linked(record: Mapping[str, Any], to_obj: str) -> str | None:
+    """The lowest id (as text) of the ``to_obj`` records a listed record links to inline."""
+    links = ((record.get("associations") or {}).get(to_obj) or {}).get("results") or []
+    return min((str(link["id"]) for link in links), default=None)
 
 
 def _modified_json_ms(record: Mapping[str, Any]) -> int:

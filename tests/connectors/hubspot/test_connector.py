@@ -351,6 +351,36 @@ def test_max_calls_stops_a_read_at_the_cap(sandbox: Sandbox) -> None:
     assert answered(sandbox) == capped.budget.calls == 3
 
 
+def test_notes_come_with_their_contact_inline_on_a_full_load_and_by_batch_read_after(
+    sandbox: Sandbox, connector: HubSpotConnector
+) -> None:
+    def note(body: str, *contacts: str) -> str:
+        values = {"hs_note_body": body, "hs_timestamp": "2024-05-01T10:00:00Z"}
+        [written] = connector.write("notes", [Patch(obj="notes", values=values)])
+        for contact in contacts:
+            connector.associate("notes", written.record_id or "", "contacts", contact)
+        return written.record_id or ""
+
+    people = [
+        connector.write("contacts", [Patch(obj="contacts", values={"email": f"{n}@x.com"})])[0]
+        for n in ("a", "b")
+    ]
+    a, b = (person.record_id or "" for person in people)
+    first = {note("one", b, a): min(a, b), note("two"): None}
+    reader = HubSpotConnector(
+        SecretStr(TOKEN), host=sandbox.url, properties={"notes": ["hs_note_body"]}
+    )
+    before = sandbox.requests()
+    rows, _, cursor = drain(reader.read_changes("notes", None))
+    calls = {k: v - before.get(k, 0) for k, v in sandbox.requests().items()}
+    assert {r["id"]: r["contact_id"] for r in rows} == first
+    assert not any("associations" in path for path, count in calls.items() if count), calls
+
+    later = note("three", b)
+    rows, _, _ = drain(reader.read_changes("notes", cursor))
+    assert {r["id"]: r["contact_id"] for r in rows} == {later: b}
+
+
 def test_a_full_load_pages_the_list_past_the_search_cap_and_resumes_after_a_crash(
     sandbox: Sandbox, connector: HubSpotConnector
 ) -> None:
