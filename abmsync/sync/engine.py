@@ -32,7 +32,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import polars as pl
 
@@ -54,6 +55,7 @@ from abmsync.sync.account_writeback import (
 )
 from abmsync.sync.assemble import Assembled, assemble, owner_refs
 from abmsync.sync.events import Progress
+from abmsync.sync.lanes import Lanes
 from abmsync.sync.lifecycle_job import (
     EvaluatedPass,
     PassSummary,
@@ -230,12 +232,13 @@ class SyncRun(Closing):
         self.store = store
         self.options = options or SyncOptions()
         self.stop = stop
-        self.progress: Progress = progress or events.ignore
+        self.progress: Progress = events.serialised(progress or events.ignore)
         self.step: Callable[[str], None] = lambda text: self.progress(events.step(text))
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped_by: str | None = None
         self._briefs: AccountBriefs | None = None
         self._calls_before = self._calls_so_far()
+        self._lanes = Lanes()
 
     def close(self) -> None:
         """Close the run's connectors (``with open_run(...) as run:``)."""
@@ -442,9 +445,19 @@ class SyncRun(Closing):
             score_rows = record_pass(self.store, evaluated, tx=tx)
         trim_memory()
         summary.passed = evaluated.summary(score_rows)
-        for plan in summary.plans:
-            self._check_stop()
-            summary.sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
+        sent: dict[str, SendStats] = {}
+
+        def write(plans: list[ObjectPlan]) -> None:
+            for plan in plans:
+                self._check_stop()
+                sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
+
+        try:
+            self._lanes.run(by_system(summary.plans, write))
+        finally:  # in plan order, however the lanes finished
+            summary.sent.update(
+                (key, sent[key]) for p in summary.plans if (key := f"{p.system}/{p.obj}") in sent
+            )
 
     # -- steps --------------------------------------------------------------------
 
@@ -469,9 +482,17 @@ class SyncRun(Closing):
         return None
 
     def _read_all(self, summary: SyncSummary) -> None:
-        for source in self.sources:
-            self._check_stop()
-            summary.read[source.name] = self._read_one(source, summary)
+        read: dict[str, ReadStats] = {}
+
+        def read_each(sources: list[Source]) -> None:
+            for source in sources:
+                self._check_stop()
+                read[source.name] = self._read_one(source, summary)
+
+        try:
+            self._lanes.run(by_system(self.sources, read_each))
+        finally:  # in source order, however the lanes finished
+            summary.read.update((s.name, read[s.name]) for s in self.sources if s.name in read)
 
     def _read_one(self, source: Source, summary: SyncSummary) -> ReadStats:
         writeback = self.loaded.ruleset.writeback
@@ -606,6 +627,9 @@ class SyncRun(Closing):
             ) from None
 
     def _should_stop(self) -> bool:
+        if self._lanes.halted:
+            self._stopped_by = "another system's lane failed: finished the current batch"
+            return True
         if self.stop():
             self._stopped_by = "stop requested: finished the current batch"
             return True
@@ -618,6 +642,24 @@ class SyncRun(Closing):
     def _renew_lock(self) -> None:
         if not self.store.try_lock(LOCK, self.holder, self.options.lock_ttl):
             raise StoppedEarlyError("lost the run lock to another sync; stopping")
+
+
+class _HasSystem(Protocol):
+    @property
+    def system(self) -> str: ...
+
+
+Item = TypeVar("Item", bound=_HasSystem)
+
+
+def by_system(
+    items: list[Item], work: Callable[[list[Item]], None]
+) -> dict[str, Callable[[], None]]:
+    """A job per system (in order of first appearance): ``work`` on its items, in order."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.system, []).append(item)
+    return {system: partial(work, group) for system, group in groups.items()}
 
 
 def _dead_here(holder: str) -> bool:

@@ -15,6 +15,7 @@ sent (written or rejected) of ``total`` planned.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -56,3 +57,14 @@ def step(text: str) -> ProgressEvent:
 
 def ignore(_: ProgressEvent) -> None:
     """The callback of a run nobody watches."""
+
+
+def serialised(progress: Progress) -> Progress:
+    """``progress`` called by one thread at a time (a run reads and writes systems at once)."""
+    lock = threading.Lock()
+
+    def call(event: ProgressEvent) -> None:
+        with lock:
+            progress(event)
+
+    return call
