@@ -404,7 +404,7 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
                 done += f" ([red]{sent.rejected:,} rejected[/])"
         writes.add_row(
             name,
-            f"{len(plan.patches):,}",
+            f"{plan.records:,}",
             str(sum(1 for n in plan.plan.changed_fields.values() if n)),
             f"{plan.plan.conflicts.height:,}",
             f"{estimated_calls(plan):,}",

@@ -80,7 +80,7 @@ def measure(name: str, people: int, days: int, seed: int) -> list[tuple[int, int
                 ]
                 out.append(
                     (
-                        sum(len(p.patches) for p in people_plans),
+                        sum(p.records for p in people_plans),
                         sum(p.plan.changed_fields.get(_reasons(p.obj), 0) for p in people_plans),
                         sum(estimated_calls(p) for p in people_plans),
                     )

@@ -42,3 +42,21 @@ def test_benchmark_measures_a_sync_that_reads_all_and_then_writes_nothing(
     assert "target within 2x" in printed
     assert "no-change sync: 0 records written" in printed
     assert "the raw incremental read of the same window" in printed
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_initial_only_measures_the_raw_read_and_the_initial_sync_with_its_memory_per_step(
+    bench_sync: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    figures = bench_sync.main(["--people", "120", "--initial-only"])
+
+    assert figures["statuses"] == ["succeeded"]
+    assert figures["no_change_ratio"] is None
+    assert set(figures["seconds"]) == {"raw read", "initial sync"}
+    assert figures["sync_read"] == figures["raw_read"]
+    assert figures["peak_mib"] > 0
+    printed = capsys.readouterr().out
+    assert "no-change sync: not measured (--initial-only)" in printed
+    assert "seconds and peak resident MiB per step" in printed
+    assert "against the raw read of the slowest system alone" in printed.lower()

@@ -38,7 +38,7 @@ from typing import Any, Protocol, TypeVar
 import polars as pl
 
 from abmsync.closing import Closing
-from abmsync.connectors.base import Batch, Connector, Connectors, ObjectMeta
+from abmsync.connectors.base import Batch, Connector, Connectors
 from abmsync.connectors.budget import ApiBudget, BudgetSnapshot
 from abmsync.errors import AbmsyncError, BudgetExhaustedError
 from abmsync.logs import log_context
@@ -100,8 +100,6 @@ USER_OBJECTS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
-# Records one write call carries: sObject Collections, HubSpot batches, a Dataverse $batch.
-WRITE_CALL_SIZE = {"salesforce": 200, "hubspot": 100, "dynamics": 1000}
 SAMPLE = 5
 
 
@@ -117,6 +115,9 @@ class SyncOptions:
     as_of: datetime | None = None
     chunk: int = CHUNK
     lock_ttl: timedelta = timedelta(minutes=30)
+    # Keep each object's whole plan in the summary once sent (to inspect every patch),
+    # not only its counts and a sample: every change of the run is then held at once.
+    keep_plans: bool = False
 
 
 @dataclass
@@ -147,7 +148,7 @@ class SyncSummary:
             "read": sum(s.records for s in self.read.values()),
             "deleted": sum(s.deleted for s in self.read.values()),
             "people": self.people,
-            "planned": sum(len(p.patches) for p in self.plans),
+            "planned": sum(p.records for p in self.plans),
             "written": sum(s.written for s in sent),
             "created": sum(s.created for s in sent),
             "rejected": sum(s.rejected for s in sent),
@@ -186,7 +187,7 @@ def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
     return {
         "system": plan.system,
         "object": plan.obj,
-        "records": len(plan.patches),
+        "records": plan.records,
         "unchanged": plan.plan.unchanged,
         "fields": {k: v for k, v in plan.plan.changed_fields.items() if v},
         "conflicts": plan.plan.conflicts.height,
@@ -201,12 +202,8 @@ def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
 
 
 def estimated_calls(plan: ObjectPlan) -> int:
-    """API calls writing ``plan`` takes (``WRITE_CALL_SIZE`` records a call)."""
-    size = WRITE_CALL_SIZE.get(plan.system, 100)
-    calls = -(-len(plan.patches) // size)
-    if plan.system == "hubspot" and plan.links:
-        calls += -(-len(plan.patches) // 1000)  # batch associations
-    return calls
+    """API calls writing ``plan`` takes (see :attr:`ObjectPlan.calls`)."""
+    return plan.calls
 
 
 class SyncRun(Closing):
@@ -236,7 +233,6 @@ class SyncRun(Closing):
         self.step: Callable[[str], None] = lambda text: self.progress(events.step(text))
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stopped_by: str | None = None
-        self._briefs: AccountBriefs | None = None
         self._calls_before = self._calls_so_far()
         self._lanes = Lanes()
 
@@ -425,9 +421,9 @@ class SyncRun(Closing):
         summary.unreached = unreached(assembled, evaluated)
         trim_memory()
         self.step("planning the write-back")
-        self._briefs = None  # built on first need, from this run's pass
-        summary.plans = self._plan(assembled, evaluated)
+        planners = self._planners(assembled, evaluated)
         if self.options.dry_run:
+            summary.plans = [planner.plan() for planner in planners]
             summary.passed = evaluated.summary(0)
             return
         self.step("recording scores and stages")
@@ -445,19 +441,34 @@ class SyncRun(Closing):
             score_rows = record_pass(self.store, evaluated, tx=tx)
         trim_memory()
         summary.passed = evaluated.summary(score_rows)
+        self._write(planners, summary)
+
+    def _write(self, planners: list[Planner], summary: SyncSummary) -> None:
+        """Plan and send each object in its system's lane, one object at a time.
+
+        A plan is made just before it is sent and kept only as its counts and
+        a sample once sent (:meth:`ObjectPlan.released`): a run holds one
+        object's changes per system, not every object's at once.
+        """
+        plans: dict[str, ObjectPlan] = {}
         sent: dict[str, SendStats] = {}
 
-        def write(plans: list[ObjectPlan]) -> None:
-            for plan in plans:
+        def write(group: list[Planner]) -> None:
+            for planner in group:
                 self._check_stop()
-                sent[f"{plan.system}/{plan.obj}"] = self._send(plan)
+                plan = planner.plan()
+                try:
+                    sent[planner.name] = self._send(plan)
+                finally:
+                    plans[planner.name] = plan if self.options.keep_plans else plan.released()
+                    del plan
+                    trim_memory()
 
         try:
-            self._lanes.run(by_system(summary.plans, write))
+            self._lanes.run(by_system(planners, write))
         finally:  # in plan order, however the lanes finished
-            summary.sent.update(
-                (key, sent[key]) for p in summary.plans if (key := f"{p.system}/{p.obj}") in sent
-            )
+            summary.plans = [plans[p.name] for p in planners if p.name in plans]
+            summary.sent.update((p.name, sent[p.name]) for p in planners if p.name in sent)
 
     # -- steps --------------------------------------------------------------------
 
@@ -519,64 +530,61 @@ class SyncRun(Closing):
         trim_memory()
         return stats
 
-    def _plan_accounts(
-        self,
-        system: str,
-        obj: str,
-        keys: dict[str, str],
-        meta: ObjectMeta,
-        assembled: Assembled,
-        evaluated: EvaluatedPass,
-    ) -> ObjectPlan:
-        """Plan the account brief on one account object (the briefs are built once per run)."""
-        if self._briefs is None:
-            self._briefs = brief_accounts(
-                evaluated.rules,
-                evaluated.result,
-                assembled.touchpoints,
-                account_records(self.store, self.sources),
-                recent_days=self.loaded.ruleset.writeback.touchpoint_days,
-            )
-        writeback = self.loaded.ruleset.writeback
-        return plan_account_object(self.store, system, obj, keys, meta, self._briefs, writeback)
+    def _planners(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[Planner]:
+        """A planner per object written, in order; what can be wrong is checked now.
 
-    def _plan(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[ObjectPlan]:
+        The targets' metadata is read, their keys checked and HubSpot's owners
+        matched here, before anything is recorded or written; the plans
+        themselves are made as each object's turn to be written comes.
+        """
         writeback = self.loaded.ruleset.writeback
-        results = person_results(evaluated, self.store)
-        plans = []
+        results: pl.DataFrame | None = None
+        briefs: AccountBriefs | None = None
+        planners = []
         for system, connector in self.connectors.items():
             for obj, keys in writeback.objects(system).items():
-                trim_memory()
                 meta = self._guard(lambda connector=connector, obj=obj: connector.describe(obj))  # type: ignore[misc]
                 if is_account_target(self.sources, system, obj):
-                    plans.append(self._plan_accounts(system, obj, keys, meta, assembled, evaluated))
+                    if briefs is None:
+                        briefs = brief_accounts(
+                            evaluated.rules,
+                            evaluated.result,
+                            assembled.touchpoints,
+                            account_records(self.store, self.sources),
+                            recent_days=writeback.touchpoint_days,
+                        )
+                    plan = partial(
+                        plan_account_object, self.store, system, obj, keys, meta, briefs, writeback
+                    )
+                    planners.append(Planner(system, obj, plan))
                     continue
                 check_keys(system, obj, keys, accounts=False)
                 owner_ids = (
                     self._owner_ids(system, connector, assembled) if "owner" in keys else None
                 )
-                plans.append(
-                    plan_object(
-                        self.store,
-                        system,
-                        obj,
-                        keys,
-                        meta,
-                        results,
-                        assembled,
-                        writeback,
-                        owner_ids=owner_ids,
-                    )
+                if results is None:
+                    results = person_results(evaluated, self.store)
+                plan = partial(
+                    plan_object,
+                    self.store,
+                    system,
+                    obj,
+                    keys,
+                    meta,
+                    results,
+                    assembled,
+                    writeback,
+                    owner_ids=owner_ids,
                 )
+                planners.append(Planner(system, obj, plan))
             target = writeback.touchpoints(system)
             if target is not None:
-                trim_memory()
-                plans.append(
-                    plan_touchpoints(
-                        self.store, system, target, assembled, writeback, evaluated.rules.as_of
-                    )
+                as_of = evaluated.rules.as_of
+                plan = partial(
+                    plan_touchpoints, self.store, system, target, assembled, writeback, as_of
                 )
-        return plans
+                planners.append(Planner(system, target.object, plan))
+        return planners
 
     def _owner_ids(
         self, system: str, connector: Connector, assembled: Assembled
@@ -660,6 +668,19 @@ def by_system(
     for item in items:
         groups.setdefault(item.system, []).append(item)
     return {system: partial(work, group) for system, group in groups.items()}
+
+
+@dataclass(frozen=True)
+class Planner:
+    """How to plan the write-back of one object, when its turn comes."""
+
+    system: str
+    obj: str
+    plan: Callable[[], ObjectPlan]
+
+    @property
+    def name(self) -> str:
+        return f"{self.system}/{self.obj}"
 
 
 def _dead_here(holder: str) -> bool:

@@ -99,6 +99,10 @@ class Changes(Sequence[Patch]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def head(self, count: int) -> Changes:
+        """The first ``count`` records' changes."""
+        return Changes(self.obj, self.frame.head(count), self.external_id, self.clear)
+
     def chunks(self, size: int) -> Iterator[Changes]:
         """These changes ``size`` records at a time."""
         for first in range(0, len(self), size):

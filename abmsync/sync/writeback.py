@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,9 @@ from abmsync.sync.touchpoints import desired_touchpoints
 
 CHUNK = 1000  # patches per write call group and per transaction
 CONFIRM_CHUNK = 10_000  # values already held, stored as written this many records at a time
+# Records one write call carries: sObject Collections, HubSpot batches, a Dataverse $batch.
+WRITE_CALL_SIZE = {"salesforce": 200, "hubspot": 100, "dynamics": 1000}
+SAMPLE = 5  # patches a released plan keeps to show
 log = logging.getLogger(__name__)
 NUMERIC_KEYS = frozenset({"score", "fit", "engagement"})  # rounded to score_digits
 
@@ -59,6 +62,37 @@ class ObjectPlan:
     # Sent before ``patches``, in calls of their own: HubSpot moves a lifecyclestage
     # back only once it is cleared, so a backward move first clears it.
     clears: Changes = field(default_factory=lambda: Changes.empty(""))
+    # Set on a released plan (its changes let go): how many records and calls it had.
+    released_counts: tuple[int, int] | None = None
+
+    @property
+    def records(self) -> int:
+        """Records the plan writes."""
+        return len(self.patches) if self.released_counts is None else self.released_counts[0]
+
+    @property
+    def calls(self) -> int:
+        """API calls writing the plan takes (``WRITE_CALL_SIZE`` records a call)."""
+        if self.released_counts is not None:
+            return self.released_counts[1]
+        size = WRITE_CALL_SIZE.get(self.system, 100)
+        calls = -(-len(self.patches) // size)
+        if self.system == "hubspot" and self.links:
+            calls += -(-len(self.patches) // 1000)  # batch associations
+        return calls
+
+    def released(self) -> ObjectPlan:
+        """This plan once sent: its counts, conflicts and a sample of its patches, not the
+        changes themselves, which a million-person run cannot keep for every object."""
+        sample = self.patches.head(SAMPLE)
+        return replace(
+            self,
+            plan=replace(self.plan, patches=sample, confirmed=Changes.empty(self.obj)),
+            patches=sample,
+            links={},
+            clears=self.clears.head(SAMPLE),
+            released_counts=(self.records, self.calls),
+        )
 
 
 @dataclass

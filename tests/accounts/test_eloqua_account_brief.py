@@ -112,7 +112,7 @@ def test_eloqua_accounts_carry_the_brief_of_their_salesforce_account(synced: Syn
 
 def test_a_sync_with_nothing_changed_writes_no_eloqua_account(synced: Synced) -> None:
     first, idle = synced.runs
-    written = {(p.system, p.obj): len(p.patches) for p in first.plans}
+    written = {(p.system, p.obj): p.records for p in first.plans}
     assert written.get(("eloqua", "accounts"), 0) > 0
-    again = {(p.system, p.obj): len(p.patches) for p in idle.plans}
+    again = {(p.system, p.obj): p.records for p in idle.plans}
     assert again.get(("eloqua", "accounts"), 0) == 0, again

@@ -190,7 +190,8 @@ class CrmEnv:
                 self.sources(connectors),
                 connectors,
                 store,
-                options=SyncOptions(as_of=as_of, **options),
+                # Every plan whole, so tests can look at every patch sent.
+                options=SyncOptions(as_of=as_of, **{"keep_plans": True, **options}),
                 stop=stop,
                 progress=progress,
             )

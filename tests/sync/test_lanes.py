@@ -12,15 +12,18 @@ import json
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 
 from abmsync.errors import AbmsyncError
+from abmsync.sandbox.generate import generate_dataset
 from abmsync.sync.lanes import Lanes
 from abmsync.sync.store import Store
-from tests.sync.crm_env import CrmEnv, Servers
+from abmsync.sync.writeback import SAMPLE
+from tests.sync.crm_env import CrmEnv, Servers, crm_env
 
 PATIENCE = 20.0  # seconds a held request waits for the other lane before giving up
 
@@ -145,3 +148,19 @@ def test_one_lane_runs_in_the_calling_thread() -> None:
     threads: list[threading.Thread] = []
     Lanes().run({"salesforce": lambda: threads.append(threading.current_thread())})
     assert threads == [threading.main_thread()]
+
+
+def test_a_run_keeps_each_sent_plan_as_counts_and_a_sample_only(
+    tmp_path: Path, servers: Servers
+) -> None:
+    with crm_env(tmp_path, servers, dataset=generate_dataset(60, seed=3)) as env:
+        summary = env.sync(keep_plans=False)
+    assert summary.status == "succeeded", summary.message
+    big = [plan for plan in summary.plans if plan.records > SAMPLE]
+    assert big  # the seed writes more than a sample's worth somewhere
+    for plan in summary.plans:
+        sent = summary.sent[f"{plan.system}/{plan.obj}"]
+        assert plan.records == sent.sent  # the count survives the release
+        assert len(plan.patches) == min(plan.records, SAMPLE)
+        assert not plan.links and not plan.plan.confirmed
+    assert summary.counts()["planned"] == sum(s.sent for s in summary.sent.values())

@@ -108,7 +108,7 @@ def test_new_activity_becomes_salesforce_history_once(played: Week) -> None:
     crossed = new_notes & set(keys)
     assert crossed
     plan = next(p for p in played.second.plans if p.obj == "ABM_Touchpoint__c")
-    assert len(plan.patches) <= len(new_notes) + 50  # the week's news, not the whole history
+    assert plan.records <= len(new_notes) + 50  # the week's news, not the whole history
 
 
 def test_web_form_sign_ups_missing_from_salesforce_are_reported(played: Week) -> None:
