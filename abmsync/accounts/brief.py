@@ -37,6 +37,17 @@ from abmsync.rules.scoring import role_column
 RECENT_LIMIT = 10  # touchpoints per account in the brief
 NOT_ENGAGEMENT = ("email_send", "email_bounce", "unsubscribe")
 SEPARATOR = " · "
+# The member columns a brief reads (besides the expected roles' flags).
+MEMBER_COLUMNS = (
+    "person_id",
+    "account_id",
+    "engagement",
+    "buying_roles",
+    "first_name",
+    "last_name",
+    "email",
+    "title",
+)
 ROLLUP_COLUMNS = (
     "people",
     "account_engagement",
@@ -90,12 +101,14 @@ def account_briefs(
     )
     rolled = roll_up_accounts(rules, members.lazy(), companies.lazy()).collect()
     touches = engaging(touchpoints, as_of)
-    members = members.join(
+    roles = expected_roles(rules)
+    # Only what the brief shows: the scoring result has a column per rule and field.
+    wanted = [*MEMBER_COLUMNS, *(role_column(r) for r in roles)]
+    members = members.select([c for c in wanted if c in members.columns]).join(
         touches.group_by("person_id").agg(pl.col("occurred_at").max().alias("__last")),
         on="person_id",
         how="left",
     )
-    roles = expected_roles(rules)
     engaged = pl.col("engagement") >= rules.ruleset.engaged_min
     held = _engaged_roles(members, roles, engaged)
     per_account = (
@@ -242,14 +255,21 @@ def _committee(rules: CompiledRules, members: pl.DataFrame, engaged: pl.Expr) ->
     )
     return (
         members.filter(pl.col("account_id").is_not_null() & (pl.col("buying_roles").list.len() > 0))
-        .with_columns(first_role.alias("__role"), _person_name().alias("__name"))
+        .select(  # the line first: the sort then moves five columns, not every member column
+            "account_id",
+            "person_id",
+            "__last",
+            first_role.alias("__role"),
+            _person_name().alias("__name"),
+            line.alias("__line"),
+        )
         .sort(
             ["account_id", "__role", "__last", "__name", "person_id"],
             descending=[False, False, True, False, False],
             nulls_last=True,
         )
         .group_by("account_id", maintain_order=True)
-        .agg(line.alias("committee"))
+        .agg(pl.col("__line").alias("committee"))
     )
 
 
@@ -279,7 +299,7 @@ def _recent(
     )
     return (
         touches.filter(pl.col("occurred_at") >= as_of - timedelta(days=days))
-        .drop("account_id", strict=False)
+        .select("person_id", "occurred_at", "type", *detail, *tie)
         .join(people, on="person_id", how="inner")
         .sort(["account_id", "occurred_at", *tie], descending=[False, True, *([False] * len(tie))])
         .group_by("account_id", maintain_order=True)

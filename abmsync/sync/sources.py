@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +27,7 @@ from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
 from abmsync.sync.database import Transaction
 from abmsync.sync.events import Kind, Progress, ProgressEvent, ignore
+from abmsync.sync.prefetch import Prefetched
 from abmsync.sync.snapshot import as_stored
 from abmsync.sync.store import Store
 
@@ -232,70 +234,74 @@ def read_source(
         str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
     }
     owned_columns = source.mapping.columns_from(owned)
-    for batch in connector.read_changes(source.obj, cursor):
-        raw = batch.records
-        if echo is not None and echo in raw.columns and raw.height:
-            mine = raw[echo].is_not_null()
-            stats.skipped_echoes += int(mine.sum())
-            raw = raw.filter(~mine)
-        if raw.height and id_field not in raw.columns:
-            where = source.mapping.where("fields", "id") or f"{source.name}: "
-            raise ConfigError(
-                f"{where}the id field {id_field!r} is not among the fields {source.system} "
-                f"returned for {source.obj}"
-            )
-        masters = _masters(raw, id_field, source.master_field)
-        live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
-        mapped = apply_mapping(source.mapping, live) if live.height else None
-        at = now()
-        with store.transaction() as tx:
-            changed = live.height
-            if mapped is not None:
-                changed, differing = _compare(store, source, mapped, owned_columns, tx)
-                stats.read_back += live.height - changed
-                store.save_snapshot(source.key, differing, now=at, tx=tx)
-                present = [f for f in owned if f in live.columns]
-                if present:
-                    crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
-                    store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
-            deleted = list(batch.deleted_ids)
-            if batch.full_listing:
-                seen = live.select(pl.col(id_field).cast(pl.String).alias("id"))
-                deleted += _listed(store, source, seen, complete=batch.listing_complete, tx=tx)
-            tombstones = _new_tombstones(deleted, masters, known)
-            if tombstones.height:
-                store.save_snapshot(
-                    source.tombstone_key,
-                    tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
-                    now=at,
-                    tx=tx,
+    # The next batch is fetched while this one is stored (abmsync.sync.prefetch).
+    with Prefetched(partial(connector.read_changes, source.obj, cursor)) as batches:
+        for batch in batches:
+            raw = batch.records
+            if echo is not None and echo in raw.columns and raw.height:
+                mine = raw[echo].is_not_null()
+                stats.skipped_echoes += int(mine.sum())
+                raw = raw.filter(~mine)
+            if raw.height and id_field not in raw.columns:
+                where = source.mapping.where("fields", "id") or f"{source.name}: "
+                raise ConfigError(
+                    f"{where}the id field {id_field!r} is not among the fields {source.system} "
+                    f"returned for {source.obj}"
                 )
-            if deleted:
-                store.delete_snapshot(source.key, deleted, tx=tx)
-            store.set_cursor(source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx)
-        stats.records += changed
-        stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
-        known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
-        stats.batches += 1
-        log.debug(
-            "%s: batch %d",
-            text,
-            stats.batches,
-            extra={
-                "run_id": run_id,
-                "step": kind,
-                "system": source.system,
-                "object": source.obj,
-                "batch": stats.batches,
-                "batch_records": batch.records.height,
-                "batch_deleted": len(batch.deleted_ids),
-                "records": stats.records,
-                "read_back": stats.read_back,
-            },
-        )
-        report()
-        if stop():
-            break
+            masters = _masters(raw, id_field, source.master_field)
+            live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
+            mapped = apply_mapping(source.mapping, live) if live.height else None
+            at = now()
+            with store.transaction() as tx:
+                changed = live.height
+                if mapped is not None:
+                    changed, differing = _compare(store, source, mapped, owned_columns, tx)
+                    stats.read_back += live.height - changed
+                    store.save_snapshot(source.key, differing, now=at, tx=tx)
+                    present = [f for f in owned if f in live.columns]
+                    if present:
+                        crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
+                        store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
+                deleted = list(batch.deleted_ids)
+                if batch.full_listing:
+                    seen = live.select(pl.col(id_field).cast(pl.String).alias("id"))
+                    deleted += _listed(store, source, seen, complete=batch.listing_complete, tx=tx)
+                tombstones = _new_tombstones(deleted, masters, known)
+                if tombstones.height:
+                    store.save_snapshot(
+                        source.tombstone_key,
+                        tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
+                        now=at,
+                        tx=tx,
+                    )
+                if deleted:
+                    store.delete_snapshot(source.key, deleted, tx=tx)
+                store.set_cursor(
+                    source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx
+                )
+            stats.records += changed
+            stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
+            known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
+            stats.batches += 1
+            log.debug(
+                "%s: batch %d",
+                text,
+                stats.batches,
+                extra={
+                    "run_id": run_id,
+                    "step": kind,
+                    "system": source.system,
+                    "object": source.obj,
+                    "batch": stats.batches,
+                    "batch_records": batch.records.height,
+                    "batch_deleted": len(batch.deleted_ids),
+                    "records": stats.records,
+                    "read_back": stats.read_back,
+                },
+            )
+            report()
+            if stop():
+                break
     report(final=True)
     log.info(
         "%s: %d records",
