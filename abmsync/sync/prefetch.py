@@ -18,14 +18,15 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import Generic, TypeVar
+
+from abmsync.closing import Closing
 
 T = TypeVar("T")
 _DONE = object()
 
 
-class Prefetched(Generic[T]):
+class Prefetched(Closing, Generic[T]):
     """``make()``'s items, fetched in a thread ``ahead`` items before they are asked for.
 
     Use it in a ``with`` block (or call :meth:`close`), so that the thread
@@ -65,17 +66,6 @@ class Prefetched(Generic[T]):
             with contextlib.suppress(queue.Empty):
                 self._items.get(timeout=0.05)
         self._finished = True
-
-    def __enter__(self) -> Prefetched[T]:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _produce(self, make: Callable[[], Iterator[T]]) -> None:
         items: Iterator[T] | None = None
