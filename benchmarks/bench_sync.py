@@ -588,6 +588,9 @@ def report(people: int, touches: int, results: dict[str, dict[str, Any]]) -> dic
         f"the raw read ({initial['seconds']:.1f}s vs {raw['seconds']:.1f}s); "
         f"target within {TARGET_RATIO:g}x: {verdict}"
     )
+    for job in [job for job in ("initial sync", "no-change sync") if job in results]:
+        if results[job]["status"] != "succeeded":
+            print(f"  {job} {results[job]['status']}: {results[job]['message']}")
     slowest, slowest_seconds = _slowest_system(raw["read_seconds"])
     print(
         f"  (the sync reads and writes each system in a lane of its own; the raw loop reads "

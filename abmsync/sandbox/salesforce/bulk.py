@@ -5,16 +5,21 @@ The resources are the ones simple-salesforce's ``bulk2`` calls, under
 
 - ``GET query`` and ``GET ingest`` list the jobs of each kind.
 - ``POST query`` creates a query job (``query``/``queryAll``); the SOQL goes
-  through the same translator as REST queries and is run at once, so the
-  results are a snapshot. ``GET query/{id}`` moves the job one state per poll
-  (``UploadComplete`` → ``InProgress`` → ``JobComplete``), as a real org makes
-  a client wait. ``GET query/{id}/results?locator=&maxRecords=`` pages the CSV
-  with the ``Sforce-Locator`` (``"null"`` on the last page) and
+  through the same translator as REST queries, is checked at once (a refused
+  query is a 400 on create) and run in the background, in one statement, so
+  the results are a snapshot. ``GET query/{id}`` moves the job one state per
+  poll (``UploadComplete`` → ``InProgress`` → ``JobComplete``), as a real org
+  makes a client wait, and stays ``InProgress`` until the background work is
+  done: a job over a million rows answers its create and its polls at once,
+  as Salesforce's asynchronous jobs do, instead of holding the request.
+  ``GET query/{id}/results?locator=&maxRecords=`` pages the CSV with the
+  ``Sforce-Locator`` (``"null"`` on the last page) and
   ``Sforce-NumberOfRecords`` headers.
 - ``POST ingest`` opens an ingest job (insert, update, upsert, delete);
   ``PUT ingest/{id}/batches`` uploads its CSV; ``PATCH ingest/{id}`` with
-  ``UploadComplete`` processes every row through the validation of sObject
-  Collections (so the same error codes and the same per-record faults);
+  ``UploadComplete`` checks the header and then processes every row, in the
+  background, through the validation of sObject Collections (so the same
+  error codes and the same per-record faults);
   ``successfulResults/``, ``failedResults/`` and ``unprocessedrecords/`` answer
   CSV with the ``sf__Id``, ``sf__Created`` and ``sf__Error`` columns.
 
@@ -29,14 +34,16 @@ import io
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from abmsync.sandbox.salesforce.ingest import apply_record
-from abmsync.sandbox.salesforce.soql import SoqlError, bulk_query
+from abmsync.sandbox.salesforce.soql import SoqlError, prepare_bulk_query
 from abmsync.sandbox.salesforce.store import RecordError, format_datetime
 
 if TYPE_CHECKING:
@@ -49,6 +56,9 @@ INGEST_OPERATIONS = ("insert", "update", "upsert", "delete")
 # Polls of GET job it takes a job to finish after upload: UploadComplete, InProgress, JobComplete.
 _PROGRESS = ("UploadComplete", "InProgress", "JobComplete")
 _NULL = "#N/A"  # Bulk API 2.0's way of setting a field to null
+# How long a poll waits for a job's background work before answering: a small job
+# completes within its polls as before; a big one answers InProgress meanwhile.
+_POLL_GRACE = 1.0
 
 
 class BulkError(Exception):
@@ -79,6 +89,7 @@ class Job:
     successes: list[list[str]] = field(default_factory=list)
     failures: list[list[str]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)  # background work over
 
     @property
     def is_query(self) -> bool:
@@ -227,7 +238,7 @@ class BulkJobs:
         if operation not in ("query", "queryAll"):
             raise BulkError(400, "INVALIDJOB", f"Invalid operation for query job: {operation}")
         try:
-            obj, header, rows = bulk_query(
+            obj, header, rows = prepare_bulk_query(
                 self.sandbox.store,
                 str(payload.get("query", "")),
                 include_deleted=operation == "queryAll",
@@ -235,8 +246,13 @@ class BulkJobs:
         except SoqlError as error:
             raise BulkError(400, error.code, error.message) from error
         job = self._new_job(payload, operation, obj)
-        job.header, job.rows = header, rows
+        job.header = header
         job.state = _PROGRESS[0]
+
+        def run() -> None:
+            job.rows = rows()
+
+        _in_background(job, run)
         return job
 
     def results(self, job: Job, params: dict[str, str]) -> Response:
@@ -267,10 +283,15 @@ class BulkJobs:
     # -- job state -------------------------------------------------------------------
 
     def poll(self, job: Job) -> Job:
-        """``GET`` a job: a finished upload moves one state towards ``JobComplete``."""
+        """``GET`` a job: a finished upload moves one state towards ``JobComplete``, which
+        it reaches only once the job's background work is done."""
+        if job.state == _PROGRESS[-2]:
+            job.done.wait(_POLL_GRACE)
         with self._lock:
             if job.state in _PROGRESS[:-1]:
-                job.state = _PROGRESS[_PROGRESS.index(job.state) + 1]
+                following = _PROGRESS[_PROGRESS.index(job.state) + 1]
+                if following != _PROGRESS[-1] or job.done.is_set():
+                    job.state = following
         return job
 
     def set_state(self, job: Job, state: str) -> Job:
@@ -285,9 +306,11 @@ class BulkJobs:
             if not job.uploaded:
                 job.state, job.error = "Failed", "InvalidBatch : No data was uploaded"
                 return job
-            self.process(job)
-            if job.state == "Open":
-                job.state = "UploadComplete"
+            if self.refused(job):
+                job.done.set()
+                return job
+            job.state = "UploadComplete"
+            _in_background(job, partial(self.process, job))
             return job
         raise BulkError(
             400, "INVALIDJOBSTATE", f"Cannot change the state of job {job.id} from {job.state}"
@@ -330,8 +353,8 @@ class BulkJobs:
             raise BulkError(400, "INVALIDBATCH", "The CSV has no header row")
         job.header, job.rows, job.uploaded = rows[0], rows[1:], True
 
-    def process(self, job: Job) -> None:
-        """Apply every uploaded row the way sObject Collections would, record by record."""
+    def refused(self, job: Job) -> bool:
+        """Fail a closed upload whose header is wrong (at once: no row is processed)."""
         obj = self.sandbox.store.get_object(job.object)
         assert obj is not None  # checked when the job was created
         unknown = [name for name in job.header if obj.field(name) is None]
@@ -339,11 +362,17 @@ class BulkJobs:
             job.state = "Failed"
             job.error = f"InvalidBatch : Field name not found : {unknown[0]}"
             job.unprocessed = list(job.rows)
-            return
+            return True
         if job.operation == "delete" and [n.lower() for n in job.header] != ["id"]:
             job.state, job.error = "Failed", "InvalidBatch : A delete job takes only an Id column"
             job.unprocessed = list(job.rows)
-            return
+            return True
+        return False
+
+    def process(self, job: Job) -> None:
+        """Apply every uploaded row the way sObject Collections would, record by record."""
+        obj = self.sandbox.store.get_object(job.object)
+        assert obj is not None  # checked when the job was created
         for row in job.rows:
             if len(row) != len(job.header):
                 error = RecordError("INVALID_BATCH", "the row has the wrong number of columns")
@@ -369,6 +398,20 @@ class BulkJobs:
         if kind == "unprocessedrecords":
             return job.csv(job.header, job.unprocessed) if job.header else ""
         raise BulkError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def _in_background(job: Job, work: Callable[[], None]) -> None:
+    """Do ``work`` for ``job`` in a thread of its own; ``job.done`` is set when it is over."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:  # a fault of the emulator: the job fails, as a real one can
+            job.state, job.error = "Failed", f"InternalServerError : {error}"
+        finally:
+            job.done.set()
+
+    threading.Thread(target=run, name=f"bulk-job-{job.id}", daemon=True).start()
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from typing import Any
 
 import polars as pl
@@ -65,6 +66,34 @@ def test_query_job_moves_through_its_states_and_sends_the_locator_headers(org: O
     assert answer.headers["Sforce-Locator"] == "null"
     assert answer.headers["Sforce-NumberOfRecords"] == "1"
     assert answer.headers["content-type"].startswith("text/csv")
+
+
+def test_a_job_whose_work_is_not_done_answers_at_once_and_completes_later(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sf = org.simple_salesforce()
+    sf.Lead.create({"LastName": "A", "Company": "C"})
+    session, base = sf.session, sf.bulk2_url
+    headers = {"Authorization": f"Bearer {sf.session_id}"}
+    store, release = org.sandbox.store, threading.Event()
+    select = store.select
+
+    def held_select(sql: str, params: Any = ()) -> Any:  # the job's query waits for the test
+        release.wait(30)
+        return select(sql, params)
+
+    monkeypatch.setattr(store, "select", held_select)
+    body = {"operation": "query", "query": "SELECT Id FROM Lead"}
+    job = session.post(f"{base}query", json=body, headers=headers, timeout=5).json()
+    polled = [
+        session.get(f"{base}query/{job['id']}", headers=headers, timeout=5).json()["state"]
+        for _ in range(3)
+    ]
+    release.set()
+    assert job["state"] == "UploadComplete"
+    assert polled == ["InProgress", "InProgress", "InProgress"]  # no JobComplete before the work
+    answer = session.get(f"{base}query/{job['id']}", headers=headers, timeout=5).json()
+    assert answer["state"] == "JobComplete" and answer["numberRecordsProcessed"] == 1
 
 
 def test_query_job_refuses_bad_soql_with_the_rest_error_code(org: Org) -> None:

@@ -6,7 +6,20 @@ single-object queries for callers that read rows themselves.
 """
 
 from abmsync.sandbox.salesforce.soql.errors import SoqlError
-from abmsync.sandbox.salesforce.soql.run import QueryResult, bulk_query, run_query
+from abmsync.sandbox.salesforce.soql.run import (
+    QueryResult,
+    bulk_query,
+    prepare_bulk_query,
+    run_query,
+)
 from abmsync.sandbox.salesforce.soql.translate import Query, translate
 
-__all__ = ["Query", "QueryResult", "SoqlError", "bulk_query", "run_query", "translate"]
+__all__ = [
+    "Query",
+    "QueryResult",
+    "SoqlError",
+    "bulk_query",
+    "prepare_bulk_query",
+    "run_query",
+    "translate",
+]

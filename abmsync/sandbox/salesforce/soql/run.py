@@ -17,6 +17,7 @@ Query") and the SOQL reference ("Relationship Queries", "Aggregate Functions"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,15 @@ def bulk_query(
     store: Store, soql: str, *, include_deleted: bool = False
 ) -> tuple[str, list[str], list[list[str]]]:
     """Run ``soql`` for a Bulk API 2.0 query job: object name, CSV header and rows."""
+    obj, header, rows = prepare_bulk_query(store, soql, include_deleted=include_deleted)
+    return obj, header, rows()
+
+
+def prepare_bulk_query(
+    store: Store, soql: str, *, include_deleted: bool = False
+) -> tuple[str, list[str], Callable[[], list[list[str]]]]:
+    """Check ``soql`` for a Bulk API 2.0 query job (``SoqlError`` if it is refused):
+    object name, CSV header, and how to run it for the rows."""
     tree = parse(soql)
     _refuse_for_bulk(tree)
     plan = Planner(store, soql, store.clock().date(), include_deleted=include_deleted).plan(tree)
@@ -75,8 +85,11 @@ def bulk_query(
                 "API_ERROR", "Compound fields are not supported by Bulk API 2.0; query their parts"
             )
         header.append(output.column.label)
-    body = [[_csv_value(o, row) for o in plan.outputs] for row in store.select(plan.sql())]
-    return plan.obj.name, header, body
+
+    def rows() -> list[list[str]]:
+        return [[_csv_value(o, row) for o in plan.outputs] for row in store.select(plan.sql())]
+
+    return plan.obj.name, header, rows
 
 
 def _refuse_for_bulk(tree: Select) -> None:
