@@ -3,10 +3,11 @@
     python benchmarks/bench_sync.py --people 100000
 
 Generates N people (``abmsync sandbox generate``'s generator) and loads them
-into the Salesforce and HubSpot emulators. The emulators run in a server
-process of their own, so they do not compete for the GIL with the client being
-measured, and every measured job runs in a child process of its own, so its
-peak RSS is the client's alone:
+into the Salesforce and HubSpot emulators. Each emulator runs in a server
+process of its own, as each vendor is a service of its own, so they do not
+compete for the GIL with each other or with the client being measured, and
+every measured job runs in a child process of its own, so its peak RSS is the
+client's alone:
 
 * ``raw read``: a plain loop that only reads, with the same client libraries,
   every record of every object the sync reads (simple-salesforce
@@ -81,7 +82,7 @@ SEARCH_PER_SECOND = 4.0  # the connector's pace under HubSpot's five searches a 
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """How to reach one seeded server process, and the fields each source is read with."""
+    """How to reach the seeded emulators, and the fields each source is read with."""
 
     salesforce_url: str
     ca_file: str
@@ -92,14 +93,19 @@ class ServerInfo:
     fields: dict[str, list[str]]  # "system/object" -> fields read, in the sync's source order
 
 
-# --- the server process ------------------------------------------------------------
+# --- the server processes ------------------------------------------------------------
 
 
-def serve(data: Path) -> None:
-    """Seed and serve both emulators; answer ``counts`` on stdin until stdin closes."""
+def serve(data: Path, system: str) -> None:
+    """Seed and serve ``system``'s emulator; answer ``counts`` on stdin until stdin closes.
+
+    Each emulator has a process of its own, as each vendor is a service of its
+    own: a sync reads and writes both at once, and emulators sharing one
+    process would share one interpreter lock, each slowing the other's answers.
+    """
     from pydantic import SecretStr
 
-    from abmsync.connectors.base import FieldType
+    from abmsync.connectors.base import Connector, FieldType
     from abmsync.connectors.hubspot.connector import HubSpotConnector
     from abmsync.connectors.salesforce.connector import SalesforceConnector
     from abmsync.rules.loader import load_rules
@@ -115,59 +121,68 @@ def serve(data: Path) -> None:
     from abmsync.sync.touchpoints import echo_field
 
     config = SandboxConfig(daily_api_limit=10_000_000)
-    sf_app = salesforce_app(Faults(), config=config)
-    hs_app = hubspot_app(Faults(), token=TOKEN, burst_limit=1_000_000)
-    seeded = seed_sandbox(read_dataset(data), sf_app.state.sandbox, hs_app.state.store)
-    with SandboxServer(sf_app, tls=True) as sf, SandboxServer(hs_app) as hs:
-        salesforce = SalesforceConnector(
-            sf.url, config.client_id, SecretStr(config.client_secret), verify=str(sf.ca_file)
-        )
-        hubspot = HubSpotConnector(SecretStr(TOKEN), host=hs.url)
+    dataset = read_dataset(data)
+    if system == "salesforce":
+        app = salesforce_app(Faults(), config=config)
+        seeded = seed_sandbox(dataset, app.state.sandbox, None)
+    else:
+        app = hubspot_app(Faults(), token=TOKEN, burst_limit=1_000_000)
+        seeded = seed_sandbox(dataset, None, app.state.store)
+    del dataset
+    with SandboxServer(app, tls=system == "salesforce") as served:
+        connector: Connector
+        if system == "salesforce":
+            connector = SalesforceConnector(
+                served.url,
+                config.client_id,
+                SecretStr(config.client_secret),
+                verify=str(served.ca_file),
+            )
+            info: dict[str, Any] = {
+                "salesforce_url": served.url,
+                "ca_file": str(served.ca_file),
+                "client_id": config.client_id,
+                "client_secret": config.client_secret,
+            }
+        else:
+            connector = HubSpotConnector(SecretStr(TOKEN), host=served.url)
+            info = {"hubspot_url": served.url}
         ruleset = load_rules(RULES).ruleset
-        for system, connector in (("salesforce", salesforce), ("hubspot", hubspot)):
-            for spec in field_specs(ruleset, system):
-                connector.ensure_fields(spec)
+        for spec in field_specs(ruleset, system):
+            connector.ensure_fields(spec)
         # The fields a sync reads: every typed Salesforce field; of HubSpot's, those
         # read_source selects (the mapping's, the owned ones and the echo key).
         writeback = ruleset.writeback
         targets = {
-            system: (t.object, t.external_id)
-            for system in writeback.systems
-            if (t := writeback.touchpoints(system)) is not None
+            name: (t.object, t.external_id)
+            for name in writeback.systems
+            if (t := writeback.touchpoints(name)) is not None
         }
         fields: dict[str, list[str]] = {}
-        for source in load_sources([MAPPINGS], SYSTEMS):
-            if source.system == "salesforce":
-                meta = salesforce.describe(source.obj)
+        for source in load_sources([MAPPINGS], [system]):
+            if isinstance(connector, SalesforceConnector):
+                meta = connector.describe(source.obj)
                 names = [n for n, f in meta.fields.items() if f.type is not FieldType.OTHER]
             else:
-                owned = list(writeback.objects(source.system).get(source.obj, {}).values())
-                echo = echo_field(source.system, source.obj, targets)
+                assert isinstance(connector, HubSpotConnector)
+                owned = list(writeback.objects(system).get(source.obj, {}).values())
+                echo = echo_field(system, source.obj, targets)
                 wanted = [*source.mapping.vendor_fields, *owned, *([echo] if echo else [])]
-                hubspot.select_fields(source.obj, wanted)
-                names = hubspot.properties[source.obj]
+                connector.select_fields(source.obj, wanted)
+                names = connector.properties[source.obj]
             fields[source.name] = names
         # An open keep-alive TLS connection would hold up the Salesforce server's stop.
-        salesforce.client.session.close()
-        info = ServerInfo(
-            salesforce_url=sf.url,
-            ca_file=str(sf.ca_file),
-            hubspot_url=hs.url,
-            client_id=config.client_id,
-            client_secret=config.client_secret,
-            seeded={f"{system}/{obj}": n for system, obj, n in seeded.rows()},
-            fields=fields,
-        )
-        _say(asdict(info))
+        connector.close()
+        info["seeded"] = {f"{s}/{obj}": n for s, obj, n in seeded.rows() if s == system}
+        info["fields"] = fields
+        _say(info)
         for line in sys.stdin:
             if line.strip() == "counts":
-                _say(
-                    {
-                        "salesforce": sf_app.state.sandbox.api_used,
-                        "hubspot": dict(hs_app.state.gate.requests),
-                        "cpu": _cpu_seconds(),
-                    }
-                )
+                if system == "salesforce":
+                    calls: Any = app.state.sandbox.api_used
+                else:
+                    calls = dict(app.state.gate.requests)
+                _say({system: calls, "cpu": _cpu_seconds()})
 
 
 def _say(message: dict[str, Any]) -> None:
@@ -195,34 +210,56 @@ class Counters:
 
 
 class Server:
-    """A running server process; :meth:`counters` asks it what its emulators counted."""
+    """The running emulator processes; :meth:`counters` asks them what they counted."""
 
-    def __init__(self, process: subprocess.Popen[str], info: ServerInfo) -> None:
-        self.process = process
+    def __init__(self, processes: dict[str, subprocess.Popen[str]], info: ServerInfo) -> None:
+        self.processes = processes
         self.info = info
 
     def counters(self) -> Counters:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("counts\n")
-        self.process.stdin.flush()
-        answer = _answer(self.process.stdout)
-        return Counters(int(answer["salesforce"]), dict(answer["hubspot"]), float(answer["cpu"]))
+        answers = {}
+        for system, process in self.processes.items():
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write("counts\n")
+            process.stdin.flush()
+            answers[system] = _answer(process.stdout)
+        return Counters(
+            int(answers["salesforce"]["salesforce"]),
+            dict(answers["hubspot"]["hubspot"]),
+            sum(float(answer["cpu"]) for answer in answers.values()),
+        )
 
 
 @contextmanager
 def server(data: Path) -> Iterator[Server]:
-    """A fresh server process seeded with ``data``, stopped (stdin closed) on exit."""
-    command = [sys.executable, __file__, "--serve", "--data", str(data)]
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as process:
-        try:
+    """Fresh emulator processes seeded with ``data`` (at once), stopped (stdin closed) on exit."""
+    from abmsync.sync.sources import load_sources
+
+    processes: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for system in SYSTEMS:
+            command = [sys.executable, __file__, "--serve", system, "--data", str(data)]
+            processes[system] = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+        answers: dict[str, Any] = {"seeded": {}, "fields": {}}
+        for process in processes.values():
             assert process.stdout is not None
-            yield Server(process, ServerInfo(**_answer(process.stdout)))
-        finally:
-            assert process.stdin is not None
-            process.stdin.close()
+            answer = _answer(process.stdout)
+            answers["seeded"].update(answer.pop("seeded"))
+            answers["fields"].update(answer.pop("fields"))
+            answers.update(answer)
+        order = [source.name for source in load_sources([MAPPINGS], SYSTEMS)]
+        answers["fields"] = {n: answers["fields"][n] for n in order if n in answers["fields"]}
+        yield Server(processes, ServerInfo(**answers))
+    finally:
+        for process in processes.values():
+            if process.stdin is not None:
+                process.stdin.close()
+        for process in processes.values():
             process.wait(timeout=120)
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def _answer(stream: IO[str]) -> dict[str, Any]:
@@ -694,14 +731,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
         help="measure the raw read and the initial sync only (a million people: the "
         "no-change jobs re-read the whole window of the initial sync's writes, for hours)",
     )
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--job", choices=["raw", "window", "sync"], help=argparse.SUPPRESS)
     parser.add_argument("--server-info", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.data)
+        serve(args.data, args.serve)
         return None
     if args.job:
         info = ServerInfo(**json.loads(args.server_info.read_text()))
