@@ -12,7 +12,7 @@ from abmsync.rules.diff import RulesDiff
 from abmsync.rules.explain import reasons_of
 from abmsync.rules.scoring import SCORE_DIGITS, ScoreResult
 from abmsync.rules.sla import SlaReport
-from abmsync.sync.engine import SyncSummary, estimated_calls
+from abmsync.sync.engine import SyncSummary
 from abmsync.sync.lifecycle_job import PassSummary
 from abmsync.sync.runlog import DeadLetter, RunRecord
 from abmsync.sync.scoring import ScoringSummary
@@ -407,7 +407,7 @@ def render_sync(console: Console, summary: SyncSummary) -> None:
             f"{plan.records:,}",
             str(sum(1 for n in plan.plan.changed_fields.values() if n)),
             f"{plan.plan.conflicts.height:,}",
-            f"{estimated_calls(plan):,}",
+            f"{plan.calls:,}",
             done,
         )
     console.print(writes)

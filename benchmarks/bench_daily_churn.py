@@ -29,7 +29,7 @@ from abmsync.rules.loader import load_rules
 from abmsync.sandbox.generate import DEFAULT_AS_OF, generate_dataset
 from abmsync.sandbox.seed import seed_sandbox
 from abmsync.sync.crm import field_specs
-from abmsync.sync.engine import SyncOptions, SyncRun, estimated_calls
+from abmsync.sync.engine import SyncOptions, SyncRun
 from abmsync.sync.sources import load_sources
 from abmsync.sync.store import Store
 
@@ -82,7 +82,7 @@ def measure(name: str, people: int, days: int, seed: int) -> list[tuple[int, int
                     (
                         sum(p.records for p in people_plans),
                         sum(p.plan.changed_fields.get(_reasons(p.obj), 0) for p in people_plans),
-                        sum(estimated_calls(p) for p in people_plans),
+                        sum(p.calls for p in people_plans),
                     )
                 )
     return out

@@ -70,6 +70,7 @@ from abmsync.sync.store import Store
 from abmsync.sync.touchpoints import echo_field
 from abmsync.sync.writeback import (
     CHUNK,
+    SAMPLE,
     ObjectPlan,
     SendStats,
     person_results,
@@ -100,7 +101,6 @@ USER_OBJECTS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
 }
-SAMPLE = 5
 
 
 class StoppedEarlyError(Exception):
@@ -193,17 +193,12 @@ def plan_dict(plan: ObjectPlan) -> dict[str, Any]:
         "conflicts": plan.plan.conflicts.height,
         "conflict_sample": plan.plan.conflicts.head(SAMPLE).to_dicts(),
         "unresolved_owners": plan.unresolved_owners,
-        "api_calls": estimated_calls(plan),
+        "api_calls": plan.calls,
         "sample": [
             {"record": p.record_id or (p.external_id[1] if p.external_id else None), **p.values}
             for p in plan.patches[:SAMPLE]
         ],
     }
-
-
-def estimated_calls(plan: ObjectPlan) -> int:
-    """API calls writing ``plan`` takes (see :attr:`ObjectPlan.calls`)."""
-    return plan.calls
 
 
 class SyncRun(Closing):
