@@ -13,19 +13,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from abmsync.sandbox.salesforce.soql import SoqlError, run_query
+from abmsync.sandbox.salesforce.soql import QueryResult, SoqlError, run_query
 from abmsync.sandbox.salesforce.store import Store
 
 MAX_OPEN = 100  # locators kept per org; older ones expire as real ones do
-
-
-@dataclass
-class _Cursor:
-    records: list[dict[str, Any]]
-    total: int
 
 
 class QueryCursors:
@@ -33,7 +26,7 @@ class QueryCursors:
 
     def __init__(self, page_size: Callable[[], int]) -> None:
         self.page_size = page_size  # read per page: an org's setting may change
-        self._cursors: dict[str, _Cursor] = {}
+        self._cursors: dict[str, QueryResult] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -42,13 +35,15 @@ class QueryCursors:
     ) -> dict[str, Any]:
         """Run ``soql`` and answer its first page; raise :class:`SoqlError` if refused."""
         result = run_query(store, soql, version, include_deleted=kind == "queryAll")
-        if result.aggregate or not result.records:
-            return {"totalSize": result.total, "done": True, "records": result.records}
+        if result.aggregate or not result.total:
+            records = result.records()
+            result.close()  # nothing to page
+            return {"totalSize": result.total, "done": True, "records": records}
         locator = f"01g5g{next(self._ids):010d}AAA"
         with self._lock:
-            self._cursors[locator] = _Cursor(result.records, result.total)
+            self._cursors[locator] = result
             while len(self._cursors) > MAX_OPEN:
-                self._cursors.pop(next(iter(self._cursors)))
+                self._cursors.pop(next(iter(self._cursors))).close()
         return self._page(locator, 0, version, kind, params)
 
     def more(self, token: str, version: str, kind: str, params: dict[str, str]) -> dict[str, Any]:
@@ -61,11 +56,14 @@ class QueryCursors:
     def _page(
         self, locator: str, offset: int, version: str, kind: str, params: dict[str, str]
     ) -> dict[str, Any]:
-        cursor = self._cursors[locator]
+        result = self._cursors[locator]
         size = int(params.get("_batch_size", self.page_size()))
-        page = cursor.records[offset : offset + size]
-        done = offset + size >= len(cursor.records)
-        answer: dict[str, Any] = {"totalSize": cursor.total, "done": done, "records": page}
+        try:
+            page = result.records(offset, offset + size)
+        except KeyError:
+            raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator") from None
+        done = offset + size >= result.total
+        answer: dict[str, Any] = {"totalSize": result.total, "done": done, "records": page}
         if not done:
             answer["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{offset + size}"
         return answer

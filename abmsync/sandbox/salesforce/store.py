@@ -13,6 +13,7 @@ ones are only created when first needed, which keeps a new org cheap.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -92,6 +93,7 @@ class Store:
         self._lock = threading.RLock()
         self._tables: set[str] = set()
         self._counter = 0
+        self._kept = itertools.count(1)
         self._custom_prefixes = 0
         self.admin_id = ""
         for name in _EAGER:
@@ -187,6 +189,39 @@ class Store:
         """Run a read-only SQL statement (the output of the SOQL translator)."""
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
+
+    def keep(self, sql: str) -> tuple[str, int]:
+        """Keep the rows of ``sql``, in order, in a temporary table: its name and row count.
+
+        What a query locator holds: a snapshot of the result, handed out a page
+        at a time with :meth:`kept_rows` and dropped with :meth:`drop_kept`.
+        """
+        with self._lock:
+            name = f"_kept_{next(self._kept)}"
+            self._db.execute(f'CREATE TEMP TABLE "{name}" AS {sql}')
+            (count,) = self._db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()
+            return name, int(count)
+
+    def kept_rows(self, name: str, start: int, stop: int) -> list[tuple[Any, ...]]:
+        """Rows ``start`` to ``stop`` (0-based, ``stop`` excluded) of a kept result.
+
+        ``KeyError`` if it is gone (a composite request that kept it was rolled back).
+        """
+        with self._lock:
+            try:
+                return self._db.execute(
+                    f'SELECT * FROM "{name}" WHERE rowid > ? AND rowid <= ? ORDER BY rowid',
+                    (start, stop),
+                ).fetchall()
+            except sqlite3.OperationalError as gone:
+                if "no such table" not in str(gone):
+                    raise
+                raise KeyError(name) from gone
+
+    def drop_kept(self, name: str) -> None:
+        """Drop a kept result."""
+        with self._lock:
+            self._db.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
     def get(self, obj: ObjectDef, rid: str, *, deleted: bool = False) -> Record | None:
         """One record by id (15 or 18 characters), or None."""

@@ -64,6 +64,33 @@ def test_query_pages_2000_records_with_next_records_url(make_org: MakeOrg) -> No
     assert all(len(i) == 18 and i.startswith("00Q") for i in ids)
 
 
+def test_a_query_locator_pages_the_rows_as_of_the_query(make_org: MakeOrg) -> None:
+    org = make_org(seed_data={"Lead": _leads(4500)})
+    sf = org.simple_salesforce()
+    first = sf.query("SELECT Id, LastName FROM Lead ORDER BY LastName, Id")
+    every = sf.query_all("SELECT Id FROM Lead ORDER BY LastName, Id")["records"]
+    expected = [r["Id"] for r in every]
+    # After the first page: a record of a later page deleted, one added before it.
+    sf.Lead.delete(expected[2500])
+    sf.Lead.create({"LastName": "AAA new", "Company": "Co"})
+    page = first
+    ids = [r["Id"] for r in page["records"]]
+    while not page["done"]:
+        page = sf.query_more(page["nextRecordsUrl"], identifier_is_url=True)
+        ids += [r["Id"] for r in page["records"]]
+    assert ids == expected  # no record skipped or handed out twice as the rows moved
+
+
+def test_an_old_query_locator_is_refused_once_100_newer_ones_are_open(make_org: MakeOrg) -> None:
+    sf = make_org(seed_data={"Lead": _leads(2500)}).simple_salesforce()
+    old = sf.query("SELECT Id FROM Lead")["nextRecordsUrl"]
+    for _ in range(100):
+        sf.query("SELECT Id FROM Lead")
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query_more(old, identifier_is_url=True)
+    assert refused.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
 def test_soql_filters_order_and_limit(make_org: MakeOrg) -> None:
     seed = [
         {"LastName": "Ada", "Company": "Acme", "NumberOfEmployees": 500, "Rating": "Hot"},

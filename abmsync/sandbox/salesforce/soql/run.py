@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from abmsync.sandbox.salesforce.soql.conditions import sql_literal
@@ -33,12 +34,24 @@ _CHUNK = 500  # parent ids per child query (well under SQLite's variable limit)
 
 @dataclass
 class QueryResult:
-    """What a REST query answers: the records (all pages) and ``totalSize``."""
+    """What a REST query answers: ``totalSize`` and its records, a page at a time.
+
+    The rows of a query that pages are kept in the store (:meth:`Store.keep`,
+    a snapshot, as a query locator is) and turned into records, their child
+    subqueries run, as each page is handed out: a query over a million rows
+    answers its first page without building a million nested records first.
+    """
 
     object: str
-    records: list[dict[str, Any]]
     total: int
     aggregate: bool
+    rows: Callable[[int, int], list[tuple[Any, ...]]]
+    build: Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]
+    close: Callable[[], None] = lambda: None
+
+    def records(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """The records of rows ``start`` to ``stop`` (all, by default)."""
+        return self.build(self.rows(start, self.total if stop is None else stop))
 
 
 def run_query(
@@ -47,17 +60,35 @@ def run_query(
     """Run ``soql`` for the REST ``query``/``queryAll`` resources."""
     tree = parse(soql)
     plan = Planner(store, soql, store.clock().date(), include_deleted=include_deleted).plan(tree)
-    rows = store.select(plan.sql())
     if plan.count_only:
-        return QueryResult(plan.obj.name, [], int(rows[0][0]), False)
+        (count,) = store.select(plan.sql())[0]
+        return QueryResult(plan.obj.name, int(count), False, lambda *_: [], lambda _: [])
     if plan.aggregate:
-        records = [_aggregate_record(plan, row) for row in rows]
-        return QueryResult(plan.obj.name, records, len(records), True)
-    records = [_record(plan, row, version) for row in rows]
-    for output in plan.outputs:
-        if output.kind == "child" and output.child is not None:
-            _attach_children(store, plan, rows, records, output, version)
-    return QueryResult(plan.obj.name, records, len(records), False)
+        rows = store.select(plan.sql())
+        return QueryResult(
+            plan.obj.name,
+            len(rows),
+            True,
+            lambda start, stop: rows[start:stop],
+            lambda page: [_aggregate_record(plan, row) for row in page],
+        )
+    kept, total = store.keep(plan.sql())
+
+    def build(page: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        records = [_record(plan, row, version) for row in page]
+        for output in plan.outputs:
+            if output.kind == "child" and output.child is not None:
+                _attach_children(store, plan, page, records, output, version)
+        return records
+
+    return QueryResult(
+        plan.obj.name,
+        total,
+        False,
+        partial(store.kept_rows, kept),
+        build,
+        partial(store.drop_kept, kept),
+    )
 
 
 def bulk_query(
