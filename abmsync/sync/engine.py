@@ -436,6 +436,10 @@ class SyncRun(Closing):
             score_rows = record_pass(self.store, evaluated, tx=tx)
         trim_memory()
         summary.passed = evaluated.summary(score_rows)
+        # The plans hold what they need (person results, account briefs, records):
+        # the scoring result and the people frame need not stay through the writes.
+        del evaluated, assembled
+        trim_memory()
         self._write(planners, summary)
 
     def _write(self, planners: list[Planner], summary: SyncSummary) -> None:
@@ -554,9 +558,7 @@ class SyncRun(Closing):
                     planners.append(Planner(system, obj, plan))
                     continue
                 check_keys(system, obj, keys, accounts=False)
-                owner_ids = (
-                    self._owner_ids(system, connector, assembled) if "owner" in keys else None
-                )
+                owner_ids = self._owner_ids(system, connector, assembled) if "owner" in keys else {}
                 if results is None:
                     results = person_results(evaluated, self.store)
                 plan = partial(
@@ -567,7 +569,7 @@ class SyncRun(Closing):
                     keys,
                     meta,
                     results,
-                    assembled,
+                    assembled.records,
                     writeback,
                     owner_ids=owner_ids,
                 )
@@ -576,21 +578,27 @@ class SyncRun(Closing):
             if target is not None:
                 as_of = evaluated.rules.as_of
                 plan = partial(
-                    plan_touchpoints, self.store, system, target, assembled, writeback, as_of
+                    plan_touchpoints,
+                    self.store,
+                    system,
+                    target,
+                    assembled.records,
+                    assembled.touchpoints,
+                    writeback,
+                    as_of,
                 )
                 planners.append(Planner(system, target.object, plan))
         return planners
 
-    def _owner_ids(
-        self, system: str, connector: Connector, assembled: Assembled
-    ) -> dict[str, str] | None:
-        """The rules' owner names as ``system``'s owner ids, if it is not the CRM users came from.
+    def _owner_ids(self, system: str, connector: Connector, assembled: Assembled) -> dict[str, str]:
+        """The rules' owner names as ``system``'s owner ids.
 
-        HubSpot owners are matched by email to the CRM users the rules name.
+        In the CRM the users came from, the user ids the run matched; HubSpot
+        owners are matched by email to the CRM users the rules name.
         """
         owners_by_email = getattr(connector, "owner_ids_by_email", None)
         if system in CRM_SYSTEMS or owners_by_email is None:
-            return None
+            return assembled.user_ids
         refs = list(owner_refs(self.loaded.ruleset))
         return hubspot_owner_ids(refs, assembled.user_emails, self._guard(owners_by_email))
 

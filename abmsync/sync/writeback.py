@@ -26,7 +26,6 @@ import polars as pl
 
 from abmsync.connectors.base import Connector, FieldType, ObjectMeta, Patch, WriteResult
 from abmsync.rules.model import WRITEBACK_COLUMNS, Policy, TouchpointTarget, WriteBack
-from abmsync.sync.assemble import Assembled
 from abmsync.sync.canonical import kind_of, sent_as_text
 from abmsync.sync.events import Progress, ProgressEvent, ignore
 from abmsync.sync.lifecycle_job import EvaluatedPass
@@ -134,25 +133,24 @@ def plan_object(
     keys: dict[str, str],
     meta: ObjectMeta,
     results: pl.DataFrame,
-    assembled: Assembled,
+    records: pl.DataFrame,
     writeback: WriteBack,
     *,
-    owner_ids: dict[str, str] | None = None,
+    owner_ids: dict[str, str],
 ) -> ObjectPlan:
     """Plan the owned fields ``keys`` (write-back key -> vendor field) of ``system``/``obj``.
 
-    ``owner_ids`` maps the rules' owner names to ``system``'s owner ids
-    (default: the CRM user ids the run matched, ``assembled.user_ids``).
+    ``records`` maps people to their records (``Assembled.records``);
+    ``owner_ids`` maps the rules' owner names to ``system``'s owner ids.
     """
-    records = assembled.records.filter(
+    records = records.filter(
         (pl.col("system") == system) & (pl.col("object") == obj) & pl.col("writable")
     ).select("person_id", pl.col("vendor_id").alias("record_id"))
     desired = records.join(results, on="person_id", how="inner")
     unresolved = 0
     if "owner" in keys:
         # The rules name owners their way (own-001, an email); the CRM wants its user id.
-        ids = assembled.user_ids if owner_ids is None else owner_ids
-        translate = {**{u: u for u in set(ids.values())}, **ids}
+        translate = {**{u: u for u in set(owner_ids.values())}, **owner_ids}
         named = int(desired["owner_id"].is_not_null().sum())
         desired = desired.with_columns(
             pl.col("owner_id").replace_strict(translate, default=None).alias("owner_id")
@@ -214,7 +212,8 @@ def plan_owned(
         )
         groups.setdefault(writeback.policy(key), []).append(owned)
     last = store.load_written_values(system, obj)
-    stored = store.load_snapshot(f"crm@{system}/{obj}")
+    names = [f.name for fields in groups.values() for f in fields]
+    stored = store.load_snapshot(f"crm@{system}/{obj}", columns=names)
     crm = stored.rename({"id": "record_id"}) if "id" in stored.columns else None
     plans = [
         plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)
@@ -241,15 +240,19 @@ def plan_touchpoints(
     store: Store,
     system: str,
     target: TouchpointTarget,
-    assembled: Assembled,
+    records: pl.DataFrame,
+    touchpoints: pl.DataFrame,
     writeback: WriteBack,
     as_of: datetime,
 ) -> ObjectPlan:
-    """Plan the touchpoint records ``system`` should hold (upserts by touchpoint key)."""
-    records = assembled.records.filter((pl.col("system") == system) & pl.col("writable"))
+    """Plan the touchpoint records ``system`` should hold (upserts by touchpoint key).
+
+    ``records`` and ``touchpoints`` are the run's (``Assembled``).
+    """
+    records = records.filter((pl.col("system") == system) & pl.col("writable"))
     wanted = desired_touchpoints(
         system,
-        assembled.touchpoints,
+        touchpoints,
         records,
         as_of=as_of,
         days=writeback.touchpoint_days,
