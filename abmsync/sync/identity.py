@@ -103,6 +103,9 @@ def resolve_people(sources: list[tuple[str, str, pl.DataFrame]]) -> Identities:
 
 def likely_duplicates(records: pl.DataFrame) -> pl.DataFrame:
     """Records of one system and object that look like the same person."""
+    # The columns compared, before any filter: a filter copies every column it keeps.
+    compared = ("system", "object", "vendor_id", "email", "first_name", "last_name", "company")
+    records = records.select(c for c in compared if c in records.columns)
     by_email = (
         records.filter(pl.col("email").is_not_null())
         .group_by("system", "object", "email")

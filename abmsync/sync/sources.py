@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from abmsync.connectors.base import Connector, Cursor, SelectsFields
+from abmsync.connectors.base import Batch, Connector, Cursor, SelectsFields
 from abmsync.connectors.mapping import Mapping, apply_mapping, load_mapping
 from abmsync.errors import ConfigError
 from abmsync.schema import FRAME_COLUMNS, conform
@@ -226,63 +226,17 @@ def read_source(
         connector.select_fields(source.obj, wanted)
     value = store.get_cursor(source.system, source.obj)
     cursor = Cursor(value=value) if value is not None else None
-    id_field = source.id_field or "Id"
     # Deletions already recorded: the vendor's deletion window overlaps runs, so
     # the same deletions come back; they are neither counted again nor allowed
     # to overwrite the record they were merged into with nothing.
     known = {
         str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
     }
-    owned_columns = source.mapping.columns_from(owned)
+    stored = _BatchStore(store, source, owned, echo, run_id, known)
     # The next batch is fetched while this one is stored (abmsync.sync.prefetch).
     with Prefetched(partial(connector.read_changes, source.obj, cursor)) as batches:
         for batch in batches:
-            raw = batch.records
-            if echo is not None and echo in raw.columns and raw.height:
-                mine = raw[echo].is_not_null()
-                stats.skipped_echoes += int(mine.sum())
-                raw = raw.filter(~mine)
-            if raw.height and id_field not in raw.columns:
-                where = source.mapping.where("fields", "id") or f"{source.name}: "
-                raise ConfigError(
-                    f"{where}the id field {id_field!r} is not among the fields {source.system} "
-                    f"returned for {source.obj}"
-                )
-            masters = _masters(raw, id_field, source.master_field)
-            live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
-            mapped = apply_mapping(source.mapping, live) if live.height else None
-            at = now()
-            with store.transaction() as tx:
-                changed = live.height
-                if mapped is not None:
-                    changed, differing = _compare(store, source, mapped, owned_columns, tx)
-                    stats.read_back += live.height - changed
-                    store.save_snapshot(source.key, differing, now=at, tx=tx)
-                    present = [f for f in owned if f in live.columns]
-                    if present:
-                        crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
-                        store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
-                deleted = list(batch.deleted_ids)
-                if batch.full_listing:
-                    seen = live.select(pl.col(id_field).cast(pl.String).alias("id"))
-                    deleted += _listed(store, source, seen, complete=batch.listing_complete, tx=tx)
-                tombstones = _new_tombstones(deleted, masters, known)
-                if tombstones.height:
-                    store.save_snapshot(
-                        source.tombstone_key,
-                        tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
-                        now=at,
-                        tx=tx,
-                    )
-                if deleted:
-                    store.delete_snapshot(source.key, deleted, tx=tx)
-                store.set_cursor(
-                    source.system, source.obj, batch.cursor.value, run_id=run_id, tx=tx
-                )
-            stats.records += changed
-            stats.deleted += sum(1 for i in tombstones["id"] if i not in known)
-            known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
-            stats.batches += 1
+            stored.store_batch(batch, now(), stats)
             log.debug(
                 "%s: batch %d",
                 text,
@@ -321,6 +275,69 @@ def read_source(
         },
     )
     return stats
+
+
+@dataclass
+class _BatchStore:
+    """Stores one source's batches: records, owned fields, deletions and the cursor at once."""
+
+    store: Store
+    source: Source
+    owned: Sequence[str]
+    echo: str | None
+    run_id: int | None
+    known: dict[str, str | None]  # deletions recorded -> the record merged into, if any
+
+    def store_batch(self, batch: Batch, at: datetime, stats: ReadStats) -> None:
+        """Store ``batch`` in one transaction, its cursor with it, and count it in ``stats``."""
+        store, source, owned, echo = self.store, self.source, self.owned, self.echo
+        id_field = source.id_field or "Id"
+        raw = batch.records
+        if echo is not None and echo in raw.columns and raw.height:
+            mine = raw[echo].is_not_null()
+            stats.skipped_echoes += int(mine.sum())
+            raw = raw.filter(~mine)
+        if raw.height and id_field not in raw.columns:
+            where = source.mapping.where("fields", "id") or f"{source.name}: "
+            raise ConfigError(
+                f"{where}the id field {id_field!r} is not among the fields {source.system} "
+                f"returned for {source.obj}"
+            )
+        masters = _masters(raw, id_field, source.master_field)
+        live = raw.filter(~pl.col(id_field).cast(pl.String).is_in(batch.deleted_ids))
+        mapped = apply_mapping(source.mapping, live) if live.height else None
+        with store.transaction() as tx:
+            changed = live.height
+            if mapped is not None:
+                owned_columns = source.mapping.columns_from(owned)
+                changed, differing = _compare(store, source, mapped, owned_columns, tx)
+                stats.read_back += live.height - changed
+                store.save_snapshot(source.key, differing, now=at, tx=tx)
+                present = [f for f in owned if f in live.columns]
+                if present:
+                    crm = live.select(pl.col(id_field).cast(pl.String).alias("id"), *present)
+                    store.save_snapshot(source.crm_key, crm, now=at, tx=tx)
+            deleted = list(batch.deleted_ids)
+            if batch.full_listing:
+                seen = live.select(pl.col(id_field).cast(pl.String).alias("id"))
+                deleted += _listed(store, source, seen, complete=batch.listing_complete, tx=tx)
+            tombstones = _new_tombstones(deleted, masters, self.known)
+            if tombstones.height:
+                store.save_snapshot(
+                    source.tombstone_key,
+                    tombstones.with_columns(pl.lit(at.isoformat()).alias("deleted_at")),
+                    now=at,
+                    tx=tx,
+                )
+            if deleted:
+                store.delete_snapshot(source.key, deleted, tx=tx)
+            store.set_cursor(
+                source.system, source.obj, batch.cursor.value, run_id=self.run_id, tx=tx
+            )
+        stats.records += changed
+        stats.deleted += sum(1 for i in tombstones["id"] if i not in self.known)
+        self.known.update(zip(tombstones["id"], tombstones["master_id"], strict=True))
+        stats.batches += 1
 
 
 def _listed(

@@ -9,6 +9,7 @@ the pass beside another delivery of itself, the pass twice).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +18,12 @@ import pytest
 from abmsync.sandbox.generate import DEFAULT_AS_OF, Dataset
 from abmsync.sandbox.salesforce.app import SandboxConfig
 from abmsync.sync.database import StoreError
-from abmsync.tenants import find_tenant
+from abmsync.tenants import Tenant, find_tenant
 from abmsync.workers import tasks
 from abmsync.workers.advisory import AdvisoryLock, advisory_key
 from abmsync.workers.partitions import read_partitions
 from abmsync.workers.runs import begin_run, new_token
-from tests.sync.crm_env import Servers, crm_env
+from tests.sync.crm_env import CrmEnv, Servers, crm_env
 from tests.workers.conftest import Reference
 from tests.workers.harness import LOCK_TTL, write_tenant
 
@@ -49,6 +50,28 @@ def worker_process(
     tasks.worker_settings.cache_clear()
 
 
+@dataclass
+class Begun:
+    """A tenant written to the worker's folder, and a run begun as the scheduler begins one."""
+
+    tenant: Tenant
+    namespace: str
+    partitions: list[str]  # the run's read partitions, by source name
+    run_id: int
+    run: tuple[str, str, int, str]  # what every task of the run is given first
+
+
+def begin(folder: Path, env: CrmEnv) -> Begun:
+    namespace = write_tenant(folder, "acme", env)
+    tenant = find_tenant(folder, "acme")
+    partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
+    token = new_token()
+    with tenant.open_store() as store:
+        run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
+    assert run_id is not None
+    return Begun(tenant, namespace, partitions, run_id, ("acme", token, run_id, AS_OF))
+
+
 def test_a_read_twice_counts_once_and_an_early_or_repeated_pass_does_not_run(
     servers: Servers,
     dataset: Dataset,
@@ -57,14 +80,8 @@ def test_a_read_twice_counts_once_and_an_early_or_repeated_pass_does_not_run(
     tmp_path: Path,
 ) -> None:
     with crm_env(tmp_path / "crm", servers, dataset=dataset) as env:
-        namespace = write_tenant(worker_process, "acme", env)
-        tenant = find_tenant(worker_process, "acme")
-        partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
-        token = new_token()
-        with tenant.open_store() as store:
-            run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
-        assert run_id is not None
-        run = ("acme", token, run_id, AS_OF)
+        begun = begin(worker_process, env)
+        tenant, partitions, run_id, run = begun.tenant, begun.partitions, begun.run_id, begun.run
         untouched = env.end_state()
 
         early = tasks.pass_when_read([], *run, partitions)
@@ -76,7 +93,7 @@ def test_a_read_twice_counts_once_and_an_early_or_repeated_pass_does_not_run(
         assert [a.get("read") for a in answers] == [True] * len(partitions), answers
         assert again == {"source": partitions[0], "read": False}
 
-        key = advisory_key(f"abmsync-pass:{namespace}:{run_id}")
+        key = advisory_key(f"abmsync-pass:{begun.namespace}:{run_id}")
         with AdvisoryLock(tenant.database_url, key) as running:  # another delivery's pass
             assert running.acquire()
             beside = tasks.pass_when_read([*answers, again], *run, partitions)
@@ -110,14 +127,8 @@ def test_a_pass_whose_reads_never_finish_gives_the_run_up_in_one_line(
     servers: Servers, worker_process: Path, tmp_path: Path
 ) -> None:
     with crm_env(tmp_path / "crm", servers) as env:
-        write_tenant(worker_process, "acme", env)
-        tenant = find_tenant(worker_process, "acme")
-        partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
-        token = new_token()
-        with tenant.open_store() as store:
-            run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
-        assert run_id is not None
-        run = ("acme", token, run_id, AS_OF)
+        begun = begin(worker_process, env)
+        tenant, partitions, run_id, run = begun.tenant, begun.partitions, begun.run_id, begun.run
         tasks.read_partition(*run, partitions[0])
         answer = tasks.pass_when_read([], *run, partitions, last_try=True)
         with tenant.open_store() as store:
