@@ -91,14 +91,6 @@ def run_query(
     )
 
 
-def bulk_query(
-    store: Store, soql: str, *, include_deleted: bool = False
-) -> tuple[str, list[str], list[list[str]]]:
-    """Run ``soql`` for a Bulk API 2.0 query job: object name, CSV header and rows."""
-    obj, header, rows = prepare_bulk_query(store, soql, include_deleted=include_deleted)
-    return obj, header, rows()
-
-
 def prepare_bulk_query(
     store: Store, soql: str, *, include_deleted: bool = False
 ) -> tuple[str, list[str], Callable[[], list[list[str]]]]:
