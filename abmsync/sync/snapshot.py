@@ -71,22 +71,15 @@ class SnapshotStore(StoreBase):
         *,
         changed_since: datetime | None = None,
         ids: Sequence[str] | None = None,
-        columns: Sequence[str] | None = None,
         tx: Transaction | None = None,
     ) -> pl.DataFrame:
         """The snapshot of ``entity`` as a frame sorted by ``id``.
 
         With ``changed_since``, only rows whose content changed at or after that
         time; with ``ids``, only the rows with these ids (looked up by key, not
-        a load of the whole entity); with ``columns``, only ``id`` and those of
-        them the rows have (each chunk narrowed as it is decoded: a plan that
-        compares ten fields does not hold a snapshot's fifty). An entity never
-        saved gives an empty frame (with the shared schema's columns for the
-        shared entities).
+        a load of the whole entity). An entity never saved gives an empty frame
+        (with the shared schema's columns for the shared entities).
         """
-        if columns is not None and entity in FRAME_COLUMNS:
-            raise ValueError(f"{entity} is loaded whole: its schema is fixed")
-        keep = None if columns is None else ["id", *columns]
         query = sa.select(snapshot.c.data).where(snapshot.c.entity == entity)
         if changed_since is not None:
             query = query.where(snapshot.c.updated_at >= utc(changed_since))
@@ -98,14 +91,12 @@ class SnapshotStore(StoreBase):
                 # set for the rest of the transaction (a server-side cursor on
                 # PostgreSQL for every later statement, DELETEs included).
                 result = connection.execute(query.execution_options(yield_per=CHUNK_ROWS))
-                frames.extend(
-                    _read_documents(chunk, keep) for chunk in result.scalars().partitions()
-                )
+                frames.extend(_read_documents(chunk) for chunk in result.scalars().partitions())
             else:
                 for start in range(0, len(ids), CHUNK_ROWS):
                     chunk = list(ids[start : start + CHUNK_ROWS])
                     documents = connection.execute(query.where(snapshot.c.id.in_(chunk)))
-                    frames.append(_read_documents(documents.scalars().all(), keep))
+                    frames.append(_read_documents(documents.scalars().all()))
         frames = [frame for frame in frames if frame.height]
         if not frames:
             return _empty(entity)
@@ -169,18 +160,17 @@ def as_stored(frame: pl.DataFrame) -> pl.DataFrame:
     custom columns come back as text, for one), to compare with what is stored."""
     if frame.is_empty():
         return frame
-    return _read_documents(frame.select(_documents(frame))[:, 0].to_list(), None)
+    return _read_documents(frame.select(_documents(frame))[:, 0].to_list())
 
 
 def _documents(frame: pl.DataFrame) -> pl.Expr:
     return pl.struct(pl.all()).struct.json_encode()
 
 
-def _read_documents(documents: Sequence[str], keep: Sequence[str] | None) -> pl.DataFrame:
+def _read_documents(documents: Sequence[str]) -> pl.DataFrame:
     if not documents:
         return pl.DataFrame()
-    frame = pl.read_ndjson(io.StringIO("\n".join(documents)), infer_schema_length=None)
-    return frame if keep is None else frame.select(c for c in keep if c in frame.columns)
+    return pl.read_ndjson(io.StringIO("\n".join(documents)), infer_schema_length=None)
 
 
 def _replace_if_changed(insert: Insert) -> sa.Executable:

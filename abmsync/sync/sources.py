@@ -232,7 +232,9 @@ def read_source(
     known = {
         str(row[0]): row[1] for row in source.tombstones(store).select("id", "master_id").rows()
     }
-    stored = _BatchStore(store, source, owned, echo, run_id, known)
+    stored = _BatchStore(
+        store, source, owned, source.mapping.columns_from(owned), echo, run_id, known
+    )
     # The next batch is fetched while this one is stored (abmsync.sync.prefetch).
     with Prefetched(partial(connector.read_changes, source.obj, cursor)) as batches:
         for batch in batches:
@@ -283,7 +285,8 @@ class _BatchStore:
 
     store: Store
     source: Source
-    owned: Sequence[str]
+    owned: Sequence[str]  # vendor fields abmsync writes
+    owned_columns: Sequence[str]  # the columns they map to
     echo: str | None
     run_id: int | None
     known: dict[str, str | None]  # deletions recorded -> the record merged into, if any
@@ -309,8 +312,7 @@ class _BatchStore:
         with store.transaction() as tx:
             changed = live.height
             if mapped is not None:
-                owned_columns = source.mapping.columns_from(owned)
-                changed, differing = _compare(store, source, mapped, owned_columns, tx)
+                changed, differing = _compare(store, source, mapped, self.owned_columns, tx)
                 stats.read_back += live.height - changed
                 store.save_snapshot(source.key, differing, now=at, tx=tx)
                 present = [f for f in owned if f in live.columns]

@@ -212,8 +212,7 @@ def plan_owned(
         )
         groups.setdefault(writeback.policy(key), []).append(owned)
     last = store.load_written_values(system, obj)
-    names = [f.name for fields in groups.values() for f in fields]
-    stored = store.load_snapshot(f"crm@{system}/{obj}", columns=names)
+    stored = store.load_snapshot(f"crm@{system}/{obj}")
     crm = stored.rename({"id": "record_id"}) if "id" in stored.columns else None
     plans = [
         plan_writes(obj, desired, fields, last_written=last, crm_values=crm, policy=policy)

@@ -270,20 +270,6 @@ def test_a_snapshot_loads_just_the_rows_asked_for_by_id(store: Store) -> None:
     assert store.load_snapshot("people", ids=[]).is_empty()
 
 
-def test_a_snapshot_loads_just_the_columns_asked_for(store: Store) -> None:
-    leads = pl.DataFrame(
-        {"id": ["l2", "l1"], "Email": ["b@x.io", None], "Score__c": [3.5, 1.0], "Title": ["A", "B"]}
-    )
-    store.save_snapshot("crm@salesforce/Lead", leads)
-    narrow = store.load_snapshot("crm@salesforce/Lead", columns=["Score__c", "Missing__c"])
-    assert narrow.rows() == [("l1", 1.0), ("l2", 3.5)]  # id first; absent columns left out
-    assert narrow.columns == ["id", "Score__c"]
-    picked = store.load_snapshot("crm@salesforce/Lead", ids=["l2"], columns=["Email"])
-    assert picked.rows() == [("l2", "b@x.io")]
-    with pytest.raises(ValueError, match="people is loaded whole"):
-        store.load_snapshot("people", columns=["title"])
-
-
 def test_deleted_records_leave_the_snapshot(store: Store) -> None:
     store.save_snapshot("people", people(("p1", None), ("p2", None), ("p3", None)))
     assert store.delete_snapshot("people", ["p1", "p3", "p404"]) == 2
