@@ -47,12 +47,22 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_for(what: str, ready: Callable[[], bool], *, every: float = 0.1) -> None:
-    """Return once ``ready()``; fail the test if it never comes (a hang, not slowness)."""
+def wait_for(
+    what: str,
+    ready: Callable[[], bool],
+    *,
+    every: float = 0.1,
+    state: Callable[[], object] | None = None,
+) -> None:
+    """Return once ``ready()``; fail the test if it never comes (a hang, not slowness).
+
+    ``state`` tells, in the failure, what things looked like when the wait gave up.
+    """
     deadline = time.monotonic() + PATIENCE
     while not ready():
         if time.monotonic() > deadline:
-            pytest.fail(f"waited {PATIENCE} s for {what}")
+            seen = "" if state is None else f"; at the end: {state()!r}"
+            pytest.fail(f"waited {PATIENCE} s for {what}{seen}")
         time.sleep(every)
 
 
@@ -227,6 +237,17 @@ class Deployment:
     def cursors(self, namespace: str) -> dict[tuple[str, str], str]:
         rows = self.query(namespace, "SELECT connector, obj, value FROM cursors")
         return {(row[0], row[1]): row[2] for row in rows}
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as systemd stops a service, and wait for the exit: a scheduler ends its tick
+    first, so a run it has recorded is queued too (kill -9 could land between the two)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=PATIENCE)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{process.args!r} did not stop within {PATIENCE} s of SIGTERM")
+    assert code == 0, f"{process.args!r} exited with {code} on SIGTERM"
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

@@ -26,6 +26,7 @@ from tests.workers.harness import (
     Deployment,
     WriteGate,
     kill_group,
+    stop,
     wait_for,
     write_tenant,
 )
@@ -107,10 +108,11 @@ def test_two_schedulers_never_run_a_tenant_twice_at_once_and_one_takes_over(
             lambda: all(len(finished(deployed, ns)) >= before[ns] + 2 for ns in namespaces),
         )
         follower = 1 - leader
-        kill_group(schedulers[follower])
+        stop(schedulers[follower])
         wait_for(
             "the last runs to end",
             lambda: all(len(finished(deployed, ns)) == len(deployed.runs(ns)) for ns in namespaces),
+            state=lambda: {ns: deployed.runs(ns) for ns in namespaces},
         )
     assert "queued" in deployed.log(f"s{follower + 1}")  # it took over
     for namespace in namespaces:
@@ -142,10 +144,11 @@ def test_a_redis_restart_mid_run_loses_no_cursor_and_the_next_run_finishes_the_w
         deployed.redis.start()
         # The lost run's lock expires; the scheduler starts the next run from the cursors.
         wait_for("a run to succeed", lambda: _succeeded(deployed, namespace))
-        kill_group(scheduler)
+        stop(scheduler)
         wait_for(
             "the last run to end",
             lambda: len(finished(deployed, namespace)) == len(deployed.runs(namespace)),
+            state=lambda: deployed.runs(namespace),
         )
         runs = deployed.runs(namespace)
         after = deployed.cursors(namespace)
