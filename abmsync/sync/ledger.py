@@ -117,7 +117,7 @@ class LedgerStore(StoreBase):
         at = utc(as_of)
         frame = frame.with_columns(pl.lit(rules_version, dtype=pl.String()).alias("rules_version"))
         with self._connect(tx, write=True) as connection:
-            current = _latest_scores(connection, at, frame["person_id"].to_list())
+            current = _latest_scores(connection, at, frame["person_id"])
             changed = _with_change_key(frame).join(
                 _with_change_key(current), on=_CHANGE_KEY, how="anti", nulls_equal=True
             )
@@ -143,7 +143,7 @@ class LedgerStore(StoreBase):
         absent. Columns are ``SCORE_LEDGER_COLUMNS``, sorted by ``person_id``.
         """
         with self._connect(tx, write=False) as connection:
-            ids = None if person_ids is None else list(person_ids)
+            ids = None if person_ids is None else pl.Series(list(person_ids), dtype=pl.String())
             return _latest_scores(connection, utc(as_of), ids)
 
     def score_history(self, person_id: str, *, tx: Transaction | None = None) -> list[LedgerScore]:
@@ -221,9 +221,13 @@ class LedgerStore(StoreBase):
 
 
 def _latest_scores(
-    connection: sa.Connection, as_of: datetime, person_ids: list[str] | None
+    connection: sa.Connection, as_of: datetime, person_ids: pl.Series | None
 ) -> pl.DataFrame:
-    """One query: each person's newest row with ``as_of`` at or before the given time."""
+    """One query: each person's newest row with ``as_of`` at or before the given time.
+
+    A long ``person_ids`` is applied to the rows read, not sent in the query
+    (nor made a list of Python strings: a run records a million people).
+    """
     newest_first = sa.func.row_number().over(
         partition_by=score_ledger.c.person_id,
         order_by=(score_ledger.c.as_of.desc(), score_ledger.c.id.desc()),
@@ -232,13 +236,12 @@ def _latest_scores(
         *_columns(score_ledger, SCORE_LEDGER_COLUMNS), newest_first.label("rank")
     ).where(score_ledger.c.as_of <= as_of)
     if person_ids is not None and len(person_ids) <= _MAX_IN_LIST:
-        ranked = ranked.where(score_ledger.c.person_id.in_(person_ids))
+        ranked = ranked.where(score_ledger.c.person_id.in_(person_ids.to_list()))
     latest = ranked.subquery()
     query = sa.select(*(latest.c[name] for name in SCORE_LEDGER_COLUMNS)).where(latest.c.rank == 1)
     frame = read_frame(connection, query, SCORE_LEDGER_COLUMNS)
     if person_ids is not None and len(person_ids) > _MAX_IN_LIST:
-        wanted = pl.DataFrame({"person_id": person_ids}, schema={"person_id": pl.String()})
-        frame = frame.join(wanted, on="person_id", how="semi")
+        frame = frame.filter(pl.col("person_id").is_in(person_ids.implode()))
     return frame.sort("person_id")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from abmsync.rules.domains import link_people_to_accounts
 from abmsync.rules.loader import LoadedRules
 from abmsync.rules.progress import STATE_COLUMNS, LifecycleOutcome, advance
 from abmsync.rules.routing import RoutingState, next_in_queue, route
-from abmsync.rules.scoring import ScoreResult, score
+from abmsync.rules.scoring import SCORE_DIGITS, ScoreResult, score
 from abmsync.rules.sla import SlaOutcome, evaluate_sla, restart_timers
 from abmsync.schema import TIMESTAMP, conform
 from abmsync.sync.database import Transaction
@@ -154,6 +155,15 @@ class EvaluatedPass:
     pointers: dict[str, int]
     matched_accounts: int
 
+    @cached_property
+    def scores(self) -> pl.DataFrame:
+        """Everyone's exact scores with their reasons text (``ScoreResult.public_people``).
+
+        Built once: the write-back and the ledger both read it, and its
+        reasons text is the largest column a pass makes (a million people's).
+        """
+        return self.result.public_people(digits=None)
+
     def summary(self, score_rows: int) -> PassSummary:
         """The pass as the CLI shows it."""
         moves = self.outcome.moved
@@ -234,10 +244,16 @@ def evaluate_pass(
 def record_pass(store: Store, evaluated: EvaluatedPass, *, tx: Transaction) -> int:
     """Append the pass's ledger rows and save its state; returns the score rows added."""
     rules = evaluated.rules
-    ledger = evaluated.result.public_people()
     score_rows = store.record_scores(
-        ledger.select(
-            "person_id", "fit", "engagement", "total", "grade", "band", "priority", "reasons"
+        evaluated.scores.select(
+            "person_id",
+            "fit",
+            pl.col("engagement").round(SCORE_DIGITS),
+            pl.col("total").round(SCORE_DIGITS),
+            "grade",
+            "band",
+            "priority",
+            "reasons",
         ),
         rules_version=rules.version,
         as_of=rules.as_of,

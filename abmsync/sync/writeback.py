@@ -115,7 +115,7 @@ def person_results(evaluated: EvaluatedPass, store: Store | None = None) -> pl.D
     ``assignment_reason`` (see :mod:`abmsync.sync.person_fields`).
     """
     scale = evaluated.rules.ruleset.writeback.score_scale
-    scores = evaluated.result.public_people(digits=None).select(
+    scores = evaluated.scores.select(
         "person_id", "fit", "engagement", "total", "grade", "priority", "reasons", "account_tier"
     )
     state = evaluated.state.select("person_id", "stage", "owner_id")
