@@ -416,7 +416,9 @@ class SyncRun(Closing):
         summary.unreached = unreached(assembled, evaluated)
         trim_memory()
         self.step("planning the write-back")
-        planners = self._planners(assembled, evaluated)
+        # Everyone's scores as the write-back names them; the ledger records them too.
+        results = person_results(evaluated, self.store)
+        planners = self._planners(assembled, evaluated, results)
         if self.options.dry_run:
             summary.plans = [planner.plan() for planner in planners]
             summary.passed = evaluated.summary(0)
@@ -433,12 +435,12 @@ class SyncRun(Closing):
                 ),
                 tx=tx,
             )
-            score_rows = record_pass(self.store, evaluated, tx=tx)
+            score_rows = record_pass(self.store, evaluated, tx=tx, scores=results)
         trim_memory()
         summary.passed = evaluated.summary(score_rows)
         # The plans hold what they need (person results, account briefs, records):
         # the scoring result and the people frame need not stay through the writes.
-        del evaluated, assembled
+        del evaluated, assembled, results
         trim_memory()
         self._write(planners, summary)
 
@@ -529,7 +531,9 @@ class SyncRun(Closing):
         trim_memory()
         return stats
 
-    def _planners(self, assembled: Assembled, evaluated: EvaluatedPass) -> list[Planner]:
+    def _planners(
+        self, assembled: Assembled, evaluated: EvaluatedPass, results: pl.DataFrame
+    ) -> list[Planner]:
         """A planner per object written, in order; what can be wrong is checked now.
 
         The targets' metadata is read, their keys checked and HubSpot's owners
@@ -537,7 +541,6 @@ class SyncRun(Closing):
         themselves are made as each object's turn to be written comes.
         """
         writeback = self.loaded.ruleset.writeback
-        results: pl.DataFrame | None = None
         briefs: AccountBriefs | None = None
         planners = []
         for system, connector in self.connectors.items():
@@ -559,8 +562,6 @@ class SyncRun(Closing):
                     continue
                 check_keys(system, obj, keys, accounts=False)
                 owner_ids = self._owner_ids(system, connector, assembled) if "owner" in keys else {}
-                if results is None:
-                    results = person_results(evaluated, self.store)
                 plan = partial(
                     plan_object,
                     self.store,

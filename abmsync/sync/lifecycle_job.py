@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -155,15 +154,6 @@ class EvaluatedPass:
     pointers: dict[str, int]
     matched_accounts: int
 
-    @cached_property
-    def scores(self) -> pl.DataFrame:
-        """Everyone's exact scores with their reasons text (``ScoreResult.public_people``).
-
-        Built once: the write-back and the ledger both read it, and its
-        reasons text is the largest column a pass makes (a million people's).
-        """
-        return self.result.public_people(digits=None)
-
     def summary(self, score_rows: int) -> PassSummary:
         """The pass as the CLI shows it."""
         moves = self.outcome.moved
@@ -241,11 +231,24 @@ def evaluate_pass(
     )
 
 
-def record_pass(store: Store, evaluated: EvaluatedPass, *, tx: Transaction) -> int:
-    """Append the pass's ledger rows and save its state; returns the score rows added."""
+def record_pass(
+    store: Store,
+    evaluated: EvaluatedPass,
+    *,
+    tx: Transaction,
+    scores: pl.DataFrame | None = None,
+) -> int:
+    """Append the pass's ledger rows and save its state; returns the score rows added.
+
+    ``scores`` are everyone's exact scores with their reasons text, if the
+    caller has them already (the write-back's person results): the reasons
+    of a million people are then not built a second time.
+    """
     rules = evaluated.rules
+    if scores is None:
+        scores = evaluated.result.public_people(digits=None)
     score_rows = store.record_scores(
-        evaluated.scores.select(
+        scores.select(
             "person_id",
             "fit",
             pl.col("engagement").round(SCORE_DIGITS),

@@ -115,8 +115,16 @@ def person_results(evaluated: EvaluatedPass, store: Store | None = None) -> pl.D
     ``assignment_reason`` (see :mod:`abmsync.sync.person_fields`).
     """
     scale = evaluated.rules.ruleset.writeback.score_scale
-    scores = evaluated.scores.select(
-        "person_id", "fit", "engagement", "total", "grade", "priority", "reasons", "account_tier"
+    scores = evaluated.result.public_people(digits=None).select(
+        "person_id",
+        "fit",
+        "engagement",
+        "total",
+        "grade",
+        "band",
+        "priority",
+        "reasons",
+        "account_tier",
     )
     state = evaluated.state.select("person_id", "stage", "owner_id")
     return (
