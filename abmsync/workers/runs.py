@@ -33,19 +33,6 @@ def new_token() -> str:
     return f"{TOKEN_PREFIX}:{uuid.uuid4().hex}"
 
 
-def begin_run(store: Store, token: str, ttl: timedelta, now: datetime) -> int | None:
-    """Take the tenant's run lock for ``token`` and record a new run started at ``now``;
-    ``None`` if the lock is held.
-
-    A run still recorded as running when the lock is free again lost its
-    tasks (a worker died for good, Redis lost the queue): it is marked failed.
-    """
-    if not store.try_lock(LOCK, token, ttl):
-        return None
-    store.interrupt_running_runs("interrupted: its tasks stopped renewing the run lock")
-    return store.start_run(now=now)
-
-
 @dataclass(frozen=True)
 class HeldRun:
     """A worker run still running under its token's unexpired lock."""
@@ -53,6 +40,24 @@ class HeldRun:
     run_id: int
     token: str
     started_at: datetime
+
+
+def begin_run(
+    store: Store, token: str, ttl: timedelta, now: datetime | None = None
+) -> HeldRun | None:
+    """Take the tenant's run lock for ``token`` and record a new run; ``None`` if the lock is held.
+
+    The run is recorded as started at ``now``, by default the moment the lock
+    was taken: after the run that held it last recorded its end (where the
+    hosts' clocks agree), as a run log should read. A run
+    still recorded as running when the lock is free again lost its tasks (a
+    worker died for good, Redis lost the queue): it is marked failed.
+    """
+    if not store.try_lock(LOCK, token, ttl):
+        return None
+    store.interrupt_running_runs("interrupted: its tasks stopped renewing the run lock")
+    started_at = now or datetime.now(UTC)
+    return HeldRun(store.start_run(now=started_at), token, started_at)
 
 
 def held_run(store: Store, ttl: timedelta) -> HeldRun | None:

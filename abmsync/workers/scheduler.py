@@ -84,19 +84,19 @@ def start_if_due(
 ) -> Started | None:
     """Start the tenant's next run and queue its tasks if it is due and not running.
 
-    The run scores as of ``as_of`` (default: ``now``, its recorded start),
-    fixed for all its tasks.
+    The run scores as of ``as_of`` (default: its recorded start, when it
+    took the tenant's lock), fixed for all its tasks.
     """
     store = cached.store
     last = store.recent_runs(1)
     if last and schedule.next_after(last[0].started_at) > now:
         return None
     token = new_token()
-    run_id = begin_run(store, token, settings.lock_time, now)
-    if run_id is None:
+    begun = begin_run(store, token, settings.lock_time)
+    if begun is None:
         return None  # still running
-    started = Started(cached.tenant.name, run_id, token, [s.name for s in cached.sources])
-    _enqueue(cached, started, as_of or now)
+    started = Started(cached.tenant.name, begun.run_id, token, [s.name for s in cached.sources])
+    _enqueue(cached, started, as_of or begun.started_at)
     return started
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,8 +66,9 @@ def begin(folder: Path, env: CrmEnv) -> Begun:
     partitions = [source.name for source in tenant.sources(tenant.settings.systems())]
     token = new_token()
     with tenant.open_store() as store:
-        run_id = begin_run(store, token, tasks.worker_settings().lock_time, datetime.now(UTC))
-    assert run_id is not None
+        begun = begin_run(store, token, tasks.worker_settings().lock_time)
+    assert begun is not None
+    run_id = begun.run_id
     return Begun(tenant, namespace, partitions, run_id, ("acme", token, run_id, AS_OF))
 
 

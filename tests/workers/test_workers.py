@@ -175,7 +175,9 @@ def test_a_run_recorded_but_never_queued_is_queued_by_the_next_scheduler_to_lead
         tenant = find_tenant(deployed.tenants, "acme")
         # What a scheduler killed between recording a run and queueing it leaves behind.
         with tenant.open_store() as store:
-            lost = begin_run(store, new_token(), timedelta(seconds=LOCK_TTL), DEFAULT_AS_OF)
+            begun = begin_run(store, new_token(), timedelta(seconds=LOCK_TTL), DEFAULT_AS_OF)
+        assert begun is not None
+        lost = begun.run_id
         deployed.worker("w1")
         scheduler = deployed.schedule("scheduler", "--once")
         assert scheduler.wait() == 0, deployed.log("scheduler")
