@@ -118,8 +118,8 @@ def run_pass(
     Started early (a read delivered twice counted twice in the chord) or
     while another delivery of it runs, it comes back later; it gives the
     run up once its reads have had the visibility timeout and a lock's time
-    to finish. The run is scored as of ``as_of``, the moment it was
-    scheduled, so a pass run again after a crash gives the same scores.
+    to finish. The run is scored as of ``as_of``, the moment it started,
+    so a pass run again after a crash gives the same scores.
     """
     settings = worker_settings()
     last_try = task.request.retries >= pass_retries(settings)
