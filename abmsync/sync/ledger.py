@@ -118,13 +118,12 @@ class LedgerStore(StoreBase):
         frame = frame.with_columns(pl.lit(rules_version, dtype=pl.String()).alias("rules_version"))
         with self._connect(tx, write=True) as connection:
             current = _latest_scores(connection, at, frame["person_id"])
-            if current.is_empty():  # a first pass: everyone is new, no copy to compare
-                changed = frame.select(list(SCORE_COLUMNS))
-            else:
+            changed = frame
+            if not current.is_empty():  # on a first pass everyone is new: no copy to compare
                 changed = _with_change_key(frame).join(
                     _with_change_key(current), on=_CHANGE_KEY, how="anti", nulls_equal=True
                 )
-                changed = changed.select(list(SCORE_COLUMNS))
+            changed = changed.select(list(SCORE_COLUMNS))
             insert_frame(
                 connection,
                 score_ledger,

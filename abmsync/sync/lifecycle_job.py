@@ -248,16 +248,8 @@ def record_pass(
     if scores is None:
         scores = evaluated.result.public_people(digits=None)
     score_rows = store.record_scores(
-        scores.select(
-            "person_id",
-            "fit",
-            pl.col("engagement").round(SCORE_DIGITS),
-            pl.col("total").round(SCORE_DIGITS),
-            "grade",
-            "band",
-            "priority",
-            "reasons",
-        ),
+        # The ledger keeps its own columns of the frame; it records rounded points.
+        scores.with_columns(pl.col("engagement", "total").round(SCORE_DIGITS)),
         rules_version=rules.version,
         as_of=rules.as_of,
         tx=tx,

@@ -49,9 +49,9 @@ def begin_run(
 
     The run is recorded as started at ``now``, by default the moment the lock
     was taken: after the run that held it last recorded its end (where the
-    hosts' clocks agree), as a run log should read. A run
-    still recorded as running when the lock is free again lost its tasks (a
-    worker died for good, Redis lost the queue): it is marked failed.
+    hosts' clocks agree), as a run log should read. A run still recorded as
+    running when the lock is free again lost its tasks (a worker died for
+    good, Redis lost the queue): it is marked failed.
     """
     if not store.try_lock(LOCK, token, ttl):
         return None
